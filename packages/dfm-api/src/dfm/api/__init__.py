@@ -1,0 +1,117 @@
+"""The DFM pipeline language.
+
+Build a pipeline from a federation's generated operation classes::
+
+    from dfm.api import Pipeline, PlaceParam, Yield
+    from examplefed.fed.api.users import GreetMe
+
+    with Pipeline(name="greet") as p:
+        greeting = GreetMe(name=PlaceParam(place="name"))
+        Yield(value=greeting)
+
+Pipelines are pydantic models that round-trip through JSON.
+"""
+
+from ._boolexpr import (
+    And,
+    Atom,
+    BooleanExpression,
+    ComparisonExpression,
+    Equal,
+    GreaterThan,
+    GreaterThanOrEqual,
+    LessThan,
+    LessThanOrEqual,
+    Not,
+    NotEqual,
+    Or,
+)
+from ._control import ForEach, If, TryFromCache, WriteToCache
+from ._fed_info import (
+    ComputeCostInfo,
+    FedInfo,
+    OperationInfo,
+    ProviderInfo,
+    SendCostInfo,
+    SiteInfo,
+    site_identifier,
+)
+from ._frame import FlowInfo, Frame
+from ._markers import Advise, BestOf, PlaceParam
+from ._names import (
+    DEFAULT_YIELD_PLACE,
+    DISCOVERY_PLACE_NAME,
+    START_PLACE_NAME,
+    STATUS_PLACE_NAME,
+    TELEMETRY_PLACE_NAME,
+)
+from ._node import NodeId, NodeRef, make_auto_id, well_known_id
+from ._operation import Located, NodeParam, Operation
+from ._pipeline import Pipeline
+from ._polymorphic import (
+    PolymorphicBaseModel,
+    allow_module_prefix,
+    is_module_allowed,
+    resolve_class,
+)
+from ._statement import Block, Expression, Statement
+from ._tokens import ErrorInfo, ErrorToken, PickledObject, StopToken
+from ._visitor import ApiVisitor
+from ._yield import Yield
+
+__all__ = [
+    "DEFAULT_YIELD_PLACE",
+    "DISCOVERY_PLACE_NAME",
+    "START_PLACE_NAME",
+    "STATUS_PLACE_NAME",
+    "TELEMETRY_PLACE_NAME",
+    "Advise",
+    "And",
+    "ApiVisitor",
+    "Atom",
+    "BestOf",
+    "Block",
+    "BooleanExpression",
+    "ComparisonExpression",
+    "ComputeCostInfo",
+    "Equal",
+    "ErrorInfo",
+    "ErrorToken",
+    "Expression",
+    "FedInfo",
+    "FlowInfo",
+    "ForEach",
+    "Frame",
+    "GreaterThan",
+    "GreaterThanOrEqual",
+    "If",
+    "LessThan",
+    "LessThanOrEqual",
+    "Located",
+    "NodeId",
+    "NodeParam",
+    "NodeRef",
+    "Not",
+    "NotEqual",
+    "Operation",
+    "OperationInfo",
+    "Or",
+    "PickledObject",
+    "Pipeline",
+    "PlaceParam",
+    "PolymorphicBaseModel",
+    "ProviderInfo",
+    "SendCostInfo",
+    "SiteInfo",
+    "Statement",
+    "StopToken",
+    "TryFromCache",
+    "WriteToCache",
+    "Yield",
+    "allow_module_prefix",
+    "is_module_allowed",
+    "make_auto_id",
+    "resolve_class",
+    "site_identifier",
+    "well_known_id",
+]

@@ -1,0 +1,148 @@
+"""FedInfo: what each site offers and what it costs (the content of fed_info.json)."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class ComputeCostInfo(BaseModel):
+    """Estimated cost of running an operation on a site.
+
+    Time is ``fixed_time + input_size / compute_throughput`` (seconds; the second term
+    only when a throughput is set); output size is ``fixed_size + output_factor *
+    input_size`` (bytes).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    fixed_time: float = 0.0
+    compute_throughput: float | None = None
+    fixed_size: int = 0
+    output_factor: float = 0.0
+
+    def time(self, input_size: float) -> float:
+        """Estimated run time for an input of ``input_size`` bytes."""
+        extra = input_size / self.compute_throughput if self.compute_throughput else 0.0
+        return self.fixed_time + extra
+
+    def size(self, input_size: float) -> int:
+        """Estimated output size for an input of ``input_size`` bytes."""
+        extra = int(self.output_factor * input_size) if self.output_factor else 0
+        return self.fixed_size + extra
+
+
+class SendCostInfo(BaseModel):
+    """Estimated cost of sending data from one site to another.
+
+    Time is ``fixed_time + size / bandwidth`` (the second term only when a bandwidth is
+    set).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    fixed_time: float = 0.0
+    bandwidth: float | None = None
+
+    def time(self, size: float) -> float:
+        """Estimated time to send ``size`` bytes."""
+        return self.fixed_time + (size / self.bandwidth if self.bandwidth else 0.0)
+
+
+class OperationInfo(BaseModel):
+    """One operation a site (or provider) offers, with its cost and call style."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    operation: str
+    compute_cost: ComputeCostInfo = Field(default_factory=ComputeCostInfo)
+    is_async: bool = True
+
+
+class ProviderInfo(BaseModel):
+    """The operations of one provider on a site."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    interface: dict[str, OperationInfo] = Field(default_factory=dict)
+
+
+class SiteInfo(BaseModel):
+    """What one site offers and what sending from it costs."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    interface: dict[str, OperationInfo] = Field(default_factory=dict)
+    providers: dict[str, ProviderInfo] = Field(default_factory=dict)
+    send_cost: dict[str, SendCostInfo] = Field(default_factory=dict)
+
+
+def site_identifier(site: str) -> str:
+    """The site name used in code: the part before any ``@`` (Flare admins are e-mails).
+
+    Raises:
+        ValueError: The remaining name is not a Python identifier.
+    """
+    ident = site.split("@", 1)[0]
+    if not ident.isidentifier():
+        raise ValueError(
+            f"Site name {site!r} is not usable: the part before '@' must be a Python identifier"
+        )
+    return ident
+
+
+class FedInfo(BaseModel):
+    """The cost model of a federation: its sites, their operations and send costs."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    sites: dict[str, SiteInfo] = Field(default_factory=dict)
+
+    @field_validator("sites")
+    @classmethod
+    def _site_identifiers(cls, sites: dict[str, SiteInfo]) -> dict[str, SiteInfo]:
+        return {site_identifier(name): info for name, info in sites.items()}
+
+    def operation_info(
+        self, site: str, operation: str, provider: str | None = None
+    ) -> OperationInfo | None:
+        """The info of ``operation`` on ``site`` (in ``provider``'s interface if given)."""
+        info = self.sites.get(site)
+        if info is None:
+            return None
+        if provider is None:
+            return info.interface.get(operation)
+        prov = info.providers.get(provider)
+        return prov.interface.get(operation) if prov else None
+
+    @classmethod
+    def from_json_file_text(cls, text: str) -> FedInfo:
+        """Parse the text of a fed_info.json file."""
+        return cls.model_validate(json.loads(text))
+
+    @classmethod
+    def load_from_package(cls, federation: str) -> FedInfo:
+        """Load ``<federation>/fed/runtime/fed_info.json`` from an installed package.
+
+        Raises:
+            ValueError: The package or its fed_info.json cannot be found.
+        """
+        try:
+            text = (
+                resources.files(f"{federation}.fed.runtime")
+                .joinpath("fed_info.json")
+                .read_text(encoding="utf-8")
+            )
+        except (ModuleNotFoundError, FileNotFoundError) as e:
+            raise ValueError(
+                f"Cannot load fed_info.json of federation {federation!r}: {e}. Generate the "
+                f"federation package with `dfm gen` and make it importable"
+            ) from e
+        return cls.from_json_file_text(text)
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """The JSON-able form written to fed_info.json."""
+        return self.model_dump(mode="json")

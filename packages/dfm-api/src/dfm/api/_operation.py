@@ -1,0 +1,51 @@
+"""Operations: the federation's public functions, as pipeline nodes."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias
+
+from pydantic import BaseModel, ConfigDict
+
+from ._markers import Advise, BestOf
+from ._node import NodeRef
+from ._statement import Expression
+
+if TYPE_CHECKING:
+    from ._visitor import ApiVisitor
+
+NodeParam: TypeAlias = Expression | NodeRef
+"""A parameter value produced by another node of the pipeline."""
+
+
+class Located(BaseModel):
+    """Where a node runs: ``site`` pins it, ``BestOf`` lets the compiler choose.
+
+    ``provider`` selects the interface of a named provider on whichever site has it.
+    """
+
+    site: str | BestOf | Advise = BestOf()
+    provider: str | None = None
+
+
+class Operation(Expression, Located):
+    """Base of every generated operation class.
+
+    A generated class sets ``dfm_class_name`` (its own import path) and the class
+    attribute ``__api_name__`` (the operation's name in the federation config, e.g.
+    ``"users.GreetMe"``), and declares one field per operation parameter.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    __api_name__: ClassVar[str]
+
+    def accept(self, visitor: ApiVisitor) -> None:
+        """Dispatch to ``visitor.visit_operation``."""
+        visitor.visit_operation(self)
+
+    def operation_params(self) -> dict[str, Any]:
+        """The operation parameters the user set explicitly, by name."""
+        skip = {"site", "provider", "dfm_class_name", "dfm_node_id", "dfm_after"}
+        return {
+            name: getattr(self, name) for name in self.model_fields_set if name not in skip
+        }

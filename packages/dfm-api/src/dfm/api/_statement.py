@@ -1,0 +1,170 @@
+"""Statements, expressions and blocks: the nodes a pipeline is built from."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Self
+
+from pydantic import (
+    Field,
+    ModelWrapValidatorHandler,
+    SerializeAsAny,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic import BaseModel
+
+from . import _build
+from ._errors import summarize_validation_error
+from ._markers import Advise, PlaceParam
+from ._node import NodeId, NodeRef, make_auto_id
+from ._polymorphic import PolymorphicBaseModel
+from ._tokens import revive_pickled
+
+if TYPE_CHECKING:
+    from ._visitor import ApiVisitor
+
+
+def _auto_id() -> NodeId:
+    return make_auto_id(_build.next_node_id())
+
+
+def to_ref(value: Any) -> Any:
+    """Replace a statement by a reference to its value; other values pass unchanged."""
+    if isinstance(value, Statement):
+        return value.dfm_node_id.to_ref()
+    return value
+
+
+def _marker_from_json(value: dict[Any, Any]) -> BaseModel | None:
+    # JSON of a reference or marker must come back as that object, not as a dict literal
+    # (a plain dict would otherwise win the union of a dict-typed parameter).
+    tag = value.get("tag")
+    if tag == "@dfm-place-param":
+        return PlaceParam.model_validate(value)
+    if tag == "@dfm-advise":
+        return Advise.model_validate(value)
+    node = value.get("id")
+    if set(value) == {"id", "sel", "issubs"} and isinstance(node, dict):
+        if node.get("tag") == "@dfm-node":
+            return NodeRef.model_validate(value)
+    return None
+
+
+def _normalize_literal(value: Any, depth: int = 0) -> Any:
+    # Statements become references at the top level and one level deep (in a list,
+    # tuple or dict); pickled objects in JSON form are revived at any depth.
+    if isinstance(value, Statement):
+        return value.dfm_node_id.to_ref() if depth <= 1 else value
+    if isinstance(value, dict):
+        if value.get("tag") == "__dfm__pickled__":
+            return revive_pickled(value)
+        if depth == 0:
+            marker = _marker_from_json(value)
+            if marker is not None:
+                return marker
+        return {k: _normalize_literal(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_normalize_literal(v, depth + 1) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_normalize_literal(v, depth + 1) for v in value)
+    return value
+
+
+class Statement(PolymorphicBaseModel):
+    """A node of a pipeline. Built inside ``with Pipeline():``, it adds itself to the block.
+
+    Passing a statement where a value is expected stores a :class:`NodeRef` to it.
+    ``dfm_after`` orders this statement after another one (a statement, its id, or a
+    reference) when there is no data dependency between them.
+    """
+
+    dfm_node_id: NodeId = Field(default_factory=_auto_id)
+    dfm_after: NodeId | None = None
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _one_error_per_field(cls, data: Any, handler: ModelWrapValidatorHandler[Any]) -> Any:
+        try:
+            return handler(data)
+        except ValidationError as e:
+            raise ValueError(summarize_validation_error(cls, e)) from None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _statements_to_refs(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        out = {}
+        for key, value in data.items():
+            if key == "dfm_body":
+                out[key] = value
+            elif key == "dfm_after":
+                if isinstance(value, Statement):
+                    value = value.dfm_node_id
+                elif isinstance(value, NodeRef):
+                    value = value.id
+                out[key] = value
+            else:
+                out[key] = _normalize_literal(value)
+        return out
+
+    def model_post_init(self, context: Any, /) -> None:
+        """Add the new statement to the innermost open block."""
+        _build.register(self)
+
+    def accept(self, visitor: ApiVisitor) -> None:
+        """Dispatch to the visitor method for this kind of statement."""
+        raise NotImplementedError(type(self).__name__)
+
+
+class Expression(Statement):
+    """A statement with a value that other statements can reference."""
+
+    def fieldref(self, sel: int | str, issubs: bool | None = None) -> NodeRef:
+        """A reference to one item (int or key) or field of this node's value.
+
+        Args:
+            sel: An index, a mapping key, or an attribute name.
+            issubs: True to subscript, False to read an attribute, None (default) to
+                subscript mappings and sequences and read attributes otherwise.
+        """
+        return self.dfm_node_id.to_ref(sel=sel, issubs=issubs)
+
+    def __getitem__(self, sel: int | str) -> NodeRef:
+        """``node["k"]`` is ``node.fieldref("k")``."""
+        return self.fieldref(sel)
+
+    def to_ref(self) -> NodeRef:
+        """A reference to this node's whole value."""
+        return self.dfm_node_id.to_ref()
+
+
+class Block(BaseModel):
+    """A sequence of statements; used as a context manager it collects new statements."""
+
+    dfm_body: list[SerializeAsAny[Statement]] = Field(default_factory=list)
+
+    @field_validator("dfm_body", mode="wrap")
+    @classmethod
+    def _load_body_detached(cls, value: Any, handler: Any) -> Any:
+        # Statements rebuilt from JSON must not add themselves to a block being built.
+        with _build.detached():
+            return handler(value)
+
+    def add_to_body(self, statement: Statement) -> None:
+        """Append a statement built outside of any scope."""
+        self.dfm_body.append(statement)
+
+    def __enter__(self) -> Self:
+        _build.push_block(self)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        _build.pop_block(self)

@@ -1,0 +1,149 @@
+"""Tokens the application receives besides data: StopToken, ErrorToken, PickledObject."""
+
+from __future__ import annotations
+
+import base64
+import pickle
+import traceback
+from collections.abc import Iterable
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, field_serializer, model_validator
+
+
+class StopToken(BaseModel):
+    """Marks that a frame (or, with the stop frame, the whole job) ended without error."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    token: Literal["@dfm-stop-token"] = "@dfm-stop-token"
+
+
+class ErrorInfo(BaseModel):
+    """One cause of an error: exception type, message, traceback, and where it happened."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    type: str
+    message: str
+    stack_trace: str = ""
+    node_id: int | str | None = None
+    site: str | None = None
+
+
+class ErrorToken(BaseModel):
+    """An error travelling as data: it replaces the values that depend on a failure.
+
+    It keeps every cause: when errors from several branches meet, their infos are
+    concatenated, not wrapped.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    token: Literal["@dfm-error-token"] = "@dfm-error-token"
+    errors: list[ErrorInfo]
+
+    @classmethod
+    def from_exception(
+        cls, error: BaseException, node_id: int | str | None = None, site: str | None = None
+    ) -> ErrorToken:
+        """An ErrorToken for an exception, with the exception's own traceback."""
+        trace = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+        info = ErrorInfo(
+            type=type(error).__name__,
+            message=str(error),
+            stack_trace=trace,
+            node_id=node_id,
+            site=site,
+        )
+        return cls(errors=[info])
+
+    @classmethod
+    def merge(cls, tokens: Iterable[ErrorToken]) -> ErrorToken:
+        """One token holding every distinct cause of the given tokens, in order."""
+        tokens = list(tokens)
+        if len(tokens) == 1:
+            return tokens[0]
+        seen: list[ErrorInfo] = []
+        for token in tokens:
+            seen.extend(info for info in token.errors if info not in seen)
+        return cls(errors=seen)
+
+    @classmethod
+    def from_error_tokens(cls, tokens: Iterable[ErrorToken]) -> ErrorToken:
+        """Alias of :meth:`merge`, the name nv-dfm-core used."""
+        return cls.merge(tokens)
+
+    def __str__(self) -> str:
+        causes = "; ".join(
+            f"{e.type}: {e.message}" + (f" (node {e.node_id} on {e.site})" if e.site else "")
+            for e in self.errors
+        )
+        return f"ErrorToken[{causes}]"
+
+    def print(self) -> None:
+        """Print every cause with its traceback."""
+        for info in self.errors:
+            print(f"{info.type}: {info.message} (node {info.node_id}, site {info.site})")
+            print(info.stack_trace)
+
+
+_PICKLED_TAG = "__dfm__pickled__"
+
+
+class PickledObject(BaseModel):
+    """A literal that is not JSON, carried in pipeline JSON as base64 pickle.
+
+    ``PickledObject(value)`` fails if the value cannot be pickled. Its JSON form is
+    ``{"tag": "__dfm__pickled__", "value": <base64 pickle>}``; loading that form
+    unpickles, so load pipelines only from sources you trust.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    tag: Literal["__dfm__pickled__"] = _PICKLED_TAG
+    value: Any
+
+    def __init__(self, value: Any = None, /, **data: Any) -> None:
+        """Wrap a picklable value (positionally or as ``value=``)."""
+        if not data:
+            data = {"value": value}
+        super().__init__(**data)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unpickle_or_check(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("tag") == _PICKLED_TAG:
+            payload = data.get("value")
+            if not isinstance(payload, str):
+                raise ValueError("a pickled object's value must be a base64 string")
+            return {"value": pickle.loads(base64.b64decode(payload))}
+        if isinstance(data, dict):
+            try:
+                pickle.dumps(data.get("value"))
+            except Exception as e:
+                name = type(data.get("value")).__name__
+                raise ValueError(f"PickledObject: cannot pickle {name}: {e}") from e
+        return data
+
+    @field_serializer("value")
+    def _pickle(self, value: Any) -> str:
+        return base64.b64encode(pickle.dumps(value)).decode("ascii")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, PickledObject):
+            return False
+        try:
+            return bool(self.value == other.value)
+        except Exception:
+            return self.value is other.value
+
+    def __hash__(self) -> int:
+        return id(self)
+
+
+def revive_pickled(value: Any) -> Any:
+    """Turn the JSON form of a pickled object back into a :class:`PickledObject`."""
+    if isinstance(value, dict) and value.get("tag") == _PICKLED_TAG and len(value) == 2:
+        return PickledObject.model_validate(value)
+    return value
