@@ -55,6 +55,7 @@ from ._polymorphic import (
     resolve_class,
 )
 from ._statement import Block, Expression, Statement
+from ._tagged import TRUSTED, DecodePolicy, SerializationError, decode_value, encode_value
 from ._tokens import ErrorInfo, ErrorToken, PickledObject, StopToken
 from ._visitor import ApiVisitor
 from ._yield import Yield
@@ -65,6 +66,11 @@ __all__ = [
     "START_PLACE_NAME",
     "STATUS_PLACE_NAME",
     "TELEMETRY_PLACE_NAME",
+    "TRUSTED",
+    "DecodePolicy",
+    "SerializationError",
+    "decode_value",
+    "encode_value",
     "Advise",
     "And",
     "ApiVisitor",

@@ -1,0 +1,201 @@
+"""NetIR: the Petri net one site runs for one pipeline.
+
+Execution model (what the runtime implements):
+
+* Every place holds at most one value per frame. A transition fires for frame F once
+  each of its input places holds a value for F; the values are taken.
+* If an input value is an ``ErrorToken``, the body is skipped and the merged error is
+  sent to every target of ``sends``. If the body raises, the error (with the failing
+  node's id) is sent to every target. Otherwise each send is performed in order.
+* The stop frame reaches every input place once. When all inputs of a transition have
+  seen it and no firing is running, the transition forwards stop to every non-yield
+  target and a ``StopToken`` to the status place, and is finished.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Annotated, Any, Literal, Union
+
+from dfm.api import Frame, PolymorphicBaseModel
+from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, model_validator
+
+TaggedValue = tuple[str, Any]
+"""A value in the serializer's tagged form, e.g. ``("json", 3)``; see dfm.api.encode_value."""
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class InPlace(_Frozen):
+    """An input place of a transition.
+
+    ``origin="external"`` places are filled by the application (parameters and the
+    start signal) through :attr:`NetIR.external`; internal ones by other transitions.
+    """
+
+    name: str
+    kind: Literal["control", "data"]
+    origin: Literal["internal", "external"] = "internal"
+    type: str = "Any"
+
+
+class StmtValue(_Frozen):
+    """The value of a body statement, optionally one item or field of it."""
+
+    kind: Literal["stmt"] = "stmt"
+    stmt_id: str
+    sel: int | str | None = None
+    issubs: bool | None = None
+
+
+class PlaceValue(_Frozen):
+    """The value taken from an input place, optionally one item or field of it."""
+
+    kind: Literal["place"] = "place"
+    place: str
+    sel: int | str | None = None
+    issubs: bool | None = None
+
+
+class LiteralValue(_Frozen):
+    """A constant, in tagged form."""
+
+    kind: Literal["literal"] = "literal"
+    value: TaggedValue
+
+
+class FlowValue(_Frozen):
+    """A control token (``FlowInfo``)."""
+
+    kind: Literal["flow"] = "flow"
+    hint: int | None = None
+
+
+class StopValue(_Frozen):
+    """A ``StopToken`` (sent to the status place)."""
+
+    kind: Literal["stop"] = "stop"
+
+
+SendData = Annotated[
+    Union[StmtValue, PlaceValue, LiteralValue, FlowValue, StopValue], Field(discriminator="kind")
+]
+ParamValue = Annotated[Union[StmtValue, PlaceValue], Field(discriminator="kind")]
+
+
+class IRStmt(PolymorphicBaseModel):
+    """A statement of a transition body."""
+
+
+class AdapterCall(IRStmt):
+    """Call an operation's adapter: ``stmt_id = [await] site.[provider.]call_<op>(**params)``.
+
+    Only parameters the pipeline set explicitly are passed, so adapter defaults apply.
+    """
+
+    dfm_class_name: Literal["dfm.irgen.AdapterCall"] = "dfm.irgen.AdapterCall"
+    stmt_id: str
+    node_id: int | str
+    adapter: str
+    provider: str | None = None
+    literal_params: dict[str, TaggedValue] = Field(default_factory=dict)
+    stmt_params: dict[str, ParamValue] = Field(default_factory=dict)
+    is_async: bool = True
+
+    @property
+    def method_name(self) -> str:
+        """The generated site method: ``call_`` + the operation name with dots as ``_``."""
+        return "call_" + self.adapter.replace(".", "_")
+
+
+class TokenSend(_Frozen):
+    """Send a token to a place of a site, or (``is_yield``) to the application."""
+
+    site: str
+    place: str
+    kind: Literal["control", "data"] = "data"
+    is_yield: bool = False
+    node_id: int | str | None = None
+    data: SendData
+
+
+class Transition(_Frozen):
+    """One transition: fires per frame when all inputs have a value for that frame."""
+
+    name: str
+    node_id: int | str | None = None
+    inputs: list[InPlace] = Field(min_length=1)
+    body: list[SerializeAsAny[IRStmt]] = Field(default_factory=list)
+    sends: list[TokenSend] = Field(default_factory=list)
+
+
+class YieldPlace(_Frozen):
+    """A place of the application that receives yields (or status tokens)."""
+
+    kind: Literal["control", "data"]
+    place: str
+    type: str = "Any"
+
+
+def _fingerprint(data: dict[str, Any]) -> str:
+    data = {k: v for k, v in data.items() if k != "fingerprint"}
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class NetIR(_Frozen):
+    """The net of one site: its transitions and how application inputs reach them.
+
+    ``external`` maps an external input (a PlaceParam's place, or ``__start_place__``
+    for the per-frame start signal) to the internal places it fills on this site.
+    ``fingerprint`` is the SHA-256 of the canonical JSON of everything else; it is
+    computed on construction and checked when given.
+    """
+
+    site: str
+    homesite: str
+    federation_name: str
+    pipeline_name: str | None = None
+    api_version: str = ""
+    transitions: list[Transition]
+    external: dict[str, list[str]] = Field(default_factory=dict)
+    fingerprint: str = ""
+
+    @model_validator(mode="after")
+    def _set_fingerprint(self) -> NetIR:
+        actual = _fingerprint(self.model_dump(mode="json"))
+        if self.fingerprint and self.fingerprint != actual:
+            raise ValueError(
+                f"NetIR of site {self.site!r} does not match its fingerprint: it was changed "
+                "after compilation; prepare the pipeline again"
+            )
+        object.__setattr__(self, "fingerprint", actual)
+        return self
+
+    def pick_input_params(
+        self, params: list[tuple[Frame, dict[str, Any]]]
+    ) -> list[tuple[Frame, dict[str, Any]]]:
+        """The inputs of this site, per frame: only the external names it consumes.
+
+        Raises:
+            ValueError: A non-stop frame lacks an input this site needs.
+        """
+        picked = []
+        for frame, values in params:
+            if frame.is_stop_frame():
+                picked.append((frame, {}))
+                continue
+            mine = {}
+            for name in self.external:
+                if name in values:
+                    mine[name] = values[name]
+                elif not name.startswith("__"):
+                    raise ValueError(
+                        f"Frame {frame}: parameter set is missing {name!r}, needed on site "
+                        f"{self.site!r}"
+                    )
+            picked.append((frame, mine))
+        return picked

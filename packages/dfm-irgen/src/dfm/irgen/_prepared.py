@@ -1,0 +1,101 @@
+"""PreparedPipeline: a compiled pipeline, ready to execute any number of times."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from typing import Any, Literal
+
+from dfm.api import START_PLACE_NAME, STATUS_PLACE_NAME, Frame
+from pydantic import BaseModel, ConfigDict, Field
+
+from ._ir import NetIR, YieldPlace
+
+
+class PreparedPipeline(BaseModel):
+    """The result of ``Session.prepare()``: one NetIR per participating site.
+
+    It is data: it round-trips through JSON and can be executed many times.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    federation_name: str
+    homesite: str
+    pipeline_name: str | None = None
+    api_version: str = ""
+    mode: Literal["execute", "discovery"] = "execute"
+    net_irs_by_site: dict[str, NetIR] = Field(default_factory=dict)
+    yield_places: list[YieldPlace] = Field(default_factory=list)
+    param_places: list[str] = Field(default_factory=list)
+    status_site: str = ""
+    placement: dict[str, str] = Field(default_factory=dict)
+
+    def net_irs(self) -> dict[str, NetIR]:
+        """The NetIR of every participating site."""
+        return self.net_irs_by_site
+
+    def get_participating_sites(self) -> list[str]:
+        """The sites that run part of the pipeline."""
+        return list(self.net_irs_by_site)
+
+    def has_param_places(self) -> bool:
+        """Whether the pipeline needs input parameters."""
+        return bool(self.param_places)
+
+    @property
+    def fingerprint(self) -> str:
+        """A digest of every site's NetIR."""
+        digest = hashlib.sha256()
+        for site in sorted(self.net_irs_by_site):
+            digest.update(f"{site}:{self.net_irs_by_site[site].fingerprint};".encode())
+        return digest.hexdigest()
+
+    def yield_place_names(self) -> set[str]:
+        """The places of the application that receive tokens."""
+        return {y.place for y in self.yield_places}
+
+    def check_input_params(self, params: list[tuple[Frame, dict[str, Any]]]) -> None:
+        """Check that every parameter set has exactly the pipeline's PlaceParams.
+
+        ``__start_place__`` in a set is ignored (the session adds it).
+
+        Raises:
+            ValueError: naming the parameter set index and the missing or unexpected places.
+        """
+        required = set(self.param_places)
+        for index, (frame, values) in enumerate(params):
+            if frame.is_stop_frame():
+                continue
+            if not isinstance(values, dict):
+                raise ValueError(
+                    f"Parameter set {index} must be a dict of place name to value, "
+                    f"not {type(values).__name__}"
+                )
+            given = set(values) - {START_PLACE_NAME}
+            missing = sorted(required - given)
+            extra = sorted(given - required)
+            if missing:
+                raise ValueError(
+                    f"Parameter set {index} is missing input parameters that are required "
+                    f"PlaceParams in the pipeline: {missing}"
+                )
+            if extra:
+                known = sorted(required) or "none"
+                raise ValueError(
+                    f"Parameter set {index} provided parameters that are not PlaceParams in "
+                    f"the pipeline: {extra} (the pipeline's PlaceParams: {known})"
+                )
+
+    def check_callbacks(self, place_names: set[str], logger: logging.Logger) -> None:
+        """Warn about yield places nobody listens to and callbacks for unknown places."""
+        yields = self.yield_place_names() - {STATUS_PLACE_NAME}
+        unheard = sorted(yields - place_names)
+        unknown = sorted(place_names - yields - {STATUS_PLACE_NAME})
+        if unheard:
+            logger.warning("No callbacks were registered for yield places %s", unheard)
+        if unknown:
+            logger.warning(
+                "Some callbacks were registered that don't have corresponding yields: %s",
+                unknown,
+            )
