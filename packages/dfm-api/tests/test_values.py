@@ -1,0 +1,128 @@
+from __future__ import annotations
+
+import math
+import threading
+from typing import Any
+
+import pytest
+from dfm.api import (
+    DecodePolicy,
+    ErrorInfo,
+    ErrorToken,
+    FedInfo,
+    FlowInfo,
+    Frame,
+    SerializationError,
+    StopToken,
+    decode_value,
+    encode_value,
+    site_identifier,
+)
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import BaseModel
+
+
+class Holder(BaseModel):
+    frame: Frame
+    flow: FlowInfo = FlowInfo()
+
+
+def test_frames_compare_hash_and_navigate() -> None:
+    f = Frame.start_frame(2)
+    assert f == Frame([2]) and hash(f) == hash(Frame((2,)))
+    assert f.with_pushed_scope() == Frame([2, 0])
+    assert Frame([2, 5]).with_loop_inc() == Frame([2, 6])
+    assert Frame([2, 5]).parent() == f == Frame([2, 5]).with_popped_scope()
+    assert f.is_ancestor_of(Frame([2, 3])) and f.is_ancestor_of(f)
+    assert not Frame([1]).is_ancestor_of(Frame([2, 0]))
+    assert Frame.stop_frame().is_stop_frame() and str(Frame.stop_frame()) == "stop"
+    assert Frame([3, 1]).input_paramset_index() == 3
+    with pytest.raises(ValueError):
+        Frame.stop_frame().with_loop_inc()
+    with pytest.raises(ValueError):
+        Frame([])
+
+
+def test_frames_in_models_round_trip() -> None:
+    h = Holder(frame=Frame([1, 2]))
+    assert h.model_dump(mode="json")["frame"] == {"token": "@dfm-control-token", "frame": [1, 2]}
+    assert Holder.model_validate_json(h.model_dump_json()) == h
+    stop = Holder(frame=Frame.stop_frame())
+    assert Holder.model_validate_json(stop.model_dump_json()).frame.is_stop_frame()
+
+
+def test_error_token_keeps_real_traceback_and_every_cause() -> None:
+    try:
+        raise KeyError("missing")
+    except KeyError as e:
+        first = ErrorToken.from_exception(e, node_id=3, site="s1")
+    assert "raise KeyError" in first.errors[0].stack_trace
+    second = ErrorToken(errors=[ErrorInfo(type="ValueError", message="bad", node_id=4)])
+    merged = ErrorToken.merge([first, second, first])
+    assert [e.type for e in merged.errors] == ["KeyError", "ValueError"]
+    assert "node 3 on s1" in str(merged)
+
+
+def test_exception_outside_except_block_keeps_its_own_trace() -> None:
+    err = ValueError("x")
+    token = ErrorToken.from_exception(err)
+    assert "NoneType: None" not in token.errors[0].stack_trace
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        1, "s", None, [1, "a"], {"a": [1]}, (1, 2), [1, (2, 3)], {1: "x"}, {"a": (1, 2)},
+        {(1, 2): "t"}, b"\x00\x01", {1, 2}, StopToken(), FlowInfo(hint=3), Frame([1]),
+    ],
+)
+def test_values_survive_encoding(value: Any) -> None:
+    assert decode_value(encode_value(value)) == value
+
+
+def test_non_finite_floats_survive() -> None:
+    assert math.isnan(decode_value(encode_value(float("nan"))))
+    assert decode_value(encode_value([float("inf")])) == [float("inf")]
+
+
+def test_unpicklable_value_is_a_serialization_error() -> None:
+    with pytest.raises(SerializationError, match="lock"):
+        encode_value(threading.Lock())
+
+
+def test_pickle_refused_unless_allowed() -> None:
+    tagged = encode_value({1, 2})
+    assert tagged[0] == "pickle"
+    with pytest.raises(SerializationError, match="does not allow pickled"):
+        decode_value(tagged, DecodePolicy(allow_pickle=False))
+
+
+def test_model_class_outside_allow_list_is_refused() -> None:
+    tagged = ("model", {"class": "somewhere.Else", "data": {}})
+    with pytest.raises(SerializationError, match="not allowed here"):
+        decode_value(tagged, DecodePolicy())
+
+
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=4) | st.floats(),
+        lambda inner: st.lists(inner, max_size=3)
+        | st.tuples(inner, inner)
+        | st.dictionaries(st.integers() | st.text(max_size=3), inner, max_size=3),
+        max_leaves=10,
+    )
+)
+def test_json_like_values_survive(value: Any) -> None:
+    back = decode_value(encode_value(value))
+    assert repr(back) == repr(value)
+
+
+def test_fed_info_reduces_site_names() -> None:
+    info = FedInfo.model_validate({"sites": {"alpha@x.com": {}, "beta": {}}})
+    assert list(info.sites) == ["alpha", "beta"]
+    assert site_identifier("a@b") == "a"
+    with pytest.raises(ValueError, match="Python identifier"):
+        site_identifier("a-b")
+    with pytest.raises(ValueError, match="Cannot load fed_info.json"):
+        FedInfo.load_from_package("no_such_federation_pkg")

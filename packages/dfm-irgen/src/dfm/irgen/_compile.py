@@ -1,0 +1,98 @@
+"""The compiler's entry point: Pipeline + FedInfo → PreparedPipeline."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Literal
+
+from dfm.api import FedInfo, Pipeline
+
+from ._graph import build_graph
+from ._lower import Lowering
+from ._placement import CostModel, place
+from ._prepared import PreparedPipeline
+
+_logger = logging.getLogger("dfm.irgen")
+
+
+def candidate_sites(
+    fed_info: FedInfo, homesite: str, restrict_to_sites: Sequence[str] | Literal["homesite"] | None
+) -> list[str]:
+    """The sites operations may be placed on, in fed_info order.
+
+    Raises:
+        ValueError: An unknown site, an empty list, or a list without the homesite.
+    """
+    known = list(fed_info.sites)
+    if homesite not in fed_info.sites:
+        raise ValueError(f"Homesite {homesite!r} is not a site of the federation; its sites: {known}")
+    if restrict_to_sites is None:
+        return known
+    if restrict_to_sites == "homesite":
+        return [homesite]
+    if isinstance(restrict_to_sites, str):
+        raise ValueError(
+            f"restrict_to_sites must be a list of site names or 'homesite', not {restrict_to_sites!r}"
+        )
+    wanted = list(restrict_to_sites)
+    if not wanted:
+        raise ValueError("restrict_to_sites is empty: pass None to allow every site")
+    unknown = [s for s in wanted if s not in fed_info.sites]
+    if unknown:
+        raise ValueError(f"restrict_to_sites names unknown site(s) {unknown}; the sites are {known}")
+    if homesite not in wanted:
+        raise ValueError(
+            f"restrict_to_sites {wanted} must include the homesite {homesite!r}: results and "
+            "status are delivered through it"
+        )
+    return [s for s in known if s in wanted]
+
+
+def prepare(
+    pipeline: Pipeline,
+    fed_info: FedInfo,
+    homesite: str,
+    federation_name: str,
+    restrict_to_sites: Sequence[str] | Literal["homesite"] | None = None,
+    logger: logging.Logger | None = None,
+) -> PreparedPipeline:
+    """Compile a pipeline into one NetIR per participating site.
+
+    Args:
+        pipeline: The pipeline to compile.
+        fed_info: The federation's sites, operations and costs.
+        homesite: The site of the application; results and status go there.
+        federation_name: The federation's code package.
+        restrict_to_sites: None for every site, ``"homesite"``, or a list of site names.
+        logger: Where warnings go (default: the ``dfm.irgen`` logger).
+
+    Raises:
+        ValueError: The pipeline is malformed, uses something not supported yet, or an
+            operation cannot be placed; the message names the node.
+    """
+    log = logger or _logger
+    if pipeline.mode != "execute":
+        raise ValueError(
+            f"Pipeline mode {pipeline.mode!r} is not supported yet by the compiler (discovery "
+            "arrives in a later DFM release); use mode='execute'"
+        )
+    candidates = candidate_sites(fed_info, homesite, restrict_to_sites)
+    graph = build_graph(pipeline)
+    model = CostModel(fed_info, federation_name, log)
+    placement = place(graph, fed_info, homesite, candidates, model)
+    model.warn_missing_once()
+    lowering = Lowering(pipeline, graph, placement, fed_info, homesite, federation_name)
+    nets = lowering.lower()
+    return PreparedPipeline(
+        federation_name=federation_name,
+        homesite=homesite,
+        pipeline_name=pipeline.name,
+        api_version=pipeline.api_version,
+        mode=pipeline.mode,
+        net_irs_by_site=nets,
+        yield_places=lowering.yield_places(),
+        param_places=sorted(graph.param_places),
+        status_site=placement.status_site,
+        placement=placement.sites,
+    )
