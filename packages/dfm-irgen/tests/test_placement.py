@@ -132,4 +132,4 @@ def test_placement_is_the_same_under_any_hash_seed(test_ops: Any) -> None:
         )
         results.add(out.stdout.strip())
     assert len(results) == 1, results
-    assert json.loads(results.pop()) == {"node0": "app", "node1": "app", "node2": "app"}
+    assert json.loads(results.pop()) == {"node0": "app", "node1": "app", "node3": "app"}
