@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
+import types
+import typing
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 
 def _type_name(annotation: Any) -> str:
-    text = getattr(annotation, "__name__", None) if isinstance(annotation, type) else None
-    text = text or repr(annotation)
-    for noise in ("typing.", "dfm.api._statement.", "dfm.api._markers.", "dfm.api._node."):
-        text = text.replace(noise, "")
-    return text
+    """Render a field annotation the way a user would write it."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _type_name(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        names = [_type_name(a) for a in typing.get_args(annotation)]
+        return " | ".join(dict.fromkeys("None" if n == "NoneType" else n for n in names))
+    if origin is typing.Literal:
+        return " | ".join(repr(a) for a in typing.get_args(annotation))
+    if origin is not None:
+        args = ", ".join(_type_name(a) for a in typing.get_args(annotation))
+        return f"{getattr(origin, '__name__', repr(origin))}[{args}]"
+    if annotation is typing.Any:
+        return "Any"
+    return getattr(annotation, "__name__", repr(annotation))
 
 
 def summarize_validation_error(model: type[BaseModel], error: ValidationError) -> str:

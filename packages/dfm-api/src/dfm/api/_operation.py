@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, TypeAlias
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, GetCoreSchemaHandler
+from pydantic_core import core_schema
 
 from ._markers import Advise, BestOf
 from ._node import NodeRef
@@ -13,7 +14,21 @@ from ._statement import Expression
 if TYPE_CHECKING:
     from ._visitor import ApiVisitor
 
-NodeParam: TypeAlias = Expression | NodeRef
+class _ValidatedAsNodeRef:
+    """Validate a NodeParam as a NodeRef only.
+
+    Statements passed as parameters are turned into references before field validation,
+    so trying the abstract ``Expression`` member of the union would only ever fail, at
+    a cost on every parameter of every operation.
+    """
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return handler(NodeRef)
+
+
+NodeParam: TypeAlias = Annotated[Expression | NodeRef, _ValidatedAsNodeRef()]
 """A parameter value produced by another node of the pipeline."""
 
 

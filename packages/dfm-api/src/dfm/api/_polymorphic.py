@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import importlib
 import threading
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, ModelWrapValidatorHandler, model_validator
 
@@ -39,12 +39,19 @@ def is_module_allowed(module: str) -> bool:
     return any(".".join(parts[:i]) in _allowed_prefixes for i in range(1, len(parts) + 1))
 
 
+_resolved: dict[str, type[Any]] = {}
+
+
 def resolve_class(path: str) -> type[Any]:
     """Import the class named by a dotted path, under the allow-list.
 
     Raises:
         ValueError: The path is malformed, not allowed, or names nothing importable.
     """
+    found_before = _resolved.get(path)
+    if found_before is not None:
+        # Safe to cache: prefixes are only ever added, so an allowed path stays allowed.
+        return found_before
     module_name, _, class_name = path.rpartition(".")
     if not module_name or not class_name:
         raise ValueError(f"dfm_class_name {path!r} is not a 'module.Class' path")
@@ -60,6 +67,7 @@ def resolve_class(path: str) -> type[Any]:
     found = getattr(module, class_name, None)
     if not isinstance(found, type):
         raise ValueError(f"dfm_class_name {path!r}: {module_name} has no class {class_name!r}")
+    _resolved[path] = found
     return found
 
 
@@ -67,6 +75,14 @@ class PolymorphicBaseModel(BaseModel):
     """Base of models whose JSON names their concrete class in ``dfm_class_name``."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    _dfm_concrete: ClassVar[bool] = False
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        """Remember whether the class is concrete (declares ``dfm_class_name``)."""
+        super().__pydantic_init_subclass__(**kwargs)
+        cls._dfm_concrete = "dfm_class_name" in cls.__pydantic_fields__
 
     @model_validator(mode="wrap")
     @classmethod
@@ -81,7 +97,7 @@ class PolymorphicBaseModel(BaseModel):
                         f"dfm_class_name {data['dfm_class_name']!r} is not a {cls.__name__}"
                     )
                 return target.model_validate(data)
-        elif isinstance(data, dict) and "dfm_class_name" not in cls.model_fields:
+        elif not cls._dfm_concrete and isinstance(data, dict):
             raise ValueError(
                 f"{cls.__name__} is abstract; the JSON object needs a dfm_class_name"
             )

@@ -19,7 +19,7 @@ from . import _build
 from ._errors import summarize_validation_error
 from ._markers import Advise, PlaceParam
 from ._node import NodeId, NodeRef, make_auto_id
-from ._polymorphic import PolymorphicBaseModel
+from ._polymorphic import PolymorphicBaseModel, resolve_class
 from ._tokens import revive_pickled
 
 if TYPE_CHECKING:
@@ -52,9 +52,14 @@ def _marker_from_json(value: dict[Any, Any]) -> BaseModel | None:
     return None
 
 
+_PLAIN = (str, int, float, bool, type(None))
+
+
 def _normalize_literal(value: Any, depth: int = 0) -> Any:
     # Statements become references at the top level and one level deep (in a list,
     # tuple or dict); pickled objects in JSON form are revived at any depth.
+    if type(value) in _PLAIN:
+        return value
     if isinstance(value, Statement):
         return value.dfm_node_id.to_ref() if depth <= 1 else value
     if isinstance(value, dict):
@@ -86,6 +91,10 @@ class Statement(PolymorphicBaseModel):
     @model_validator(mode="wrap")
     @classmethod
     def _one_error_per_field(cls, data: Any, handler: ModelWrapValidatorHandler[Any]) -> Any:
+        if not cls._dfm_concrete:
+            # Abstract classes are tried as members of unions (NodeParam); their failures
+            # are expected and must stay cheap.
+            return handler(data)
         try:
             return handler(data)
         except ValidationError as e:
@@ -94,7 +103,7 @@ class Statement(PolymorphicBaseModel):
     @model_validator(mode="before")
     @classmethod
     def _statements_to_refs(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
+        if not cls._dfm_concrete or not isinstance(data, dict):
             return data
         out = {}
         for key, value in data.items():
@@ -150,8 +159,21 @@ class Block(BaseModel):
     @classmethod
     def _load_body_detached(cls, value: Any, handler: Any) -> Any:
         # Statements rebuilt from JSON must not add themselves to a block being built.
+        # Elements naming their class are validated by that class directly, which halves
+        # the work of loading large pipelines.
         with _build.detached():
-            return handler(value)
+            if not isinstance(value, list):
+                return handler(value)
+            body = []
+            for item in value:
+                if isinstance(item, dict) and "dfm_class_name" in item:
+                    target = resolve_class(str(item["dfm_class_name"]))
+                    if not (isinstance(target, type) and issubclass(target, Statement)):
+                        raise ValueError(f"{item['dfm_class_name']!r} is not a Statement")
+                    body.append(target.model_validate(item))
+                else:
+                    body.append(item)
+            return handler(body)
 
     def add_to_body(self, statement: Statement) -> None:
         """Append a statement built outside of any scope."""
