@@ -13,12 +13,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from dfm.api import Frame, Pipeline, PlaceParam, Yield  # noqa: E402
-from dfm.session import Session  # noqa: E402
-
 from meteo.fed.api.data import LoadReadings  # noqa: E402
 from meteo.fed.api.report import Format  # noqa: E402
 from meteo.fed.api.stats import Merge, Summarize  # noqa: E402
+
+from dfm.api import Frame, Pipeline, PlaceParam, Yield  # noqa: E402
+from dfm.session import Session  # noqa: E402
 
 
 def build_pipeline() -> Pipeline:
@@ -28,8 +28,10 @@ def build_pipeline() -> Pipeline:
         south = Summarize(readings=LoadReadings(city=PlaceParam(place="south_city"), site="south"))
         Yield(value=north["mean"], place="north_mean")
         Yield(value=south["mean"], place="south_mean")
-        Yield(value=Format(summary=Merge(first=north, second=south), title="North and south"),
-              place="report")
+        Yield(
+            value=Format(summary=Merge(first=north, second=south), title="North and south"),
+            place="report",
+        )
     return pipeline
 
 

@@ -20,7 +20,7 @@ from typing import Any
 from dfm.api import FedInfo, Pipeline, PlaceParam, Yield, allow_module_prefix
 from dfm.irgen import prepare
 
-OPS = '''
+OPS = """
 from typing import Any, Literal
 from dfm.api import Advise, NodeParam, Operation, PlaceParam
 
@@ -29,7 +29,7 @@ class Step(Operation):
     __api_name__ = "bench.Step"
     x: Any | NodeParam | PlaceParam | Advise = None
     factor: float | NodeParam | PlaceParam | Advise | None = None
-'''
+"""
 
 
 def _ops_module() -> Any:
@@ -67,7 +67,9 @@ def fed_info(sites: int = 10) -> FedInfo:
                             "compute_cost": {"fixed_time": 1 + (i * 7) % 5, "fixed_size": 1000},
                         }
                     },
-                    "send_cost": {o: {"fixed_time": 0.5, "bandwidth": 1e6} for o in names if o != name},
+                    "send_cost": {
+                        o: {"fixed_time": 0.5, "bandwidth": 1e6} for o in names if o != name
+                    },
                 }
                 for i, name in enumerate(names)
             }
@@ -96,8 +98,10 @@ def main() -> None:
     t_load = timed(lambda: Pipeline.model_validate_json(text))
     t_prepare = timed(lambda: prepare(pipeline, info, "site0", "bench"), repeat=3)
     total = t_build + t_dump + t_load
-    print(f"1,000-op pipeline: build {t_build:.1f} ms, to JSON {t_dump:.1f} ms, "
-          f"from JSON {t_load:.1f} ms; build + round trip {total:.1f} ms (goal <= 100 ms)")
+    print(
+        f"1,000-op pipeline: build {t_build:.1f} ms, to JSON {t_dump:.1f} ms, "
+        f"from JSON {t_load:.1f} ms; build + round trip {total:.1f} ms (goal <= 100 ms)"
+    )
     print(f"prepare() of 1,000 ops over 10 sites: {t_prepare:.0f} ms (goal <= 1000 ms)")
 
 

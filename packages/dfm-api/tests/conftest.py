@@ -8,9 +8,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from dfm.api import allow_module_prefix
 
-OPS_SOURCE = '''
+OPS_SOURCE = """
 from typing import Any, Literal
 from pydantic import BaseModel
 from dfm.api import Advise, NodeParam, Operation, PlaceParam
@@ -39,7 +40,7 @@ class Shape(Operation):
     __api_name__ = "geo.Shape"
     points: dict[str, Any] | NodeParam | PlaceParam | Advise
     origin: Point | NodeParam | PlaceParam | Advise | None = None
-'''
+"""
 
 
 @pytest.fixture(scope="session", autouse=True)

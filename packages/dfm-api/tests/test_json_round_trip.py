@@ -5,6 +5,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from dfm.api import (
     Advise,
     And,
@@ -24,8 +27,6 @@ from dfm.api import (
     Yield,
     well_known_id,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 
 def _every_construct() -> Pipeline:
@@ -39,7 +40,11 @@ def _every_construct() -> Pipeline:
         Echo(x=PlaceParam(place="b", multiuse=True), dfm_node_id=well_known_id("named"))
         Yield(value=c)
         Yield(value=PickledObject(frozenset({3})), place="pickled")
-        with If(cond=Or(exp=[And(exp=[Equal(left=e, right=1), Not(exp=c)]), GreaterThan(left=2, right=1)])):
+        with If(
+            cond=Or(
+                exp=[And(exp=[Equal(left=e, right=1), Not(exp=c)]), GreaterThan(left=2, right=1)]
+            )
+        ):
             Yield(value=LessThanOrEqual(left=1, right=2).right, place="inner")
         with If(cond=NotEqual(left=e["k"], right="v")):
             Yield(value="x", place="other")
@@ -90,12 +95,18 @@ def test_missing_class_is_a_clear_error() -> None:
         Pipeline.model_validate(data)
 
 
-json_leaf = st.none() | st.booleans() | st.integers() | st.text(max_size=5) | st.floats(
-    allow_nan=False, allow_infinity=False
+json_leaf = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.text(max_size=5)
+    | st.floats(allow_nan=False, allow_infinity=False)
 )
 json_value = st.recursive(
     json_leaf,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3)
+    ),
     max_leaves=8,
 )
 place_name = st.sampled_from(["a", "b", "c"])

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
+
 from dfm.api import (
     BestOf,
     NodeId,
@@ -13,7 +15,6 @@ from dfm.api import (
     make_auto_id,
     well_known_id,
 )
-from pydantic import ValidationError
 
 
 def test_statements_register_in_order_with_auto_ids() -> None:
@@ -24,7 +25,11 @@ def test_statements_register_in_order_with_auto_ids() -> None:
         c = Concat(a=e, b="!")
         y = Yield(value=c)
     assert p.dfm_body == [e, c, y]
-    assert [s.dfm_node_id for s in p.dfm_body] == [make_auto_id(0), make_auto_id(1), make_auto_id(2)]
+    assert [s.dfm_node_id for s in p.dfm_body] == [
+        make_auto_id(0),
+        make_auto_id(1),
+        make_auto_id(2),
+    ]
     assert c.a == NodeRef(id=e.dfm_node_id)
 
 

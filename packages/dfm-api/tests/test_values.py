@@ -5,6 +5,10 @@ import threading
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import BaseModel
+
 from dfm.api import (
     DecodePolicy,
     ErrorInfo,
@@ -18,9 +22,6 @@ from dfm.api import (
     encode_value,
     site_identifier,
 )
-from hypothesis import given
-from hypothesis import strategies as st
-from pydantic import BaseModel
 
 
 class Holder(BaseModel):
@@ -73,8 +74,21 @@ def test_exception_outside_except_block_keeps_its_own_trace() -> None:
 @pytest.mark.parametrize(
     "value",
     [
-        1, "s", None, [1, "a"], {"a": [1]}, (1, 2), [1, (2, 3)], {1: "x"}, {"a": (1, 2)},
-        {(1, 2): "t"}, b"\x00\x01", {1, 2}, StopToken(), FlowInfo(hint=3), Frame([1]),
+        1,
+        "s",
+        None,
+        [1, "a"],
+        {"a": [1]},
+        (1, 2),
+        [1, (2, 3)],
+        {1: "x"},
+        {"a": (1, 2)},
+        {(1, 2): "t"},
+        b"\x00\x01",
+        {1, 2},
+        StopToken(),
+        FlowInfo(hint=3),
+        Frame([1]),
     ],
 )
 def test_values_survive_encoding(value: Any) -> None:
@@ -107,9 +121,11 @@ def test_model_class_outside_allow_list_is_refused() -> None:
 @given(
     st.recursive(
         st.none() | st.booleans() | st.integers() | st.text(max_size=4) | st.floats(),
-        lambda inner: st.lists(inner, max_size=3)
-        | st.tuples(inner, inner)
-        | st.dictionaries(st.integers() | st.text(max_size=3), inner, max_size=3),
+        lambda inner: (
+            st.lists(inner, max_size=3)
+            | st.tuples(inner, inner)
+            | st.dictionaries(st.integers() | st.text(max_size=3), inner, max_size=3)
+        ),
         max_leaves=10,
     )
 )

@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from dfm.api import FedInfo, allow_module_prefix
 
-OPS_SOURCE = '''
+OPS_SOURCE = """
 from typing import Any, Literal
 from dfm.api import Advise, NodeParam, Operation, PlaceParam
 
@@ -32,7 +33,7 @@ class Concat(Operation):
 class Rare(Operation):
     dfm_class_name: Literal["irgentestops.Rare"] = "irgentestops.Rare"
     __api_name__ = "ops.Rare"
-'''
+"""
 
 
 @pytest.fixture(scope="session", autouse=True)

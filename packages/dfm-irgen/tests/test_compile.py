@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+
 from dfm.api import (
     STATUS_PLACE_NAME,
     FedInfo,

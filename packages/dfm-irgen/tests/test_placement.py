@@ -6,10 +6,11 @@ import os
 import subprocess
 import sys
 import textwrap
+from typing import Any
 
 import pytest
-from typing import Any
-from dfm.api import BestOf, FedInfo, Pipeline, PlaceParam, Yield
+
+from dfm.api import BestOf, FedInfo, Pipeline, Yield
 from dfm.irgen import prepare
 
 

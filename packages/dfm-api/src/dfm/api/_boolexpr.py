@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypeAlias, Union
+from typing import Any, Literal, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -90,10 +90,10 @@ class LessThanOrEqual(_Comparison):
     operator: Literal["<="] = "<="
 
 
-ComparisonExpression: TypeAlias = Union[
-    Equal, NotEqual, GreaterThan, GreaterThanOrEqual, LessThan, LessThanOrEqual
-]
-BooleanExpression: TypeAlias = Union[And, Or, Not, ComparisonExpression, Atom]
+ComparisonExpression: TypeAlias = (
+    Equal | NotEqual | GreaterThan | GreaterThanOrEqual | LessThan | LessThanOrEqual
+)
+BooleanExpression: TypeAlias = And | Or | Not | ComparisonExpression | Atom
 """A condition: a combination of comparisons and atoms."""
 
 for _model in (And, Or, Not):

@@ -26,8 +26,10 @@ class Frame:
         """Create a frame from its levels, or from the string ``"stop"``."""
         if frame == STOP:
             value: tuple[int, ...] | Literal["stop"] = STOP
-        elif isinstance(frame, (tuple, list)) and frame and all(
-            isinstance(i, int) and not isinstance(i, bool) for i in frame
+        elif (
+            isinstance(frame, (tuple, list))
+            and frame
+            and all(isinstance(i, int) and not isinstance(i, bool) for i in frame)
         ):
             value = tuple(frame)
         else:
@@ -111,7 +113,11 @@ class Frame:
         """Parse the JSON form (or accept a Frame as is)."""
         if isinstance(data, Frame):
             return data
-        if isinstance(data, dict) and data.get("token", _FRAME_TAG) == _FRAME_TAG and "frame" in data:
+        if (
+            isinstance(data, dict)
+            and data.get("token", _FRAME_TAG) == _FRAME_TAG
+            and "frame" in data
+        ):
             raw = data["frame"]
             return _STOP_FRAME if raw == STOP else cls(raw)
         raise ValueError(f"Not a frame: {data!r}")

@@ -14,6 +14,7 @@ from ._statement import Expression
 if TYPE_CHECKING:
     from ._visitor import ApiVisitor
 
+
 class _ValidatedAsNodeRef:
     """Validate a NodeParam as a NodeRef only.
 
@@ -61,6 +62,4 @@ class Operation(Expression, Located):
     def operation_params(self) -> dict[str, Any]:
         """The operation parameters the user set explicitly, by name."""
         skip = {"site", "provider", "dfm_class_name", "dfm_node_id", "dfm_after"}
-        return {
-            name: getattr(self, name) for name in self.model_fields_set if name not in skip
-        }
+        return {name: getattr(self, name) for name in self.model_fields_set if name not in skip}

@@ -86,9 +86,7 @@ class PolymorphicBaseModel(BaseModel):
 
     @model_validator(mode="wrap")
     @classmethod
-    def _dispatch_on_class_name(
-        cls, data: Any, handler: ModelWrapValidatorHandler[Any]
-    ) -> Any:
+    def _dispatch_on_class_name(cls, data: Any, handler: ModelWrapValidatorHandler[Any]) -> Any:
         if isinstance(data, dict) and "dfm_class_name" in data:
             target = resolve_class(str(data["dfm_class_name"]))
             if target is not cls:
@@ -98,7 +96,5 @@ class PolymorphicBaseModel(BaseModel):
                     )
                 return target.model_validate(data)
         elif not cls._dfm_concrete and isinstance(data, dict):
-            raise ValueError(
-                f"{cls.__name__} is abstract; the JSON object needs a dfm_class_name"
-            )
+            raise ValueError(f"{cls.__name__} is abstract; the JSON object needs a dfm_class_name")
         return handler(data)

@@ -6,6 +6,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
 from pydantic import (
+    BaseModel,
     Field,
     ModelWrapValidatorHandler,
     SerializeAsAny,
@@ -13,7 +14,6 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic import BaseModel
 
 from . import _build
 from ._errors import summarize_validation_error

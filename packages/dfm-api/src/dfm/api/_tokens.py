@@ -88,7 +88,7 @@ class ErrorToken(BaseModel):
             print(info.stack_trace)
 
 
-_PICKLED_TAG = "__dfm__pickled__"
+_PICKLED_TAG: Literal["__dfm__pickled__"] = "__dfm__pickled__"
 
 
 class PickledObject(BaseModel):

@@ -26,21 +26,26 @@ def candidate_sites(
     """
     known = list(fed_info.sites)
     if homesite not in fed_info.sites:
-        raise ValueError(f"Homesite {homesite!r} is not a site of the federation; its sites: {known}")
+        raise ValueError(
+            f"Homesite {homesite!r} is not a site of the federation; its sites: {known}"
+        )
     if restrict_to_sites is None:
         return known
     if restrict_to_sites == "homesite":
         return [homesite]
     if isinstance(restrict_to_sites, str):
         raise ValueError(
-            f"restrict_to_sites must be a list of site names or 'homesite', not {restrict_to_sites!r}"
+            "restrict_to_sites must be a list of site names or 'homesite', "
+            f"not {restrict_to_sites!r}"
         )
     wanted = list(restrict_to_sites)
     if not wanted:
         raise ValueError("restrict_to_sites is empty: pass None to allow every site")
     unknown = [s for s in wanted if s not in fed_info.sites]
     if unknown:
-        raise ValueError(f"restrict_to_sites names unknown site(s) {unknown}; the sites are {known}")
+        raise ValueError(
+            f"restrict_to_sites names unknown site(s) {unknown}; the sites are {known}"
+        )
     if homesite not in wanted:
         raise ValueError(
             f"restrict_to_sites {wanted} must include the homesite {homesite!r}: results and "

@@ -146,8 +146,11 @@ def _split_inputs(node: OpNode, uses: _PlaceUses) -> None:
             uses.add("param", value.place, value.multiuse)
         else:
             nested = (
-                value.values() if isinstance(value, dict) else value
-                if isinstance(value, (list, tuple)) else ()
+                value.values()
+                if isinstance(value, dict)
+                else value
+                if isinstance(value, (list, tuple))
+                else ()
             )
             if any(isinstance(v, (NodeRef, PlaceParam)) for v in nested):
                 raise ValueError(

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, model_validator
 
 from dfm.api import Frame, PolymorphicBaseModel
-from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, model_validator
 
 TaggedValue = tuple[str, Any]
 """A value in the serializer's tagged form, e.g. ``("json", 3)``; see dfm.api.encode_value."""
@@ -81,9 +82,9 @@ class StopValue(_Frozen):
 
 
 SendData = Annotated[
-    Union[StmtValue, PlaceValue, LiteralValue, FlowValue, StopValue], Field(discriminator="kind")
+    StmtValue | PlaceValue | LiteralValue | FlowValue | StopValue, Field(discriminator="kind")
 ]
-ParamValue = Annotated[Union[StmtValue, PlaceValue], Field(discriminator="kind")]
+ParamValue = Annotated[StmtValue | PlaceValue, Field(discriminator="kind")]
 
 
 class IRStmt(PolymorphicBaseModel):
@@ -183,7 +184,7 @@ class NetIR(_Frozen):
         Raises:
             ValueError: A non-stop frame lacks an input this site needs.
         """
-        picked = []
+        picked: list[tuple[Frame, dict[str, Any]]] = []
         for frame, values in params:
             if frame.is_stop_frame():
                 picked.append((frame, {}))

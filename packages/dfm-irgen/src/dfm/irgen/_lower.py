@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from dfm.api import (
     START_PLACE_NAME,
@@ -19,6 +19,7 @@ from ._ir import (
     AdapterCall,
     FlowValue,
     InPlace,
+    IRStmt,
     LiteralValue,
     NetIR,
     PlaceValue,
@@ -49,7 +50,7 @@ class _TransitionDraft:
     node_id: int | str | None
     inputs: list[InPlace] = field(default_factory=list)
     sends: list[TokenSend] = field(default_factory=list)
-    body: list[AdapterCall] = field(default_factory=list)
+    body: list[IRStmt] = field(default_factory=list)
 
 
 def _literal(value: Any) -> tuple[str, Any]:
@@ -86,14 +87,14 @@ class Lowering:
         return self.nets.setdefault(site, _SiteNet())
 
     def _external_input(self, draft: _TransitionDraft, place: str, external: str) -> None:
-        kind = "control" if external == START_PLACE_NAME else "data"
+        kind: Literal["control", "data"] = "control" if external == START_PLACE_NAME else "data"
         draft.inputs.append(InPlace(name=place, kind=kind, origin="external"))
         self._net(draft.site).bind(external, place)
 
     def _lower_op(self, node: OpNode) -> _TransitionDraft:
         site = self.placement.sites[node.ident]
         draft = _TransitionDraft(name=node.ident, site=site, node_id=node.node_id)
-        params: dict[str, PlaceValue] = {}
+        params: dict[str, StmtValue | PlaceValue] = {}
         for name, ref in node.refs.items():
             place = f"{node.ident}__{name}"
             draft.inputs.append(InPlace(name=place, kind="data"))

@@ -130,7 +130,9 @@ def place(
     model: CostModel,
 ) -> Placement:
     """Place every operation of ``graph`` on one of its allowed candidate sites."""
-    options = {ident: allowed_sites(graph.ops[ident], fed_info, candidates) for ident in graph.order}
+    options = {
+        ident: allowed_sites(graph.ops[ident], fed_info, candidates) for ident in graph.order
+    }
     rank = {s: i for i, s in enumerate(fed_info.sites)}
     cost: dict[str, dict[str, Cost]] = {}
     for ident in graph.order:

@@ -6,8 +6,9 @@ import hashlib
 import logging
 from typing import Any, Literal
 
-from dfm.api import START_PLACE_NAME, STATUS_PLACE_NAME, Frame
 from pydantic import BaseModel, ConfigDict, Field
+
+from dfm.api import START_PLACE_NAME, STATUS_PLACE_NAME, Frame
 
 from ._ir import NetIR, YieldPlace
 
