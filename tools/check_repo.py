@@ -1,0 +1,201 @@
+"""Check the repository invariants that keep the split packages installable together.
+
+Usage: python tools/check_repo.py [--root DIR]
+
+Prints every problem found (not just the first) and exits 1 if there is any.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+from _repo import NAMESPACE_DIRS, ROOT, Package, find_packages, module_name, read_version
+
+VERSION_PATH = "../../VERSION"
+WHEEL_PACKAGES = ["src/dfm"]
+_VERSION_RE = re.compile(r"^\d+(\.\d+)*((a|b|rc)\d+)?(\.post\d+)?(\.dev\d+)?$")
+# A line that imports one of our packages, e.g. "from dfm.runtime import Site",
+# "import dfm.session as s". Template text that generates such lines must build
+# them from constants (docs/internals.md), so plain grep is the rule.
+_IMPORT_RE = re.compile(
+    r"^\s*(?:from\s+(?P<from>dfm(?:\.\w+)*)\s+import\s+(?P<names>.*)|import\s+(?P<plain>dfm\b.*))"
+)
+
+
+def check_package(pkg: Package, version: str, siblings: dict[str, Package]) -> list[str]:
+    problems: list[str] = []
+    where = f"packages/{pkg.dir_name}"
+
+    def problem(message: str) -> None:
+        problems.append(f"{where}: {message}")
+
+    project = pkg.config.get("project")
+    if not isinstance(project, dict):
+        problem("pyproject.toml has no [project] table")
+        return problems
+    if pkg.name != pkg.dir_name:
+        problem(f"distribution name {project.get('name')!r} differs from its directory name")
+
+    # One version, one file.
+    if "version" in project:
+        problem("has a static [project] version; use dynamic = ['version'] and the VERSION file")
+    if "version" not in project.get("dynamic", []):
+        problem("'version' is not in [project] dynamic")
+    version_source = pkg.hatch.get("version", {})
+    if version_source.get("path") != VERSION_PATH:
+        problem(f'[tool.hatch.version] must have path = "{VERSION_PATH}"')
+    if not version_source.get("pattern"):
+        problem("[tool.hatch.version] has no pattern (the VERSION file holds only the number)")
+
+    for req in pkg.requirements():
+        if not req.name.startswith("dfm-"):
+            continue
+        if req.name not in siblings:
+            problem(f"depends on {req.name!r}, which is not a distribution under packages/")
+        elif req.specifier != f"=={version}":
+            problem(f"sibling pin {req.text!r} is not exactly '{req.name}=={version}'")
+
+    if (pkg.path / "hatch.toml").exists():
+        problem("has a hatch.toml; a package's build config belongs in its pyproject.toml")
+    if not (pkg.path / "README.md").is_file():
+        problem("has no README.md")
+
+    if pkg.is_meta:
+        missing = sorted(set(siblings) - {pkg.name} - {r.name for r in pkg.requirements()})
+        for name in missing:
+            problem(f"meta-package does not depend on {name}=={version}")
+        return problems
+
+    if not (pkg.path / "tests").is_dir():
+        problem("has no tests/ directory")
+    elif (pkg.path / "tests" / "__init__.py").exists():
+        problem(
+            "tests/__init__.py exists; tests/ is not a package (pytest --import-mode=importlib)"
+        )
+
+    if pkg.wheel_config.get("packages") != WHEEL_PACKAGES:
+        problem('[tool.hatch.build.targets.wheel] must have packages = ["src/dfm"]')
+
+    src = pkg.path / "src"
+    for parts in NAMESPACE_DIRS:
+        ns = src.joinpath(*parts)
+        rel = "/".join(("src", *parts))
+        for init in ("__init__.py", "__init__.pyi"):
+            if (ns / init).exists():
+                problem(f"{rel}/{init} exists; {'.'.join(parts)} is a namespace package (PEP 420)")
+        if ns.is_dir():
+            for module in sorted(ns.glob("*.py")):
+                if module.name != "__init__.py":
+                    problem(
+                        f"{rel}/{module.name}: a module directly in the namespace {'.'.join(parts)}"
+                    )
+
+    for leaf in pkg.code_leaf_dirs():
+        rel = leaf.relative_to(pkg.path).as_posix()
+        if not (leaf / "py.typed").is_file():
+            problem(f"leaf package {rel} has no py.typed")
+        if not (leaf / "__init__.py").is_file():
+            problem(f"leaf package {rel} has no __init__.py")
+    return problems
+
+
+def provided_modules(pkg: Package) -> set[str]:
+    return {module_name(d) for d in pkg.leaf_dirs()}
+
+
+def check_layering(packages: list[Package]) -> list[str]:
+    """A package imports only from itself and the siblings it depends on."""
+    by_name = {p.name: p for p in packages}
+    owner = {mod: p.name for p in packages for mod in provided_modules(p)}
+    problems = []
+    for pkg in packages:
+        allowed: set[str] = set()
+        todo, seen = [pkg.name], set()
+        while todo:
+            name = todo.pop()
+            if name in seen or name not in by_name:
+                continue
+            seen.add(name)
+            allowed |= provided_modules(by_name[name])
+            todo.extend(r.name for r in by_name[name].requirements())
+        src = pkg.path / "src"
+        for path in sorted(src.rglob("*.py")):
+            text = path.read_text(encoding="utf-8", errors="replace")
+            for lineno, line in enumerate(text.splitlines(), 1):
+                for target in _imported_dfm_modules(line):
+                    leaf = _leaf_of(target, owner)
+                    if leaf is not None and leaf not in allowed:
+                        rel = path.relative_to(pkg.path.parent.parent).as_posix()
+                        problems.append(
+                            f"{rel}:{lineno}: imports {target} from {owner[leaf]}, which "
+                            f"{pkg.name} does not depend on (layering)"
+                        )
+    return problems
+
+
+def _imported_dfm_modules(line: str) -> list[str]:
+    m = _IMPORT_RE.match(line)
+    if m is None:
+        return []
+    if m["from"]:
+        if m["from"] not in ("dfm", "dfm.targets"):
+            return [m["from"]]
+        # "from dfm import runtime": the names are modules of the namespace
+        names = m["names"].split("#", 1)[0].strip("()\\ ")
+        return [f"{m['from']}.{n.split()[0]}" for n in names.split(",") if n.strip()]
+    names = m["plain"].split("#", 1)[0]
+    return [part.split()[0] for part in names.split(",") if part.strip().startswith("dfm.")]
+
+
+def _leaf_of(module: str, owner: dict[str, str]) -> str | None:
+    parts = module.split(".")
+    for n in range(len(parts), 1, -1):
+        candidate = ".".join(parts[:n])
+        if candidate in owner:
+            return candidate
+    return None
+
+
+def find_problems(root: Path) -> list[str]:
+    problems: list[str] = []
+    version_file = root / "VERSION"
+    if not version_file.is_file():
+        return ["VERSION: missing"]
+    version = read_version(root)
+    if not _VERSION_RE.match(version):
+        problems.append(f"VERSION: {version!r} is not a public PEP 440 version")
+
+    base = root / "packages"
+    if base.is_dir():
+        for d in sorted(base.iterdir()):
+            if d.is_dir() and not (d / "pyproject.toml").is_file():
+                problems.append(f"packages/{d.name}: has no pyproject.toml")
+    packages = find_packages(root)
+    if not packages:
+        problems.append("packages/: no distributions found")
+    siblings = {p.name: p for p in packages}
+    for pkg in packages:
+        problems.extend(check_package(pkg, version, siblings))
+    problems.extend(check_layering(packages))
+    return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--root", type=Path, default=ROOT, help="repository root")
+    args = parser.parse_args(argv)
+    problems = find_problems(args.root.resolve())
+    if problems:
+        print(f"check_repo: {len(problems)} problem(s):", file=sys.stderr)
+        for p in problems:
+            print(f"  {p}", file=sys.stderr)
+        return 1
+    print(f"check_repo: OK ({len(find_packages(args.root.resolve()))} packages)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
