@@ -44,10 +44,16 @@ def show(site: str, node: int | str | None, frame: Frame, place: str, data: Any)
 def main() -> int:
     """Prepare the pipeline, show where each operation runs, and execute it."""
     with Session(federation_name="meteo", homesite="app") as session:
-        prepared = session.prepare(build_pipeline())
-        print("Placement (operation -> site):")
+        pipeline = build_pipeline()
+        prepared = session.prepare(pipeline)
+        names = {
+            s.dfm_node_id.as_identifier(): type(s).__api_name__
+            for s in pipeline.dfm_body
+            if hasattr(type(s), "__api_name__")
+        }
+        print("Placement (chosen by cost: summaries are computed next to the data):")
         for node, site in prepared.placement.items():
-            print(f"  {node:<6} -> {site}")
+            print(f"  {node:<6} {names[node]:<20} -> {site}")
         cities = [
             {"north_city": "oslo", "south_city": "seville"},
             {"north_city": "tromso", "south_city": "naples"},

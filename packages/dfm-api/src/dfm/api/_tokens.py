@@ -18,6 +18,9 @@ class StopToken(BaseModel):
 
     token: Literal["@dfm-stop-token"] = "@dfm-stop-token"
 
+    def __str__(self) -> str:
+        return "StopToken"
+
 
 class ErrorInfo(BaseModel):
     """One cause of an error: exception type, message, traceback, and where it happened."""

@@ -99,5 +99,5 @@ def prepare(
         yield_places=lowering.yield_places(),
         param_places=sorted(graph.param_places),
         status_site=placement.status_site,
-        placement=placement.sites,
+        placement={ident: placement.sites[ident] for ident in graph.order},
     )
