@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from dfm.api import STATUS_PLACE_NAME, ErrorToken, Frame, StopToken
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "meteo"
