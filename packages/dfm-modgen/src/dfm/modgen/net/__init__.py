@@ -1,0 +1,17 @@
+"""Site net code: a NetIR becomes a Python module defining ``class ThisNet(Net)``.
+
+``generate_net_source`` writes the text; ``load_net_module`` returns the module, cached
+in this process and on disk (see :mod:`dfm.modgen.net._load`).
+"""
+
+from ._generate import RUNTIME, generate_net_source
+from ._load import cache_root, load_net_module, net_module_name, net_module_path
+
+__all__ = [
+    "RUNTIME",
+    "cache_root",
+    "generate_net_source",
+    "load_net_module",
+    "net_module_name",
+    "net_module_path",
+]

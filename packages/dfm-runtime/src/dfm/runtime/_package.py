@@ -1,0 +1,146 @@
+"""What crosses a site boundary: the TokenPackage and the Router that carries it."""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any
+
+from dfm.api import DecodePolicy, Frame, decode_value
+
+_WIRE_KEYS = (
+    "job_id",
+    "source_site",
+    "source_node",
+    "target_site",
+    "target_place",
+    "is_yield",
+    "frame",
+    "payload",
+    "trace_context",
+)
+
+
+@dataclass(slots=True)
+class TokenPackage:
+    """One token addressed to a place of another site, or (``is_yield``) to the application.
+
+    The payload is already encoded (a tagged value from :func:`dfm.api.encode_value`), so
+    a package is plain data: routers move it as is or as bytes (:meth:`to_wire`).
+
+    Attributes:
+        job_id: The job the token belongs to.
+        source_site: The sending site.
+        source_node: The node id of the pipeline node whose value this is, if any.
+        target_site: The receiving site (the homesite for yields).
+        target_place: The receiving place (a yield place for yields).
+        is_yield: Whether the token goes to the application rather than to a site's net.
+        frame: The frame of the token.
+        payload: The tagged value ``(tag, json)``.
+        trace_context: Telemetry propagation headers, if any.
+    """
+
+    job_id: str
+    source_site: str
+    source_node: int | str | None
+    target_site: str
+    target_place: str
+    is_yield: bool
+    frame: Frame
+    payload: tuple[str, Any]
+    trace_context: dict[str, str] | None = None
+
+    def to_wire(self) -> bytes:
+        """This package as compact JSON (UTF-8); the frame in its JSON form."""
+        return json.dumps(
+            {
+                "job_id": self.job_id,
+                "source_site": self.source_site,
+                "source_node": self.source_node,
+                "target_site": self.target_site,
+                "target_place": self.target_place,
+                "is_yield": self.is_yield,
+                "frame": self.frame.to_json(),
+                "payload": self.payload,
+                "trace_context": self.trace_context,
+            },
+            separators=(",", ":"),
+            allow_nan=False,
+        ).encode("utf-8")
+
+    @classmethod
+    def from_wire(cls, data: bytes | str) -> TokenPackage:
+        """Parse the output of :meth:`to_wire`.
+
+        Raises:
+            ValueError: The data is not a token package.
+        """
+        try:
+            raw = json.loads(data)
+        except ValueError as e:
+            raise ValueError(f"Not a DFM token package: invalid JSON ({e})") from e
+        if not isinstance(raw, dict) or set(raw) != set(_WIRE_KEYS):
+            keys = sorted(raw) if isinstance(raw, dict) else type(raw).__name__
+            raise ValueError(
+                f"Not a DFM token package: expected keys {list(_WIRE_KEYS)}, got {keys}"
+            )
+        payload = raw["payload"]
+        if not (isinstance(payload, list) and len(payload) == 2 and isinstance(payload[0], str)):
+            raise ValueError(f"Not a DFM token package: bad payload {payload!r:.80}")
+        for key in ("job_id", "source_site", "target_site", "target_place"):
+            if not isinstance(raw[key], str):
+                raise ValueError(f"Not a DFM token package: {key} must be a string")
+        if not isinstance(raw["is_yield"], bool):
+            raise ValueError("Not a DFM token package: is_yield must be a boolean")
+        return cls(
+            job_id=raw["job_id"],
+            source_site=raw["source_site"],
+            source_node=raw["source_node"],
+            target_site=raw["target_site"],
+            target_place=raw["target_place"],
+            is_yield=raw["is_yield"],
+            frame=Frame.from_json(raw["frame"]),
+            payload=(payload[0], payload[1]),
+            trace_context=raw["trace_context"],
+        )
+
+    def unwrap(self, policy: DecodePolicy) -> Any:
+        """The decoded value.
+
+        Raises:
+            dfm.api.SerializationError: The payload cannot be decoded under ``policy``.
+        """
+        tag, body = self.payload
+        if tag == "json":
+            return body
+        return decode_value(self.payload, policy)
+
+
+class Router(ABC):
+    """How a site's tokens leave it: the one thing a target must provide to the runtime.
+
+    The runtime calls :meth:`route` for every token that is not for a place of the
+    sending site (tokens to other sites, and every yield). Packages from one site to
+    another must be delivered in the order they were routed: a stop token must not
+    overtake the data sent before it.
+
+    A minimal in-process router::
+
+        class LocalRouter(Router):
+            def __init__(self, runners, on_yield):
+                self.runners, self.on_yield = runners, on_yield
+
+            def route(self, package):
+                if package.is_yield:
+                    self.on_yield(package)
+                else:
+                    self.runners[package.target_site].deliver_package(package)
+    """
+
+    @abstractmethod
+    def route(self, package: TokenPackage) -> None:
+        """Deliver a package to another site of the job, or (is_yield) to the application.
+
+        Called on the sending site's event-loop thread; must not block.
+        """
