@@ -8,8 +8,22 @@ Two generators live here, both pure text producers:
   (:func:`generate_net_source`, :func:`load_net_module`).
 """
 
-from .apigen import GenerationError, GenerationReport, build_fed_info, generate_federation
-from .config import ConfigError, ConfigIssue, FederationConfig, load_federation_config
+from .apigen import (
+    GenerationError,
+    GenerationReport,
+    build_fed_info,
+    generate_federation,
+    render_federation,
+    write_federation,
+)
+from .config import (
+    ConfigError,
+    ConfigIssue,
+    FederationConfig,
+    load_federation_config,
+    load_federation_config_from_dict,
+    load_federation_config_from_string,
+)
 from .net import generate_net_source, load_net_module
 
 __all__ = [
@@ -22,5 +36,9 @@ __all__ = [
     "generate_federation",
     "generate_net_source",
     "load_federation_config",
+    "load_federation_config_from_dict",
+    "load_federation_config_from_string",
     "load_net_module",
+    "render_federation",
+    "write_federation",
 ]

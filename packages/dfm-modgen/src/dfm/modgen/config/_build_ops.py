@@ -1,0 +1,151 @@
+"""Building ``schemas:`` and ``operations:`` from raw nodes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._context import BuildContext
+from ._errors import ConfigPath
+from ._operations import OperationConfig, ParameterSpec, check_operation_name, check_parameter_name
+from ._refs import Node, RefError
+from ._schemas import SCHEMA_REF_PREFIX, normalize_schema, schema_ref_name
+
+__all__ = ["build_operations", "build_schemas"]
+
+
+def build_schemas(ctx: BuildContext, node: Node) -> dict[str, dict[str, Any]]:
+    """Build ``schemas:``: resolve entries, record where each lives, normalise bodies.
+
+    Args:
+        ctx: The build context.
+        node: The ``schemas`` node.
+
+    Returns:
+        Schema name → normalised JSON-Schema object.
+    """
+    path: ConfigPath = ("schemas",)
+    declared: dict[str, Node] = {}
+    for name, entry in ctx.entries(node, path, "schemas"):
+        problem = check_operation_name(name)
+        if problem is not None:
+            ctx.issue(entry, (*path, name), problem.replace("operation", "schema", 1))
+            continue
+        target = ctx.deref(entry, (*path, name))
+        if target is None or ctx.mapping(target, (*path, name), "a JSON-Schema object") is None:
+            continue
+        declared[name] = target
+        ctx.schema_origins.setdefault(target.src, name)
+        ctx.schema_names.add(name)
+    return {name: normalize_schema(ctx, target, (*path, name)) for name, target in declared.items()}
+
+
+def build_operations(ctx: BuildContext, node: Node) -> dict[str, OperationConfig]:
+    """Build ``operations:``.
+
+    Args:
+        ctx: The build context; every declared name is recorded in
+            ``ctx.operation_names`` and every valid operation in ``ctx.operations``.
+        node: The ``operations`` node.
+
+    Returns:
+        Operation name → operation, for the valid ones.
+    """
+    path: ConfigPath = ("operations",)
+    for name, entry in ctx.entries(node, path, "operations"):
+        ctx.operation_names.add(name)
+        problem = check_operation_name(name)
+        if problem is not None:
+            ctx.issue(entry, (*path, name), problem)
+            continue
+        target = ctx.deref(entry, (*path, name))
+        if target is not None:
+            op = _build_operation(ctx, target, (*path, name))
+            if op is not None:
+                ctx.operations[name] = op
+    _check_method_names(ctx)
+    return dict(ctx.operations)
+
+
+def _check_method_names(ctx: BuildContext) -> None:
+    # call_<op with dots as underscores> must identify one operation.
+    seen: dict[str, str] = {}
+    for name in sorted(ctx.operation_names):
+        method = name.replace(".", "_")
+        if method in seen:
+            ctx.issue(
+                ctx.resolver.root(),
+                ("operations", name),
+                f"operations {seen[method]!r} and {name!r} would both get the site method "
+                f"call_{method}; rename one",
+            )
+        seen.setdefault(method, name)
+
+
+def _build_operation(ctx: BuildContext, node: Node, path: ConfigPath) -> OperationConfig | None:
+    data = ctx.mapping(node, path, "an operation")
+    if data is None:
+        return None
+    keys = [k for k in ("parameters", "properties") if k in data]
+    if len(keys) == 2:
+        ctx.issue(
+            node, path, "give 'parameters' or its JSON-Schema spelling 'properties', not both"
+        )
+    params: dict[str, ParameterSpec] = {}
+    if keys:
+        key = keys[0]
+        params_node = Node(data[key], node.src.child(key))
+        for pname, entry in ctx.entries(params_node, (*path, key), "parameters"):
+            problem = check_parameter_name(pname)
+            if problem is not None:
+                ctx.issue(entry, (*path, key, pname), problem)
+                continue
+            spec = _build_parameter(ctx, entry, (*path, key, pname))
+            if spec is not None:
+                params[pname] = spec
+    shell = {k: v for k, v in data.items() if k not in ("parameters", "properties")}
+    op = ctx.validate(OperationConfig, shell, node, path)
+    return None if op is None else op.model_copy(update={"parameters": params})
+
+
+def _build_parameter(ctx: BuildContext, node: Node, path: ConfigPath) -> ParameterSpec | None:
+    value = node.value
+    if not isinstance(value, dict):
+        ctx.issue(node, path, f"expected a parameter spec (a mapping), got {value!r}")
+        return None
+    ref = value.get("$ref")
+    if isinstance(ref, str) and schema_ref_name(ref) not in ctx.schema_names:
+        data = _inline_parameter_ref(ctx, node, ref, path)
+        if data is None:
+            return None
+    else:
+        data = normalize_schema(ctx, node, path)
+    if isinstance(data.get("$ref"), str) and not data["$ref"].startswith(SCHEMA_REF_PREFIX):
+        ctx.issue(node, (*path, "$ref"), f"unresolved $ref {data['$ref']!r}")
+        return None
+    return ctx.validate(ParameterSpec, data, node, path)
+
+
+def _inline_parameter_ref(
+    ctx: BuildContext, node: Node, ref: str, path: ConfigPath
+) -> dict[str, Any] | None:
+    # A parameter that is a reference: either to a declared schema (kept as a type
+    # reference by normalize_schema) or to another parameter spec / JSON-Schema,
+    # which is copied in with the sibling keys laid over it.
+    try:
+        target = ctx.resolver.resolve(ref, node.src)
+    except RefError as exc:
+        ctx.issue(node, (*path, "$ref"), exc.message)
+        return None
+    if target.src in ctx.schema_origins:
+        return dict(normalize_schema(ctx, node, path))
+    if not isinstance(target.value, dict):
+        ctx.issue(node, (*path, "$ref"), f"$ref {ref!r} must point to a parameter spec (a mapping)")
+        return None
+    siblings = {k: v for k, v in node.value.items() if k != "$ref"}
+    try:
+        with ctx.resolver.expanding(target.src, ref):
+            base = normalize_schema(ctx, target, path)
+    except RefError as exc:
+        ctx.issue(node, (*path, "$ref"), exc.message)
+        return None
+    return {**base, **normalize_schema(ctx, Node(siblings, node.src), path)}

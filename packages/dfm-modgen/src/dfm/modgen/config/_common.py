@@ -1,0 +1,144 @@
+"""Shared pieces of the config models: base class, name rules, constructor calls."""
+
+from __future__ import annotations
+
+import keyword
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+
+__all__ = [
+    "JSON_BUILTIN_TYPES",
+    "ConfigModel",
+    "ConstructorCall",
+    "ConstructorSpec",
+    "DottedPath",
+    "Identifier",
+    "TypeList",
+    "check_dotted_path",
+    "check_identifier",
+    "check_type_name",
+    "is_identifier",
+]
+
+#: JSON-Schema builtin type names accepted in ``type:``.
+JSON_BUILTIN_TYPES = ("string", "number", "integer", "boolean", "array", "object", "null")
+
+
+class ConfigModel(BaseModel):
+    """Base of the config models: frozen, unknown keys rejected, both spellings.
+
+    Fields with a hyphenated alias (``is-async``) also accept their Python name
+    (``is_async``).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+def is_identifier(name: str) -> bool:
+    """Tell whether ``name`` is a Python identifier that is not a keyword.
+
+    Args:
+        name: The candidate.
+
+    Returns:
+        True when ``name`` can be used as a Python name.
+    """
+    return name.isidentifier() and not keyword.iskeyword(name)
+
+
+def check_identifier(value: str) -> str:
+    """Validate a Python identifier (no dots).
+
+    Args:
+        value: The candidate.
+
+    Returns:
+        ``value`` unchanged.
+
+    Raises:
+        ValueError: When it is not an identifier.
+    """
+    if not is_identifier(value):
+        raise ValueError(f"must be a Python identifier (letters, digits, _), got {value!r}")
+    return value
+
+
+def check_dotted_path(value: str) -> str:
+    """Validate a dotted Python path such as ``pkg.mod.Class``.
+
+    Args:
+        value: The candidate.
+
+    Returns:
+        ``value`` unchanged.
+
+    Raises:
+        ValueError: When a segment is not an identifier.
+    """
+    if not value or not all(is_identifier(part) for part in value.split(".")):
+        raise ValueError(f"must be a dotted Python path like 'pkg.module.Name', got {value!r}")
+    return value
+
+
+def check_type_name(value: str) -> str:
+    """Validate a parameter type name: a JSON builtin or a dotted class path.
+
+    Args:
+        value: The candidate.
+
+    Returns:
+        ``value`` unchanged.
+
+    Raises:
+        ValueError: When it is neither.
+    """
+    if value in JSON_BUILTIN_TYPES:
+        return value
+    if "." in value and all(is_identifier(part) for part in value.split(".")):
+        return value
+    allowed = ", ".join(JSON_BUILTIN_TYPES)
+    hint = ""
+    if value == "python-object":
+        hint = " ('python-object' is gone: declare the real class, e.g. 'pkg.mod.Model')"
+    raise ValueError(
+        f"unknown type {value!r}: expected one of {allowed}, or a dotted class path "
+        f"like 'pkg.module.Model'{hint}"
+    )
+
+
+def _to_type_list(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
+#: A Python identifier (no dots, not a keyword).
+Identifier = Annotated[str, AfterValidator(check_identifier)]
+#: A dotted Python path (``pkg.mod.Name``).
+DottedPath = Annotated[str, AfterValidator(check_dotted_path)]
+#: ``type:`` of a parameter: one name or a list; always stored as a list.
+TypeList = Annotated[
+    list[Annotated[str, AfterValidator(check_type_name)]],
+    BeforeValidator(_to_type_list),
+]
+
+
+class ConstructorCall(ConfigModel):
+    """A class to instantiate, with keyword arguments for its constructor.
+
+    Written in YAML either as a bare dotted path or as ``{path, args}``.
+
+    Attributes:
+        path: Dotted path of the class.
+        args: JSON values passed as keyword arguments to the constructor.
+    """
+
+    path: DottedPath
+    args: dict[str, Any] = Field(default_factory=dict)
+
+
+def _ctor_from_str(value: Any) -> Any:
+    return {"path": value} if isinstance(value, str) else value
+
+
+#: A `ConstructorCall`, also accepted as a bare dotted path string.
+ConstructorSpec = Annotated[ConstructorCall, BeforeValidator(_ctor_from_str)]

@@ -1,0 +1,271 @@
+"""The state of one config load: issues found so far, refs, pydantic error translation."""
+
+from __future__ import annotations
+
+import difflib
+import functools
+from collections.abc import Iterable
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
+
+from ._errors import ConfigIssue, ConfigPath
+from ._operations import OperationConfig
+from ._refs import Node, RefError, Resolver, Source
+
+__all__ = ["REF_POSITIONS", "BuildContext", "key_hint"]
+
+M = TypeVar("M", bound=BaseModel)
+
+#: Where references may appear, for the message about a misplaced ``$ref``.
+REF_POSITIONS = (
+    "entries of schemas, operations, sites, interfaces, providers and parameters "
+    "(or a '$ref' list merging mappings into those)"
+)
+
+_SHAPE_MESSAGES = {
+    "dict_type": "expected a mapping",
+    "model_type": "expected a mapping",
+    "model_attributes_type": "expected a mapping",
+    "list_type": "expected a list",
+    "string_type": "expected a string",
+    "bool_type": "expected true or false",
+    "bool_parsing": "expected true or false",
+    "int_type": "expected an integer",
+    "int_parsing": "expected an integer",
+    "int_from_float": "expected an integer",
+    "float_type": "expected a number",
+    "float_parsing": "expected a number",
+}
+
+
+_BAD_REF = (
+    "$ref must be a reference like 'file.yaml#/a/b' (the whole entry is that object) or "
+    "a list of references to mappings whose entries are merged in"
+)
+
+
+def key_hint(key: Any) -> str:
+    """Explain a non-string mapping key (YAML reads ``on``/``no``/``1`` unquoted as values).
+
+    Args:
+        key: The offending key.
+
+    Returns:
+        A sentence fragment to append to a message, or ``""``.
+    """
+    if isinstance(key, bool | int | float) or key is None:
+        return (
+            " (YAML reads unquoted on/off/yes/no/true/false/null and numbers as values: "
+            "quote the key)"
+        )
+    return ""
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+@functools.cache
+def _vocabulary() -> tuple[str, ...]:
+    from . import _adapters, _models, _operations, _provision
+
+    words: set[str] = set()
+    for module in (_adapters, _models, _operations, _provision):
+        for obj in vars(module).values():
+            if isinstance(obj, type) and issubclass(obj, BaseModel):
+                for name, field in obj.model_fields.items():
+                    words.add(name)
+                    if field.alias:
+                        words.add(field.alias)
+    return tuple(sorted(words))
+
+
+def _message(error: ErrorDetails) -> str:
+    kind = error["type"]
+    loc = error["loc"]
+    if kind == "extra_forbidden":
+        key = loc[-1] if loc else "?"
+        if key == "$ref":
+            return f"'$ref' is not allowed here; references may replace {REF_POSITIONS}"
+        guess = difflib.get_close_matches(str(key), _vocabulary(), n=1, cutoff=0.8)
+        hint = f" (did you mean {guess[0]!r}?)" if guess else ""
+        return f"unknown key {key!r}{hint}"
+    if kind == "missing":
+        return f"missing required key {loc[-1]!r}" if loc else "missing value"
+    if loc and loc[-1] in ("api-version", "api_version") and kind != "missing":
+        value = error["input"]
+        hint = " (YAML read it as a number: quote it)" if not isinstance(value, str) else ""
+        return f"must be a version of the form X.Y.Z (like 1.0.0), got {_short(value)}{hint}"
+    if kind == "literal_error":
+        expected = error.get("ctx", {}).get("expected", "?")
+        return f"expected {expected}, got {_short(error['input'])}"
+    if kind in _SHAPE_MESSAGES:
+        return f"{_SHAPE_MESSAGES[kind]}, got {_short(error['input'])}"
+    msg = error["msg"].removeprefix("Value error, ")
+    if kind.startswith(("value_error", "assertion_error")):
+        return msg
+    return f"{msg[:1].lower()}{msg[1:]}, got {_short(error['input'])}"
+
+
+class BuildContext:
+    """Collects issues while a config is resolved and validated piece by piece.
+
+    Args:
+        resolver: The reference resolver of this load.
+    """
+
+    def __init__(self, resolver: Resolver) -> None:
+        self.resolver = resolver
+        self.issues: list[ConfigIssue] = []
+        #: Declared schemas: the physical location of each → its name.
+        self.schema_origins: dict[Source, str] = {}
+        self.schema_names: set[str] = set()
+        #: Every operation name declared (also the ones with mistakes).
+        self.operation_names: set[str] = set()
+        #: Operations that validated.
+        self.operations: dict[str, OperationConfig] = {}
+
+    def issue(self, node: Node | Source | None, path: ConfigPath, message: str) -> None:
+        """Record an issue.
+
+        Args:
+            node: The offending value (gives the file), if known.
+            path: Logical path in the merged config.
+            message: What was expected.
+        """
+        src = node.src if isinstance(node, Node) else node
+        self.issues.append(ConfigIssue(src.file if src else None, path, message))
+
+    def validate(self, model: type[M], data: Any, node: Node, path: ConfigPath) -> M | None:
+        """Validate ``data`` with a pydantic model, recording each error as an issue.
+
+        Args:
+            model: The model class.
+            data: The raw data.
+            node: Where the data lives (for the file name).
+            path: Its logical path.
+
+        Returns:
+            The model, or None when validation failed.
+        """
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            for error in exc.errors(include_url=False):
+                loc = tuple(p for p in error["loc"] if p != "[key]")
+                where = loc[:-1] if error["type"] in ("missing", "extra_forbidden") else loc
+                message = _message(error)
+                if "[key]" in error["loc"]:
+                    message = f"bad key: {message}"
+                self.issue(node, (*path, *where), message)
+            return None
+
+    def mapping(self, node: Node, path: ConfigPath, what: str) -> dict[Any, Any] | None:
+        """Check that a node is a mapping.
+
+        Args:
+            node: The node.
+            path: Its logical path.
+            what: What it should be, for the message.
+
+        Returns:
+            The mapping, or None (issue recorded).
+        """
+        if isinstance(node.value, dict):
+            return node.value
+        self.issue(node, path, f"expected {what} (a mapping), got {_short(node.value)}")
+        return None
+
+    def deref(self, node: Node, path: ConfigPath) -> Node | None:
+        """Resolve a single-object reference ``{$ref: "<pointer>"}``, if it is one.
+
+        Args:
+            node: An entry value.
+            path: Its logical path.
+
+        Returns:
+            The target (or ``node`` when it is no reference), None on error.
+        """
+        value = node.value
+        if not (isinstance(value, dict) and "$ref" in value):
+            return node
+        ref = value["$ref"]
+        if isinstance(ref, list):
+            return node  # a merge reference: the caller expands it
+        if not isinstance(ref, str):
+            self.issue(node, (*path, "$ref"), _BAD_REF)
+            return None
+        others = sorted(str(k) for k in value if k != "$ref")
+        if others:
+            self.issue(node, path, f"a {{$ref: ...}} entry must have no other keys, found {others}")
+            return None
+        try:
+            return self.resolver.resolve(ref, node.src)
+        except RefError as exc:
+            self.issue(node, (*path, "$ref"), exc.message)
+            return None
+
+    def entries(self, node: Node, path: ConfigPath, what: str) -> list[tuple[str, Node]]:
+        """The entries of a mapping, with merge references expanded in place.
+
+        ``$ref`` inside the mapping must be a list of pointers to mappings whose
+        entries are added under their own keys; the whole mapping may also be a
+        single ``{$ref: ...}``. A key defined twice is an error.
+
+        Args:
+            node: The mapping node (None value means empty).
+            path: Its logical path.
+            what: What the mapping is, for messages.
+
+        Returns:
+            ``(key, value node)`` pairs in order.
+        """
+        if node.value is None:
+            return []
+        target = self.deref(node, path)
+        if target is None or self.mapping(target, path, what) is None:
+            return []
+        out: list[tuple[str, Node]] = []
+        seen: dict[str, Source] = {}
+        for key, child in self._expand(target, path, what):
+            if key in seen:
+                where = seen[key].describe()
+                self.issue(child, (*path, key), f"{key!r} is defined twice (also at {where})")
+                continue
+            seen[key] = child.src
+            out.append((key, child))
+        return out
+
+    def _expand(self, node: Node, path: ConfigPath, what: str) -> Iterable[tuple[str, Node]]:
+        for key, value in node.value.items():
+            if not isinstance(key, str):
+                self.issue(node, path, f"keys must be strings, got {_short(key)}{key_hint(key)}")
+            elif key != "$ref":
+                yield key, Node(value, node.src.child(key))
+            elif not isinstance(value, list):
+                self.issue(node, (*path, "$ref"), _BAD_REF)
+            else:
+                yield from self._merge(node, value, path, what)
+
+    def _merge(
+        self, node: Node, refs: list[Any], path: ConfigPath, what: str
+    ) -> Iterable[tuple[str, Node]]:
+        for index, ref in enumerate(refs):
+            holder = node.src.child("$ref").child(index)
+            try:
+                target = self.resolver.resolve(ref, node.src)
+                with self.resolver.expanding(target.src, str(ref)):
+                    if not isinstance(target.value, dict):
+                        self.issue(
+                            Node(ref, holder),
+                            (*path, "$ref", index),
+                            f"$ref {ref!r} must point to a mapping of {what}, "
+                            f"got {_short(target.value)}",
+                        )
+                        continue
+                    yield from list(self._expand(target, path, what))
+            except RefError as exc:
+                self.issue(Node(ref, holder), (*path, "$ref", index), exc.message)

@@ -1,0 +1,198 @@
+"""Sites, providers and the federation config object."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, PrivateAttr
+
+from ._adapters import AdapterBinding
+from ._common import ConfigModel, ConstructorSpec, DottedPath, Identifier
+from ._operations import OperationConfig
+from ._provision import ProvisionConfig
+
+__all__ = [
+    "OPERATION_KEY_PREFIX",
+    "CacheConfig",
+    "FederationConfig",
+    "FederationInfo",
+    "ProviderConfig",
+    "SecretsVaultConfig",
+    "SendCost",
+    "SiteConfig",
+    "site_identifier",
+]
+
+#: Interface keys are written ``#/operations/<operation name>``.
+OPERATION_KEY_PREFIX = "#/operations/"
+
+
+def site_identifier(site_key: str) -> str:
+    """The identifier of a site: its key up to the first ``@``.
+
+    NVFlare admin users have e-mail names, so ``concierge@examplefed.com`` is site
+    ``concierge``.
+
+    Args:
+        site_key: The key under ``sites:``.
+
+    Returns:
+        The part before ``@``.
+    """
+    return site_key.split("@", 1)[0]
+
+
+def _strip_operation_keys(value: Any) -> Any:
+    if not isinstance(value, dict):
+        return value
+    prefix = OPERATION_KEY_PREFIX
+    return {(k.removeprefix(prefix) if isinstance(k, str) else k): v for k, v in value.items()}
+
+
+#: An interface: operation name → binding. YAML keys ``#/operations/<op>`` are
+#: stored as ``<op>``.
+Interface = Annotated[dict[str, AdapterBinding], BeforeValidator(_strip_operation_keys)]
+
+
+class SendCost(ConfigModel):
+    """Cost of sending data from this site to another.
+
+    Attributes:
+        fixed_time: Seconds per transfer.
+        bandwidth: Bytes per second; None means size does not matter.
+    """
+
+    fixed_time: float = 0.0
+    bandwidth: int | None = None
+
+
+class CacheConfig(ConfigModel):
+    """fsspec location of a site's cache (``Site.cache_storage()``).
+
+    Attributes:
+        protocol: fsspec protocol (``file``, ``s3`` ...).
+        storage_options: fsspec storage options.
+        base_path: Base path; None means the per-user cache dir of the federation.
+    """
+
+    protocol: str
+    storage_options: dict[str, Any] = Field(default_factory=dict)
+    base_path: str | None = None
+
+
+class SecretsVaultConfig(ConfigModel):
+    """The class that serves ``from-secrets`` arguments.
+
+    Attributes:
+        path: Dotted class path; None means the environment-variable vault.
+        args: Constructor keyword arguments.
+    """
+
+    path: DottedPath | None = None
+    args: dict[str, Any] = Field(default_factory=dict)
+
+
+class ProviderConfig(ConfigModel):
+    """A named group of operations on a site.
+
+    Attributes:
+        info: Free documentation.
+        impl: Base class of the generated provider class (default
+            ``dfm.runtime.Provider``) and its constructor args.
+        interface: Operation name → adapter binding.
+    """
+
+    info: dict[str, Any] | None = None
+    impl: ConstructorSpec | None = None
+    interface: Interface = Field(default_factory=dict)
+
+
+class SiteConfig(ConfigModel):
+    """One site of the federation.
+
+    Attributes:
+        info: Free documentation.
+        impl: Base class of the generated ``ThisSite`` (default ``dfm.runtime.Site``)
+            and its constructor args.
+        cache_config: The site's cache location; None means the runtime default.
+        secrets_vault: The secrets vault; None means the runtime default.
+        interface: Operation name → adapter binding (operations without provider).
+        providers: Provider name → provider.
+        send_cost: Target site → transfer cost (keys kept verbatim).
+    """
+
+    info: dict[str, Any] | None = None
+    impl: ConstructorSpec | None = None
+    cache_config: CacheConfig | None = None
+    secrets_vault: SecretsVaultConfig | None = None
+    interface: Interface = Field(default_factory=dict)
+    providers: dict[Identifier, ProviderConfig] = Field(default_factory=dict)
+    send_cost: dict[str, SendCost] = Field(default_factory=dict)
+
+
+def _not_dfm(value: str) -> str:
+    if value == "dfm":
+        raise ValueError("'dfm' is the namespace of DFM itself; choose another code-package")
+    return value
+
+
+class FederationInfo(ConfigModel):
+    """``info:``; unknown keys are allowed (and ignored).
+
+    Attributes:
+        api_version: ``X.Y.Z``; becomes ``API_VERSION`` of the generated package.
+        code_package: Root package of the generated code and the federation name.
+        description: Free text.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    api_version: str = Field(alias="api-version", pattern=r"^\d+\.\d+\.\d+$")
+    code_package: Annotated[Identifier, AfterValidator(_not_dfm)] = Field(alias="code-package")
+    description: str | None = None
+
+
+class FederationConfig(ConfigModel):
+    """A whole ``*.dfm.yaml`` with every ``$ref`` resolved.
+
+    Build it with `load_federation_config` (which resolves references and reports
+    every mistake at once); validating a dict directly works for configs without
+    references.
+
+    Attributes:
+        dfm: Format version, always ``"1.0.0"``.
+        info: Federation name, API version, description.
+        provision: Deployment metadata.
+        schemas: Schema name → JSON-Schema object (nested references to declared
+            schemas are ``{"$ref": "#/schemas/<name>"}``, others are inlined).
+        operations: Operation name → operation.
+        sites: Site key → site (the identifier is the part before ``@``).
+    """
+
+    dfm: Literal["1.0.0"]
+    info: FederationInfo
+    provision: ProvisionConfig | None = None
+    schemas: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    operations: dict[str, OperationConfig] = Field(default_factory=dict)
+    sites: dict[str, SiteConfig] = Field(default_factory=dict)
+
+    _source_file: Path | None = PrivateAttr(default=None)
+
+    @property
+    def code_package(self) -> str:
+        """The root package of the generated code (the federation name)."""
+        return self.info.code_package
+
+    @property
+    def source_file(self) -> Path | None:
+        """The file this config was loaded from, if any."""
+        return self._source_file
+
+    def site_ids(self) -> dict[str, str]:
+        """Map each site identifier to its key under ``sites:``.
+
+        Returns:
+            ``{identifier: key}`` in declaration order.
+        """
+        return {site_identifier(key): key for key in self.sites}
