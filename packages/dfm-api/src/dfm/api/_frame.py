@@ -43,9 +43,20 @@ class Frame:
         return self._frame
 
     @classmethod
+    def _of(cls, levels: tuple[int, ...]) -> Frame:
+        # Hot path (one frame per parameter set and per hop): skip validation of
+        # levels built by this class itself.
+        frame = object.__new__(cls)
+        frame._frame = levels
+        frame._hash = hash(levels)
+        return frame
+
+    @classmethod
     def start_frame(cls, index: int) -> Frame:
         """The frame of the parameter set with the given index."""
-        return cls((index,))
+        if type(index) is not int or index < 0:
+            raise ValueError(f"A parameter set index is a non-negative int, not {index!r}")
+        return cls._of((index,))
 
     @classmethod
     def stop_frame(cls) -> Frame:
@@ -64,11 +75,11 @@ class Frame:
     def with_loop_inc(self) -> Frame:
         """The next iteration on the innermost level: ``[2, 5]`` → ``[2, 6]``."""
         levels = self._levels()
-        return Frame((*levels[:-1], levels[-1] + 1))
+        return Frame._of((*levels[:-1], levels[-1] + 1))
 
     def with_pushed_scope(self) -> Frame:
         """Enter a nested scope: ``[2]`` → ``[2, 0]``."""
-        return Frame((*self._levels(), 0))
+        return Frame._of((*self._levels(), 0))
 
     def with_popped_scope(self) -> Frame:
         """Leave the innermost scope: ``[2, 5]`` → ``[2]``."""
@@ -79,7 +90,7 @@ class Frame:
         levels = self._levels()
         if len(levels) < 2:
             raise ValueError(f"Frame {self} has no parent")
-        return Frame(levels[:-1])
+        return Frame._of(levels[:-1])
 
     def is_ancestor_of(self, other: Frame) -> bool:
         """Whether this frame is a prefix of ``other`` (a frame is its own ancestor)."""
@@ -93,7 +104,7 @@ class Frame:
         return self._levels()[0]
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Frame) and other._frame == self._frame
+        return self is other or (isinstance(other, Frame) and other._frame == self._frame)
 
     def __hash__(self) -> int:
         return self._hash
