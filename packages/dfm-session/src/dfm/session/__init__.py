@@ -1,0 +1,89 @@
+"""DFM sessions: run pipelines on any installed target and receive their results.
+
+Example::
+
+    from dfm.session import Session
+
+    with Session("examplefed", homesite="concierge") as session:
+        prepared = session.prepare(pipeline)
+        job = session.execute(prepared, {"name": "Ada"}, default_callback=print)
+        job.wait_until_finished()
+
+Targets are plugins (entry-point group ``dfm.targets``); see :class:`Target`.
+"""
+
+from ._callbacks import (
+    CallbackDispatcher,
+    CallbackRunner,
+    CallbacksKind,
+    Delivery,
+    DfmDataCallback,
+    DfmDataCallbackAsync,
+    DfmDataCallbackSync,
+    call_callbacks,
+    call_callbacks_async,
+    callbacks_kind,
+)
+from ._discovery import (
+    TargetEntry,
+    TargetLoadError,
+    TargetNotFoundError,
+    clear_target_cache,
+    find_target,
+    installed_targets,
+    load_target,
+)
+from ._dispatchers import (
+    AsyncioDispatcher,
+    DirectDispatcher,
+    ManualCallbackRunner,
+    ManualDispatcher,
+    ThreadDispatcher,
+)
+from ._job import FramedParams, InputFramer, InputParams, Job, UnknownJob, normalize_input_params
+from ._logging import configure_session_logging
+from ._session import DEFAULT_TARGET, Session
+from ._status import JobStatus
+from ._stream import JobStream
+from ._stream_job import StreamJob
+from ._target import TARGET_API_VERSION, SessionInfo, Target
+
+__all__ = [
+    "DEFAULT_TARGET",
+    "TARGET_API_VERSION",
+    "AsyncioDispatcher",
+    "CallbackDispatcher",
+    "CallbackRunner",
+    "CallbacksKind",
+    "Delivery",
+    "DfmDataCallback",
+    "DfmDataCallbackAsync",
+    "DfmDataCallbackSync",
+    "DirectDispatcher",
+    "FramedParams",
+    "InputFramer",
+    "InputParams",
+    "Job",
+    "JobStatus",
+    "JobStream",
+    "ManualCallbackRunner",
+    "ManualDispatcher",
+    "Session",
+    "SessionInfo",
+    "StreamJob",
+    "Target",
+    "TargetEntry",
+    "TargetLoadError",
+    "TargetNotFoundError",
+    "ThreadDispatcher",
+    "UnknownJob",
+    "call_callbacks",
+    "call_callbacks_async",
+    "callbacks_kind",
+    "clear_target_cache",
+    "configure_session_logging",
+    "find_target",
+    "installed_targets",
+    "load_target",
+    "normalize_input_params",
+]

@@ -1,0 +1,283 @@
+"""Callbacks: what the application receives, and the runner interface that calls them."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
+from typing import Any, Literal, NamedTuple, Protocol, TypeAlias, cast
+
+from dfm.api import TRUSTED, DecodePolicy, Frame, StopToken, encode_value
+
+from ._logging import LOGGER_NAME
+
+DfmDataCallbackSync: TypeAlias = Callable[[str, int | str | None, Frame, str, Any], None]
+"""A callback ``cb(from_site, node_id, frame, place, data)``."""
+DfmDataCallbackAsync: TypeAlias = Callable[
+    [str, int | str | None, Frame, str, Any], Coroutine[Any, Any, None]
+]
+"""The same signature as a coroutine function."""
+DfmDataCallback: TypeAlias = DfmDataCallbackSync | DfmDataCallbackAsync
+"""A sync or async data callback."""
+CallbacksKind: TypeAlias = Literal["sync", "async", "none"]
+
+_LOG = logging.getLogger(LOGGER_NAME)
+_STOP = StopToken()
+_STOP_BODY = encode_value(_STOP)[1]
+_MAX_RECORDED_ERRORS = 1000
+_MAX_LOGGED_ERRORS = 20
+
+
+class PackageLike(Protocol):
+    """What a routed token package offers (``dfm.runtime.TokenPackage`` fits)."""
+
+    source_site: str
+    source_node: int | str | None
+    target_place: str
+    frame: Frame
+
+    def unwrap(self, policy: DecodePolicy) -> Any:
+        """Decode the payload."""
+
+
+class Delivery(NamedTuple):
+    """One token for the application: the five arguments of a callback.
+
+    Attributes:
+        from_site: The site that emitted the token.
+        node_id: The pipeline node whose value this is; None for status tokens.
+        frame: ``[i]`` for the i-th parameter set (deeper inside loops), or stop.
+        place: The application place: ``yield``, a custom yield place, ``_dfm_status_``.
+        data: The decoded value: a result, an ``ErrorToken`` or a ``StopToken``.
+    """
+
+    from_site: str
+    node_id: int | str | None
+    frame: Frame
+    place: str
+    data: Any
+
+    @classmethod
+    def from_package(cls, package: PackageLike, policy: DecodePolicy = TRUSTED) -> Delivery:
+        """Decode a routed package; a payload that cannot be decoded becomes an ErrorToken."""
+        payload = getattr(package, "payload", None)
+        if payload is not None and payload[0] == "model" and payload[1] == _STOP_BODY:
+            # One StopToken per frame: skip the model lookup and validation.
+            return cls(
+                package.source_site, package.source_node, package.frame, package.target_place, _STOP
+            )
+        try:
+            data = package.unwrap(policy)
+        except Exception as e:
+            from dfm.api import ErrorToken
+
+            data = ErrorToken.from_exception(e, node_id=package.source_node)
+        return cls(
+            package.source_site, package.source_node, package.frame, package.target_place, data
+        )
+
+
+def _is_async(callback: object) -> bool:
+    if inspect.iscoroutinefunction(callback):
+        return True
+    call = getattr(callback, "__call__", None)  # noqa: B004 - objects with async __call__
+    return call is not None and inspect.iscoroutinefunction(call)
+
+
+def callbacks_kind(
+    default_callback: DfmDataCallback | None,
+    place_callbacks: Mapping[str, DfmDataCallback] | None,
+) -> CallbacksKind:
+    """Classify a set of callbacks as all ``"sync"``, all ``"async"``, or ``"none"``.
+
+    Raises:
+        ValueError: Sync and async callbacks are mixed.
+    """
+    callbacks = [default_callback] if default_callback is not None else []
+    callbacks += list((place_callbacks or {}).values())
+    if not callbacks:
+        return "none"
+    kinds = {_is_async(cb) for cb in callbacks}
+    if len(kinds) > 1:
+        raise ValueError(
+            "Callbacks mix sync and async functions; make them all sync (def) or all async "
+            "(async def)"
+        )
+    return "async" if kinds.pop() else "sync"
+
+
+ErrorHandler: TypeAlias = Callable[[BaseException, Delivery], None]
+
+
+def _tokens(tokens: Delivery | Iterable[Delivery] | None) -> Iterable[Delivery]:
+    if tokens is None:
+        return ()
+    if isinstance(tokens, Delivery):
+        return (tokens,)
+    return tokens
+
+
+def _log_error(error: BaseException, token: Delivery) -> None:
+    _LOG.warning(
+        "Error in callback for place %r, frame %s, from site %s",
+        token.place,
+        token.frame,
+        token.from_site,
+        exc_info=error,
+    )
+
+
+def call_callbacks(
+    default_callback: DfmDataCallbackSync | None,
+    place_callbacks: Mapping[str, DfmDataCallbackSync] | None,
+    tokens: Delivery | Iterable[Delivery] | None,
+    on_error: ErrorHandler | None = None,
+) -> None:
+    """Call the callback of each token, in order: its place's callback, else the default.
+
+    Tokens with neither are dropped. An exception in a callback is passed to
+    ``on_error`` (default: logged with its traceback) and the next token is delivered.
+    """
+    place_callbacks = place_callbacks or {}
+    handle = on_error or _log_error
+    for token in _tokens(tokens):
+        callback = place_callbacks.get(token.place, default_callback)
+        if callback is None:
+            continue
+        try:
+            callback(*token)
+        except Exception as e:
+            handle(e, token)
+
+
+async def call_callbacks_async(
+    default_callback: DfmDataCallbackAsync | None,
+    place_callbacks: Mapping[str, DfmDataCallbackAsync] | None,
+    tokens: Delivery | Iterable[Delivery] | None,
+    on_error: ErrorHandler | None = None,
+) -> None:
+    """Await the callback of each token in order; see :func:`call_callbacks`."""
+    place_callbacks = place_callbacks or {}
+    handle = on_error or _log_error
+    for token in _tokens(tokens):
+        callback = place_callbacks.get(token.place, default_callback)
+        if callback is None:
+            continue
+        try:
+            await callback(*token)
+        except Exception as e:
+            handle(e, token)
+
+
+class CallbackRunner(ABC):
+    """Delivers one job's tokens to its callbacks; made by a :class:`CallbackDispatcher`.
+
+    A job's delivery thread calls :meth:`dispatch` with tokens in arrival order. Where
+    and when the callbacks run is the runner's business (inline, on another thread, on
+    an event loop, or when the application asks). Exceptions raised by callbacks are
+    logged with their traceback, recorded in :attr:`errors`, and delivery continues.
+
+    Args:
+        default_callback: Called for tokens of places without their own callback.
+        place_callbacks: Callbacks by application place name.
+    """
+
+    def __init__(
+        self,
+        default_callback: DfmDataCallback | None,
+        place_callbacks: Mapping[str, DfmDataCallback] | None,
+    ) -> None:
+        """Classify and keep the callbacks (raises ValueError if sync and async mix)."""
+        self.kind: CallbacksKind = callbacks_kind(default_callback, place_callbacks)
+        self.default_callback = default_callback
+        self.place_callbacks: dict[str, DfmDataCallback] = dict(place_callbacks or {})
+        self._errors: list[BaseException] = []
+        self._error_count = 0
+        self._errors_lock = threading.Lock()
+        self.stopped = False
+
+    @property
+    def errors(self) -> list[BaseException]:
+        """Exceptions raised by the callbacks so far (the first 1,000)."""
+        with self._errors_lock:
+            return list(self._errors)
+
+    def report_error(self, error: BaseException, token: Delivery) -> None:
+        """Log a callback's exception with its traceback and record it."""
+        with self._errors_lock:
+            self._error_count += 1
+            count = self._error_count
+            if len(self._errors) < _MAX_RECORDED_ERRORS:
+                self._errors.append(error)
+        if count <= _MAX_LOGGED_ERRORS:
+            _log_error(error, token)
+        if count == _MAX_LOGGED_ERRORS:
+            _LOG.warning("Further callback errors of this job are recorded but not logged")
+
+    @abstractmethod
+    def dispatch(self, tokens: Sequence[Delivery]) -> None:
+        """Hand tokens (in arrival order) to the callbacks; must not raise."""
+
+    def start(self) -> None:  # noqa: B027 - optional hook
+        """Called when the runner is attached to a job, before its first dispatch."""
+
+    def stop(self) -> None:
+        """The job ended at once (cancelled, timed out, lost a site): no more callbacks.
+
+        Callbacks already running finish; tokens not yet delivered are dropped.
+        Subclasses that override this must call ``super().stop()``.
+        """
+        self.stopped = True
+
+    def call_sync(self, tokens: Iterable[Delivery]) -> None:
+        """Call each token's sync callback in order, until the runner is stopped."""
+        places, default = self.place_callbacks, self.default_callback
+        for token in tokens:
+            if self.stopped:
+                return
+            callback = places.get(token.place, default)
+            if callback is not None:
+                try:
+                    callback(*token)
+                except Exception as e:
+                    self.report_error(e, token)
+
+    async def call_async(self, tokens: Iterable[Delivery]) -> None:
+        """Await each token's async callback in order, until the runner is stopped."""
+        places, default = self.place_callbacks, self.default_callback
+        for token in tokens:
+            if self.stopped:
+                return
+            callback = places.get(token.place, default)
+            if callback is not None:
+                try:
+                    await cast(DfmDataCallbackAsync, callback)(*token)
+                except Exception as e:
+                    self.report_error(e, token)
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Wait until every dispatched token's callback has run, where that can be waited for.
+
+        Returns:
+            False if the timeout passed first.
+        """
+        return True
+
+
+class CallbackDispatcher(ABC):
+    """Makes a :class:`CallbackRunner` per job; shared by every job of a session."""
+
+    @abstractmethod
+    def create_runner(
+        self,
+        default_callback: DfmDataCallback | None,
+        place_callbacks: Mapping[str, DfmDataCallback] | None,
+    ) -> CallbackRunner:
+        """A runner for one job's callbacks.
+
+        Raises:
+            ValueError: The callbacks mix sync and async, or their kind is not supported
+                by this dispatcher.
+        """

@@ -1,0 +1,326 @@
+"""Session: the application's entry point to a federation."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Mapping
+from types import ModuleType, TracebackType
+from typing import TYPE_CHECKING, Any, Literal
+
+from dfm.api import START_PLACE_NAME, FedInfo, FlowInfo, Frame, allow_module_prefix, site_identifier
+
+from ._callbacks import CallbackDispatcher, DfmDataCallback
+from ._discovery import load_target
+from ._dispatchers import DirectDispatcher
+from ._job import InputFramer, InputParams, Job
+from ._logging import configure_session_logging
+from ._target import SessionInfo, Target
+
+if TYPE_CHECKING:
+    from dfm.api import Pipeline
+    from dfm.irgen import PreparedPipeline
+
+DEFAULT_TARGET = "local"
+"""The target used when neither ``target=`` nor ``DFM_TARGET`` names one."""
+
+
+class Session:
+    """Main entry point for executing DFM pipelines in a federation.
+
+    A session prepares pipelines (compiles them for the federation's sites) and
+    executes them on a *target*: ``local`` runs the whole federation in this process;
+    other targets (e.g. ``flare``) come from installed plugins. The session connects
+    to its target on first use (or explicitly with :meth:`connect` or ``with``).
+
+    Args:
+        federation_name: The federation's Python package, e.g. ``examplefed``.
+        homesite: The site the application runs at; results are yielded there.
+        target: The target's name; default: env ``DFM_TARGET``, else ``local``.
+        logger: The session's logger; default :func:`configure_session_logging`.
+        callback_dispatcher: Runs the callbacks of every job of the session; default a
+            new :class:`DirectDispatcher`.
+        **kwargs: Options of the target (e.g. ``job_timeout`` for ``local``); unknown
+            ones raise TypeError.
+
+    Raises:
+        ValueError: An empty federation name or homesite.
+        TargetNotFoundError: No installed target has that name.
+        TargetLoadError: The target cannot be loaded.
+        TypeError: An option the target does not accept.
+    """
+
+    def __init__(
+        self,
+        federation_name: str,
+        homesite: str,
+        target: str | None = None,
+        logger: logging.Logger | None = None,
+        callback_dispatcher: CallbackDispatcher | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Create a session; it connects on first use."""
+        if not federation_name or not homesite:
+            raise ValueError(
+                f"A session needs a non-empty federation_name and homesite (got "
+                f"{federation_name!r}, {homesite!r})"
+            )
+        self._federation_name = federation_name
+        self._homesite = homesite
+        self._logger = logger or configure_session_logging()
+        self._dispatcher = callback_dispatcher or DirectDispatcher()
+        self._target_name = target or os.environ.get("DFM_TARGET") or DEFAULT_TARGET
+        allow_module_prefix(federation_name)
+        target_class = load_target(self._target_name)
+        target_class.check_options(kwargs)
+        info = SessionInfo(federation_name, homesite, self._logger.getChild(self._target_name))
+        self._target: Target = target_class(info, **kwargs)
+        self._lock = threading.Lock()
+        self._connected = False
+        self._runtime_module: ModuleType | None = None
+        self._fed_info: FedInfo | None = None
+
+    # -- properties ------------------------------------------------------------------
+    @property
+    def federation_name(self) -> str:
+        """The federation package."""
+        return self._federation_name
+
+    @property
+    def homesite(self) -> str:
+        """The application's site."""
+        return self._homesite
+
+    @property
+    def target_name(self) -> str:
+        """The name of the session's target."""
+        return self._target_name
+
+    @property
+    def target(self) -> Target:
+        """The session's target object."""
+        return self._target
+
+    @property
+    def logger(self) -> logging.Logger:
+        """The session's logger."""
+        return self._logger
+
+    @property
+    def callback_dispatcher(self) -> CallbackDispatcher:
+        """The callback dispatcher used for all jobs created by this session."""
+        return self._dispatcher
+
+    @property
+    def runtime_module(self) -> ModuleType:
+        """The homesite's runtime module ``<federation>.fed.runtime.<homesite>``.
+
+        Loaded on first access (loading can fail, so not in the constructor).
+
+        Raises:
+            ValueError: The module cannot be found or lacks ``API_VERSION``/``ThisSite``.
+        """
+        if self._runtime_module is None:
+            from dfm.runtime import load_site_runtime_module
+
+            try:
+                module = load_site_runtime_module(self._federation_name, self._homesite)
+            except Exception:
+                self._logger.exception("Cannot load the runtime module of %s", self._homesite)
+                raise
+            self._logger.info(
+                "Loaded %s (API version %s)", module.__name__, getattr(module, "API_VERSION", "?")
+            )
+            self._runtime_module = module
+        return self._runtime_module
+
+    @property
+    def fed_info(self) -> FedInfo:
+        """The federation's ``fed_info.json`` (loaded once per session)."""
+        if self._fed_info is None:
+            self._fed_info = FedInfo.load_from_package(self._federation_name)
+        return self._fed_info
+
+    # -- lifecycle -------------------------------------------------------------------
+    def connect(self) -> None:
+        """Connect to the target (idempotent; ``execute`` and ``reattach`` do it too)."""
+        with self._lock:
+            if not self._connected:
+                self._target.connect()
+                self._connected = True
+
+    def close(self) -> None:
+        """Abort running jobs and disconnect (idempotent; a later use connects again)."""
+        with self._lock:
+            if self._connected:
+                self._connected = False
+                self._target.close()
+
+    def __enter__(self) -> Session:
+        """Connect."""
+        self.connect()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Close; exceptions propagate."""
+        self.close()
+
+    # -- pipelines -------------------------------------------------------------------
+    def prepare(
+        self,
+        pipeline: Pipeline,
+        restrict_to_sites: Literal["homesite"] | list[str] | None = None,
+        debug: bool = False,
+    ) -> PreparedPipeline:
+        """Compile a pipeline for the federation; reuse the result for many executions.
+
+        Args:
+            pipeline: The pipeline; an empty ``api_version`` is filled from the
+                homesite's runtime module.
+            restrict_to_sites: None (all sites), ``"homesite"``, or candidate site names
+                (an empty list means all).
+            debug: Log the prepared pipeline.
+
+        Raises:
+            ValueError: An unknown site, or operations that cannot be placed.
+        """
+        candidates = self._candidates(restrict_to_sites)
+        if pipeline.api_version == "":
+            version = str(self.runtime_module.API_VERSION)
+            pipeline = pipeline.model_copy(update={"api_version": version})
+        from dfm.irgen import prepare
+
+        try:
+            prepared = prepare(
+                pipeline,
+                self.fed_info,
+                self._homesite,
+                self._federation_name,
+                candidates,  # positional: the candidate sites
+                logger=self._logger,
+            )
+        except Exception as e:
+            self._logger.debug("prepare failed: %s", e)
+            raise
+        if debug:
+            self._logger.info("Prepared pipeline:\n%s", prepared.model_dump_json(indent=2))
+        return prepared
+
+    def _candidates(self, restrict_to_sites: object) -> list[str] | None:
+        if restrict_to_sites is None:
+            return None
+        if restrict_to_sites == "homesite":
+            return [self._homesite]
+        if isinstance(restrict_to_sites, (list, tuple)) and all(
+            isinstance(s, str) for s in restrict_to_sites
+        ):
+            return list(restrict_to_sites) or None
+        raise ValueError(
+            f"restrict_to_sites must be None, 'homesite' or a list of site names, not "
+            f"{restrict_to_sites!r}"
+        )
+
+    def debug_show_code(self, pipeline: PreparedPipeline) -> dict[str, str]:
+        """The Python source each participating site generates for the pipeline."""
+        from dfm.modgen.net import generate_net_source
+
+        fed = self._federation_name
+        return {
+            site: generate_net_source(netir, f"{fed}.fed.runtime.{site_identifier(site)}")
+            for site, netir in pipeline.net_irs().items()
+        }
+
+    def execute(
+        self,
+        pipeline: PreparedPipeline,
+        input_params: InputParams = {},  # noqa: B006 - documented default; never mutated
+        autostop: bool = True,
+        default_callback: DfmDataCallback | None = None,
+        place_callbacks: Mapping[str, DfmDataCallback] | None = None,
+        debug: bool = False,
+        options: Any = None,
+        force_modgen: bool = False,
+    ) -> Job:
+        """Execute a prepared pipeline; returns the job at once.
+
+        Args:
+            pipeline: The prepared pipeline.
+            input_params: One parameter set (dict), a list of them, or None. Set i
+                runs in frame ``[i]`` and must hold exactly the pipeline's PlaceParams.
+                None starts the job without parameters: send them with
+                ``job.send_input_params`` (and use ``autostop=False``).
+            autostop: Send the stop frame after the given sets. With False, the job runs
+                until ``job.send_stop_frame()``.
+            default_callback: ``cb(from_site, node_id, frame, place, data)`` for every
+                place without its own callback.
+            place_callbacks: Callbacks by place name; they win over the default.
+            debug: Passed to the target (more logging).
+            options: Per-job target options, e.g. ``{"job_timeout": 30}`` on ``local``.
+            force_modgen: Regenerate the sites' code instead of using caches.
+
+        Raises:
+            TypeError: ``pipeline`` is not a PreparedPipeline.
+            ValueError: Invalid parameter sets, mixed sync/async callbacks (or a kind
+                the dispatcher cannot run), or a site cannot start the job.
+        """
+        from dfm.irgen import PreparedPipeline
+
+        if not isinstance(pipeline, PreparedPipeline):
+            raise TypeError(
+                f"execute() takes a PreparedPipeline, not {type(pipeline).__name__}; call "
+                "session.prepare(pipeline) first"
+            )
+        if pipeline.federation_name != self._federation_name or pipeline.homesite != self._homesite:
+            raise ValueError(
+                f"The pipeline was prepared for federation {pipeline.federation_name!r} and "
+                f"homesite {pipeline.homesite!r}; this session is for {self._federation_name!r} "
+                f"and {self._homesite!r}"
+            )
+        if input_params is None and autostop:
+            self._logger.warning(
+                "execute() with input_params=None and autostop=True: the job only gets the "
+                "stop frame and finishes at once; use autostop=False to send params later"
+            )
+        framed = InputFramer(pipeline).frame(input_params)
+        next_frame = len(framed)
+        if autostop:
+            framed.append((Frame.stop_frame(), {START_PLACE_NAME: FlowInfo()}))
+        if default_callback is None:
+            pipeline.check_callbacks(set(place_callbacks or {}), self._logger)
+        runner = self._dispatcher.create_runner(default_callback, place_callbacks)
+        self.connect()
+        return self._target.execute(
+            pipeline, framed, next_frame, runner, options, force_modgen, debug
+        )
+
+    def reattach(
+        self,
+        job_id: str,
+        default_callback: DfmDataCallback | None = None,
+        place_callbacks: Mapping[str, DfmDataCallback] | None = None,
+    ) -> Job:
+        """A new handle on an existing job.
+
+        Without callbacks the handle is informational (status, wait, cancel). With
+        callbacks, tokens not yet delivered to a handle are delivered to these. The
+        most recently attached handle receives the tokens.
+
+        Returns:
+            The job; for an unknown id a job with status UNKNOWN and ``was_found`` False.
+
+        Raises:
+            ValueError: ``place_callbacks`` without ``default_callback``.
+        """
+        if place_callbacks is not None and default_callback is None:
+            raise ValueError("reattach: place_callbacks can only be given with a default_callback")
+        runner = None
+        if default_callback is not None:
+            runner = self._dispatcher.create_runner(default_callback, place_callbacks)
+        self.connect()
+        return self._target.reattach(job_id, runner)

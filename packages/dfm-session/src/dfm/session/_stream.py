@@ -1,0 +1,334 @@
+"""JobStream: the application side of a job, ready for targets to reuse.
+
+A target feeds a :class:`JobStream` with the job's tokens from any thread and ends it
+when the job is over; the stream's delivery thread hands the tokens, in arrival order,
+to the attached callback runner and works out the final status.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections import deque
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+from dfm.api import STATUS_PLACE_NAME, TRUSTED, DecodePolicy, ErrorToken, StopToken
+
+from ._callbacks import CallbackRunner, Delivery
+from ._logging import LOGGER_NAME
+from ._status import JobStatus
+from ._threads import DELIVERY_THREADS
+
+_BATCH = 512
+_MAX_STATUS_ERRORS = 100
+
+
+class _End:
+    pass
+
+
+_END = _End()
+
+
+class _Attach(NamedTuple):
+    runner: CallbackRunner | None
+    previous: CallbackRunner | None
+    processed: threading.Event
+
+
+class JobStream:
+    """The application side of one job: its token stream, status and errors.
+
+    Producers (any thread) call :meth:`put` for each token for the application (a
+    :class:`Delivery`, or a routed package whose payload is decoded on the delivery
+    thread), then :meth:`end` once no token can come any more; :meth:`terminate` ends
+    the job at once (cancel, timeout, lost site). The final status after :meth:`end`
+    is FINISHED when every ``_dfm_status_`` token was a StopToken and the final one
+    arrived, FAILED otherwise (the ErrorTokens are in :attr:`errors`).
+
+    Args:
+        job_id: The job's id.
+        decode_policy: How to decode package payloads.
+        buffer_limit: Tokens kept while no runner is attached (oldest dropped).
+        logger: Where to log.
+        unpack: Turns a queued item that is not a :class:`Delivery` into one (on the
+            delivery thread); default: decode it as a routed package.
+    """
+
+    def __init__(
+        self,
+        job_id: str,
+        *,
+        decode_policy: DecodePolicy = TRUSTED,
+        buffer_limit: int = 10_000,
+        logger: logging.Logger | None = None,
+        unpack: Callable[[Any], Delivery] | None = None,
+    ) -> None:
+        """Create the stream; its delivery thread starts with the first token or attach."""
+        self.job_id = job_id
+        self._policy = decode_policy
+        self._unpack = unpack or self._unpack_package
+        self._log = logger or logging.getLogger(LOGGER_NAME)
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._status = JobStatus.SUBMITTED
+        self._errors: list[ErrorToken | str] = []
+        self._status_errors: list[ErrorToken] = []
+        self._saw_final_stop = False
+        self._ended = False
+        self._failure: str | None = None
+        self._terminal = False
+        self._done = threading.Event()
+        self._runner: CallbackRunner | None = None
+        self._buffer: deque[Delivery] = deque(maxlen=buffer_limit)
+        self._dropped = 0
+        self._active = False  # a delivery thread runs this stream's loop
+        self._thread_ident: int | None = None
+        self._on_final: list[Callable[[JobStream], None]] = []
+
+    # -- state ---------------------------------------------------------------------
+    @property
+    def status(self) -> JobStatus:
+        """The job's status."""
+        return self._status
+
+    @property
+    def errors(self) -> list[ErrorToken | str]:
+        """Why the job FAILED (status ErrorTokens and reasons); empty otherwise."""
+        with self._lock:
+            return list(self._errors)
+
+    @property
+    def ended(self) -> bool:
+        """Whether the stream accepts no more tokens."""
+        return self._ended
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until the job is final and every token was handed to the runner."""
+        return self._done.wait(timeout)
+
+    def add_final_callback(self, callback: Callable[[JobStream], None]) -> None:
+        """Call ``callback(stream)`` once the job is final (at once if it already is)."""
+        with self._lock:
+            if not self._done.is_set():
+                self._on_final.append(callback)
+                return
+        callback(self)
+
+    def set_running(self) -> None:
+        """SUBMITTED → RUNNING (no effect in any other status)."""
+        with self._lock:
+            if self._status is JobStatus.SUBMITTED:
+                self._status = JobStatus.RUNNING
+
+    # -- producers -----------------------------------------------------------------
+    def put(self, token: Any) -> None:
+        """Queue one token for the application; ignored once the stream ended."""
+        if not self._ended:
+            self._queue.put(token)
+            if not self._active:
+                self._ensure_thread()
+
+    def end(self, failure: str | None = None) -> None:
+        """No more tokens will come; deliver what is queued, then set the final status.
+
+        Args:
+            failure: Why the job failed although its sites ended (e.g. a runner crash).
+        """
+        with self._lock:
+            if self._ended:
+                return
+            self._ended = True
+            self._failure = failure
+            self._queue.put(_END)
+        self._ensure_thread()
+
+    def terminate(self, status: JobStatus, reason: str | None = None) -> bool:
+        """End the job now with ``status``; queued tokens are dropped, no more callbacks.
+
+        Returns:
+            False if the job was already final or terminated.
+        """
+        with self._lock:
+            if self._terminal or self._status.is_final():
+                return False
+            self._terminal = True
+            self._ended = True
+            self._status = status
+            if reason:
+                self._errors.append(reason)
+            running = self._active
+            if running:
+                self._queue.put(_END)  # wake the thread; it stops after its current callback
+            runner = self._runner
+        if runner is not None:
+            runner.stop()  # no callback starts from now on
+        if not running:
+            self._finish()
+        return True
+
+    # -- consumers -----------------------------------------------------------------
+    def attach(self, runner: CallbackRunner) -> threading.Event:
+        """Deliver the job's tokens (buffered ones first) to ``runner`` from now on.
+
+        Returns:
+            An event set once the buffered tokens were handed to ``runner``.
+        """
+        return self._control(_Attach(runner, None, threading.Event()))
+
+    def detach(self, runner: CallbackRunner) -> None:
+        """Stop delivering to ``runner``; tokens are buffered until the next attach."""
+        self._control(_Attach(None, runner, threading.Event()))
+
+    def _control(self, item: _Attach) -> threading.Event:
+        with self._lock:
+            self._queue.put(item)
+        self._ensure_thread()
+        return item.processed
+
+    # -- delivery thread -------------------------------------------------------------
+    def on_delivery_thread(self) -> bool:
+        """Whether the caller runs on this job's delivery thread (i.e. in a callback)."""
+        return self._thread_ident == threading.get_ident()
+
+    def _ensure_thread(self) -> None:
+        with self._lock:
+            if self._active or self._queue.empty():
+                return
+            self._active = True
+        DELIVERY_THREADS.run(self._run)
+
+    def _run(self) -> None:
+        self._thread_ident = threading.get_ident()
+        try:
+            self._loop()
+        except BaseException:
+            with self._lock:
+                self._thread_ident = None
+                self._active = False
+            raise
+
+    def _loop(self) -> None:
+        get, get_nowait = self._queue.get, self._queue.get_nowait
+        out: list[Delivery] = []
+        while True:
+            if self._done.is_set():
+                try:
+                    first = get_nowait()
+                except queue.Empty:
+                    with self._lock:
+                        if self._queue.empty():
+                            self._thread_ident = None
+                            self._active = False
+                            return
+                    continue
+            else:
+                first = get()
+            batch = [first]
+            try:
+                while len(batch) < _BATCH:
+                    batch.append(get_nowait())
+            except queue.Empty:
+                pass
+            for item in batch:
+                if isinstance(item, _Attach):
+                    if not self._terminal:
+                        self._deliver(out)
+                        self._switch(item)
+                    item.processed.set()
+                elif self._terminal:
+                    continue
+                elif isinstance(item, _End):
+                    self._deliver(out)
+                    self._finish()
+                elif not self._done.is_set():
+                    token = self._track(item)
+                    if token is not None:
+                        out.append(token)
+            if self._terminal:
+                out.clear()
+                if not self._done.is_set():
+                    self._finish()
+                continue
+            self._deliver(out)
+
+    def _unpack_package(self, item: Any) -> Delivery:
+        return Delivery.from_package(item, self._policy)
+
+    def _track(self, item: Any) -> Delivery | None:
+        if isinstance(item, Delivery):
+            token = item
+        else:
+            try:
+                token = self._unpack(item)
+            except Exception as e:  # a broken package fails the job, never the delivery
+                self._log.exception("Job %s: cannot unpack a token", self.job_id)
+                self._status_errors.append(ErrorToken.from_exception(e))
+                return None
+        if token.place == STATUS_PLACE_NAME:
+            data = token.data
+            if isinstance(data, ErrorToken):
+                if len(self._status_errors) < _MAX_STATUS_ERRORS:
+                    self._status_errors.append(data)
+            elif isinstance(data, StopToken) and token.frame.is_stop_frame():
+                self._saw_final_stop = True
+        return token
+
+    def _deliver(self, out: list[Delivery]) -> None:
+        if not out:
+            return
+        runner = self._runner
+        if runner is not None:
+            try:
+                runner.dispatch(out)
+            except Exception:  # a runner must not raise; never let it kill delivery
+                self._log.exception("Callback runner of job %s failed", self.job_id)
+        else:
+            overflow = len(self._buffer) + len(out) - (self._buffer.maxlen or 0)
+            if overflow > 0:
+                self._dropped += overflow
+                self._log.warning(
+                    "Job %s: no callbacks attached, dropped %d oldest buffered token(s)",
+                    self.job_id,
+                    overflow,
+                )
+            self._buffer.extend(out)
+        out.clear()
+
+    def _switch(self, item: _Attach) -> None:
+        if item.runner is None:
+            if self._runner is item.previous:
+                self._runner = None
+            return
+        if self._runner is not None and self._runner is not item.runner:
+            self._log.warning(
+                "Job %s: a new handle attached; the previous one stops receiving", self.job_id
+            )
+        self._runner = item.runner
+        self._runner.start()
+        if self._buffer:
+            pending = list(self._buffer)
+            self._buffer.clear()
+            self._deliver(pending)
+
+    def _finish(self) -> None:
+        with self._lock:
+            if not self._terminal:
+                if self._failure:
+                    self._status, self._errors = JobStatus.FAILED, [self._failure]
+                elif self._status_errors:
+                    self._status, self._errors = JobStatus.FAILED, list(self._status_errors)
+                elif not self._saw_final_stop:
+                    self._status = JobStatus.FAILED
+                    self._errors = ["the job ended without its final status token"]
+                else:
+                    self._status = JobStatus.FINISHED
+            callbacks, self._on_final = self._on_final, []
+            self._done.set()
+        for callback in callbacks:
+            try:
+                callback(self)
+            except Exception:
+                self._log.exception("Final callback of job %s failed", self.job_id)

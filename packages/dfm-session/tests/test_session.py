@@ -1,0 +1,265 @@
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+import pytest
+
+from dfm.api import STATUS_PLACE_NAME, ErrorToken, Frame, StopToken
+from dfm.irgen import PreparedPipeline
+from dfm.session import DirectDispatcher, JobStatus, Session, TargetNotFoundError
+
+Token = tuple[str, Any, Frame, str, Any]
+
+
+def collect() -> tuple[list[Token], Any]:
+    got: list[Token] = []
+
+    def cb(site: str, node: Any, frame: Frame, place: str, data: Any) -> None:
+        got.append((site, node, frame, place, data))
+
+    return got, cb
+
+
+@pytest.fixture
+def session(entry_points: Any) -> Session:
+    return Session("fakefed", "home", target="fake")
+
+
+def test_empty_names_are_rejected(entry_points: Any) -> None:
+    with pytest.raises(ValueError, match="non-empty"):
+        Session("", "home", target="fake")
+    with pytest.raises(ValueError, match="non-empty"):
+        Session("fakefed", "", target="fake")
+
+
+def test_target_from_env_and_default(entry_points: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DFM_TARGET", "fake")
+    assert Session("fakefed", "home").target_name == "fake"
+    monkeypatch.delenv("DFM_TARGET")
+    with pytest.raises(TargetNotFoundError, match="'local'"):
+        Session("fakefed", "home")
+
+
+def test_target_options_are_validated(entry_points: Any) -> None:
+    s = Session("fakefed", "home", target="fake", hang=True, color="blue")
+    assert type(s.target).__name__ == "FakeTarget"
+    assert s.target.hang and s.target.color == "blue"  # type: ignore[attr-defined]
+    with pytest.raises(TypeError) as info:
+        Session("fakefed", "home", target="fake", colour="blue", speed=3)
+    message = str(info.value)
+    assert "colour, speed" in message and "accepted options: hang, color" in message
+
+
+def test_session_defaults(session: Session) -> None:
+    assert isinstance(session.callback_dispatcher, DirectDispatcher)
+    assert session.logger.name == "dfm.session"
+    assert session.target.logger.name == "dfm.session.fake"
+    from dfm.api import is_module_allowed
+
+    assert is_module_allowed("fakefed.fed.api.ops")
+
+
+def test_execute_frames_params_and_finishes(session: Session, prepared: PreparedPipeline) -> None:
+    got, cb = collect()
+    job = session.execute(prepared, [{"a": "x"}, {"a": "y"}, {"a": "z"}], default_callback=cb)
+    assert job.wait_until_finished(5)
+    assert job.get_status() is JobStatus.FINISHED and job.errors == []
+    assert len(job.job_id) == 8
+    yields = [(t[2], t[4]) for t in got if t[3] == "yield"]
+    assert yields == [(Frame([0]), "x"), (Frame([1]), "y"), (Frame([2]), "z")]
+    assert got[-1] == ("home", None, Frame.stop_frame(), STATUS_PLACE_NAME, StopToken())
+    assert session.target.connected == 1  # type: ignore[attr-defined]
+    session.close()
+    assert session.target.closed == 1  # type: ignore[attr-defined]
+
+
+def test_single_dict_and_place_callback_wins(session: Session, prepared: PreparedPipeline) -> None:
+    default, dcb = collect()
+    placed, pcb = collect()
+    job = session.execute(prepared, {"a": 1}, default_callback=dcb, place_callbacks={"yield": pcb})
+    assert job.wait_until_finished(5)
+    assert [t[4] for t in placed] == [1]
+    assert {t[3] for t in default} == {STATUS_PLACE_NAME}
+
+
+def test_execute_validates_before_submitting(session: Session, prepared: PreparedPipeline) -> None:
+    with pytest.raises(ValueError, match="missing"):
+        session.execute(prepared, [{"a": 1}, {}])
+    with pytest.raises(ValueError, match="not PlaceParams"):
+        session.execute(prepared, {"a": 1, "b": 2})
+    with pytest.raises(ValueError, match="must be a dict"):
+        session.execute(prepared, [{"a": 1}, 3])  # type: ignore[list-item]
+    with pytest.raises(TypeError, match="prepare"):
+        session.execute("pipeline")  # type: ignore[arg-type]
+    assert session.target.submitted == []  # type: ignore[attr-defined]
+
+
+def test_execute_rejects_mixed_callbacks(session: Session, prepared: PreparedPipeline) -> None:
+    async def acb(*args: Any) -> None:
+        pass
+
+    def scb(*args: Any) -> None:
+        pass
+
+    with pytest.raises(ValueError, match="mix"):
+        session.execute(prepared, {"a": 1}, default_callback=scb, place_callbacks={"x": acb})
+    with pytest.raises(ValueError, match="async"):
+        session.execute(prepared, {"a": 1}, default_callback=acb)
+
+
+def test_none_params_with_autostop_warns(
+    session: Session, prepared: PreparedPipeline, caplog: pytest.LogCaptureFixture
+) -> None:
+    got, cb = collect()
+    with caplog.at_level(logging.WARNING, logger="dfm.session"):
+        job = session.execute(prepared, None, default_callback=cb)
+    assert "input_params=None" in caplog.text
+    assert job.wait_until_finished(5) and job.get_status() is JobStatus.FINISHED
+    assert [t[2] for t in got] == [Frame.stop_frame()]
+
+
+def test_missing_callbacks_warn(
+    session: Session, prepared: PreparedPipeline, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="dfm.session"):
+        session.execute(prepared, {"a": 1}, place_callbacks={"nowhere": lambda *a: None})
+    assert "No callbacks were registered for yield places ['yield']" in caplog.text
+    assert "['nowhere']" in caplog.text
+
+
+def test_delayed_params_continue_numbering(session: Session, prepared: PreparedPipeline) -> None:
+    got, cb = collect()
+    job = session.execute(prepared, None, autostop=False, default_callback=cb)
+    job.send_input_params({"a": "d1"})
+    with pytest.raises(ValueError, match="missing"):
+        job.send_input_params([{"a": "ok"}, {}])
+    with pytest.raises(ValueError, match="cannot send"):
+        job.send_input_params({"a": "unsendable"})
+    job.send_input_params([{"a": "d2"}, {"a": "d3"}])
+    assert not job.wait_until_finished(0.2)
+    assert job.get_status() is JobStatus.RUNNING
+    job.send_stop_frame()
+    with pytest.raises(ValueError, match="already sent"):
+        job.send_stop_frame()
+    with pytest.raises((ValueError, RuntimeError)):
+        job.send_input_params({"a": "late"})
+    assert job.wait_until_finished(5) and job.get_status() is JobStatus.FINISHED
+    yields = [(t[2], t[4]) for t in got if t[3] == "yield"]
+    assert yields == [(Frame([0]), "d1"), (Frame([1]), "d2"), (Frame([2]), "d3")]
+
+
+def test_error_token_makes_job_failed(session: Session, prepared: PreparedPipeline) -> None:
+    got, cb = collect()
+    job = session.execute(prepared, [{"a": "boom"}, {"a": "fine"}], default_callback=cb)
+    assert job.wait_until_finished(5)
+    assert job.get_status() is JobStatus.FAILED
+    assert len(job.errors) == 1 and isinstance(job.errors[0], ErrorToken)
+    assert [t[4] for t in got if t[3] == "yield"][1] == "fine"
+
+
+def test_callback_errors_are_recorded_and_delivery_continues(
+    session: Session, prepared: PreparedPipeline, caplog: pytest.LogCaptureFixture
+) -> None:
+    seen: list[Any] = []
+
+    def cb(site: str, node: Any, frame: Frame, place: str, data: Any) -> None:
+        seen.append(data)
+        if data == "bad":
+            raise RuntimeError("callback bug")
+
+    with caplog.at_level(logging.WARNING, logger="dfm.session"):
+        job = session.execute(prepared, [{"a": "bad"}, {"a": "good"}], default_callback=cb)
+        assert job.wait_until_finished(5)
+    assert job.get_status() is JobStatus.FINISHED
+    assert "good" in seen
+    assert [str(e) for e in job.callback_errors] == ["callback bug"]
+    assert "Traceback" in caplog.text and "callback bug" in caplog.text
+
+
+def test_cancel_aborts_and_stops_callbacks(entry_points: Any, prepared: PreparedPipeline) -> None:
+    session = Session("fakefed", "home", target="fake", hang=True)
+    got, cb = collect()
+    job = session.execute(prepared, {"a": 1}, default_callback=cb)
+    assert not job.wait_until_finished(0.1)
+    job.cancel()
+    assert job.get_status() is JobStatus.ABORTED
+    assert job.wait_until_finished(1)
+    assert session.target.cancelled == [job.job_id]  # type: ignore[attr-defined]
+    job.cancel()  # idempotent
+    assert session.target.cancelled == [job.job_id]  # type: ignore[attr-defined]
+
+
+def test_wait_without_timeout_and_from_thread(session: Session, prepared: PreparedPipeline) -> None:
+    job = session.execute(prepared, {"a": 1})
+    results: list[bool] = []
+    t = threading.Thread(target=lambda: results.append(job.wait_until_finished()))
+    t.start()
+    t.join(5)
+    assert results == [True]
+
+
+def test_reattach(session: Session, prepared: PreparedPipeline) -> None:
+    with pytest.raises(ValueError, match="default_callback"):
+        session.reattach("abcd1234", place_callbacks={"yield": lambda *a: None})
+    unknown = session.reattach("abcd1234")
+    assert not unknown.was_found and unknown.get_status() is JobStatus.UNKNOWN
+    assert unknown.wait_until_finished(0)
+    unknown.cancel()
+    with pytest.raises(RuntimeError):
+        unknown.send_input_params({"a": 1})
+    with pytest.raises(RuntimeError):
+        unknown.send_stop_frame()
+
+
+def test_detach_buffers_until_reattach(session: Session, prepared: PreparedPipeline) -> None:
+    first, cb1 = collect()
+    job = session.execute(prepared, None, autostop=False, default_callback=cb1)
+    job.send_input_params({"a": "one"})
+    job.detach()
+    job.detach()  # idempotent
+    with pytest.raises(RuntimeError, match="detached"):
+        job.get_status()
+    info = session.reattach(job.job_id)
+    assert info.was_found and info.callback_runner is None
+    info.send_input_params({"a": "two"})  # numbering continues across handles
+    info.send_stop_frame()
+    assert info.wait_until_finished(5) and info.get_status() is JobStatus.FINISHED
+    second, cb2 = collect()
+    again = session.reattach(job.job_id, default_callback=cb2)
+    assert again.wait_until_finished(5)
+    seen = [(t[2], t[4]) for t in first + second if t[3] == "yield"]
+    assert sorted(seen, key=lambda x: str(x[0])) == [(Frame([0]), "one"), (Frame([1]), "two")]
+    assert any(t[2].is_stop_frame() for t in second)
+
+
+def test_options_reach_target(session: Session, prepared: PreparedPipeline) -> None:
+    session.execute(prepared, {"a": 1}, options={"job_timeout": 3})
+    assert session.target.last_options == {"job_timeout": 3}  # type: ignore[attr-defined]
+
+
+def test_context_manager_connects_and_closes(entry_points: Any) -> None:
+    with Session("fakefed", "home", target="fake") as s:
+        s.connect()
+        assert s.target.connected == 1  # type: ignore[attr-defined]
+    assert s.target.closed == 1  # type: ignore[attr-defined]
+    s.close()
+    assert s.target.closed == 1  # type: ignore[attr-defined]
+
+
+def test_prepare_rejects_bad_restriction(session: Session) -> None:
+    from dfm.api import Pipeline
+
+    with Pipeline(api_version="1") as p:
+        pass
+    with pytest.raises(ValueError, match="restrict_to_sites"):
+        session.prepare(p, restrict_to_sites="elsewhere")  # type: ignore[arg-type]
+
+
+def test_prepared_for_other_federation_is_rejected(
+    session: Session, prepared: PreparedPipeline
+) -> None:
+    other = prepared.model_copy(update={"federation_name": "otherfed"})
+    with pytest.raises(ValueError, match="otherfed"):
+        session.execute(other, {"a": 1})

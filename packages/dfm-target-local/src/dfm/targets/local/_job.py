@@ -1,0 +1,145 @@
+"""One local job: its sites, its stream, and the job handle."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from dfm.api import START_PLACE_NAME, encode_value
+from dfm.session import CallbackRunner, FramedParams, InputFramer, JobStatus, JobStream, StreamJob
+
+from ._host import EncodedParams, SiteHost
+
+if TYPE_CHECKING:
+    from dfm.irgen import PreparedPipeline
+
+
+def encode_params(framed: FramedParams) -> EncodedParams:
+    """Encode every parameter value (``__start_place__`` is implied and left out).
+
+    Raises:
+        ValueError: A value cannot be serialized (nothing was sent).
+    """
+    encoded: EncodedParams = []
+    for frame, values in framed:
+        tagged = {}
+        for name, value in values.items():
+            if name == START_PLACE_NAME:
+                continue
+            try:
+                tagged[name] = encode_value(value)
+            except ValueError as e:
+                raise ValueError(f"Parameter {name!r} of frame {frame} cannot be sent: {e}") from e
+        encoded.append((frame, tagged))
+    return encoded
+
+
+class LocalJobRecord:
+    """The target's state of one job: which sites still run it, and why it failed.
+
+    Args:
+        job_id: The job.
+        prepared: Its pipeline.
+        stream: Its application side.
+        framer: Its parameter numbering.
+        hosts: The hosts of its participating sites.
+        logger: The target's logger.
+    """
+
+    def __init__(
+        self,
+        job_id: str,
+        prepared: PreparedPipeline,
+        stream: JobStream,
+        framer: InputFramer,
+        hosts: Mapping[str, SiteHost],
+        logger: logging.Logger,
+    ) -> None:
+        """Every participating site is running."""
+        self.job_id = job_id
+        self.prepared = prepared
+        self.stream = stream
+        self.framer = framer
+        self.hosts = dict(hosts)
+        self.running_sites = set(hosts)
+        self._failure: str | None = None
+        self._lock = threading.Lock()
+        self._log = logger
+
+    def inject(self, encoded: EncodedParams) -> None:
+        """Send encoded parameter sets to each site (only the inputs it consumes)."""
+        for site, netir in self.prepared.net_irs().items():
+            picked = netir.pick_input_params(encoded)
+            self.hosts[site].inject(self.job_id, picked)
+
+    def site_done(self, site: str, error: str | None) -> None:
+        """A site's runner ended; the stream ends when the last one did."""
+        with self._lock:
+            if site not in self.running_sites:
+                return
+            self.running_sites.discard(site)
+            first_failure = error is not None and self._failure is None
+            if first_failure:
+                self._failure = error
+            remaining = sorted(self.running_sites)
+        if first_failure:
+            self._log.error("Job %s: %s; cancelling its other sites", self.job_id, error)
+            for other in remaining:
+                self.hosts[other].cancel(self.job_id)
+        if not remaining:
+            self.stream.end(self._failure)
+
+    def cancel_sites(self) -> None:
+        """Cancel the job on every site still running it."""
+        with self._lock:
+            sites = sorted(self.running_sites)
+        for site in sites:
+            self.hosts[site].cancel(self.job_id)
+
+    def fail(self, reason: str) -> bool:
+        """End the job FAILED now with ``reason`` and cancel its sites."""
+        if not self.stream.terminate(JobStatus.FAILED, reason):
+            return False
+        self._log.error("Job %s failed: %s", self.job_id, reason)
+        self.cancel_sites()
+        return True
+
+    def abort(self) -> None:
+        """End the job ABORTED now and cancel its sites (session close)."""
+        if self.stream.terminate(JobStatus.ABORTED):
+            self.cancel_sites()
+
+    def time_out(self, seconds: float) -> None:
+        """Fail the job if it still runs after its timeout."""
+        if self.stream.status.is_final():
+            return
+        with self._lock:
+            running = ", ".join(sorted(self.running_sites)) or "none"
+        self.fail(f"timed out after {seconds:g}s (site(s) still running: {running})")
+
+
+class LocalJob(StreamJob):
+    """A handle on a job of the local target.
+
+    Args:
+        record: The job's state in the target.
+        callback_runner: This handle's runner, if it receives tokens.
+    """
+
+    def __init__(self, record: LocalJobRecord, callback_runner: CallbackRunner | None) -> None:
+        """Attach to the job's stream."""
+        super().__init__(record.stream, record.framer, callback_runner)
+        self._record = record
+
+    @property
+    def sites(self) -> list[str]:
+        """The sites taking part in the job."""
+        return sorted(self._record.hosts)
+
+    def _submit(self, framed: FramedParams) -> None:
+        self._record.inject(encode_params(framed))
+
+    def _cancel(self) -> None:
+        self._record.cancel_sites()

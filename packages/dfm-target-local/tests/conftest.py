@@ -1,0 +1,193 @@
+"""A tiny three-site federation package written by hand, and time bounds for every test."""
+
+from __future__ import annotations
+
+import faulthandler
+import importlib
+import json
+import os
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from dfm.api import Frame
+
+FED = "localtestfed"
+SITES = ("home", "s1", "s2")
+
+OPS = """
+from typing import Any, Literal
+from dfm.api import Advise, NodeParam, Operation, PlaceParam
+
+P = Any | NodeParam | PlaceParam | Advise
+
+
+class Echo(Operation):
+    dfm_class_name: Literal["{fed}.fed.api.ops.Echo"] = "{fed}.fed.api.ops.Echo"
+    __api_name__ = "ops.Echo"
+    x: P = None
+
+
+class Concat(Operation):
+    dfm_class_name: Literal["{fed}.fed.api.ops.Concat"] = "{fed}.fed.api.ops.Concat"
+    __api_name__ = "ops.Concat"
+    a: P = None
+    b: P = None
+
+
+class Fail(Operation):
+    dfm_class_name: Literal["{fed}.fed.api.ops.Fail"] = "{fed}.fed.api.ops.Fail"
+    __api_name__ = "ops.Fail"
+    msg: P = None
+
+
+class Sleep(Operation):
+    dfm_class_name: Literal["{fed}.fed.api.ops.Sleep"] = "{fed}.fed.api.ops.Sleep"
+    __api_name__ = "ops.Sleep"
+    seconds: P = None
+
+
+class SyncSleep(Operation):
+    dfm_class_name: Literal["{fed}.fed.api.ops.SyncSleep"] = "{fed}.fed.api.ops.SyncSleep"
+    __api_name__ = "ops.SyncSleep"
+    seconds: P = None
+
+
+class Crash(Operation):
+    dfm_class_name: Literal["{fed}.fed.api.ops.Crash"] = "{fed}.fed.api.ops.Crash"
+    __api_name__ = "ops.Crash"
+
+
+class Exit(Operation):
+    dfm_class_name: Literal["{fed}.fed.api.ops.Exit"] = "{fed}.fed.api.ops.Exit"
+    __api_name__ = "ops.Exit"
+"""
+
+SITE = """
+import asyncio
+import os
+import time
+
+from dfm.runtime import Site
+
+API_VERSION = "1.0"
+
+
+class ThisSite(Site):
+    async def call_ops_Echo(self, x=None):
+        return x
+
+    async def call_ops_Concat(self, a=None, b=None):
+        return f"{a}{b}"
+
+    async def call_ops_Fail(self, msg=None):
+        raise ValueError(f"adapter failed: {msg}")
+
+    async def call_ops_Sleep(self, seconds=None):
+        await asyncio.sleep(seconds)
+        return seconds
+
+    def call_ops_SyncSleep(self, seconds=None):
+        time.sleep(seconds)
+        return seconds
+
+    def call_ops_Crash(self):
+        os._exit(3)
+
+    async def call_ops_Exit(self):
+        raise SystemExit("an adapter called sys.exit()")
+"""
+
+IS_ASYNC = {
+    "ops.Echo": True,
+    "ops.Concat": True,
+    "ops.Fail": True,
+    "ops.Sleep": True,
+    "ops.SyncSleep": False,
+    "ops.Exit": True,
+    "ops.Crash": False,
+}
+
+
+def write_federation(root: Path) -> None:
+    base = root / FED
+    for d in (base, base / "fed", base / "fed" / "api", base / "fed" / "runtime"):
+        d.mkdir(parents=True, exist_ok=True)
+        (d / "__init__.py").write_text("")
+    (base / "fed" / "api" / "ops.py").write_text(textwrap.dedent(OPS).replace("{fed}", FED))
+    sites: dict[str, Any] = {}
+    for site in SITES:
+        (base / "fed" / "runtime" / f"{site}.py").write_text(textwrap.dedent(SITE))
+        sites[site] = {
+            "interface": {
+                op: {"operation": op, "is_async": a, "compute_cost": {"fixed_time": 1.0}}
+                for op, a in IS_ASYNC.items()
+            },
+            "send_cost": {o: {"fixed_time": 0.1} for o in SITES if o != site},
+        }
+    (base / "fed" / "runtime" / "fed_info.json").write_text(json.dumps({"sites": sites}))
+
+
+@pytest.fixture(scope="session")
+def federation_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The directory holding the federation package."""
+    root = tmp_path_factory.mktemp("feds")
+    write_federation(root)
+    return root
+
+
+@pytest.fixture(scope="session", autouse=True)
+def federation(federation_root: Path) -> Iterator[str]:
+    """Write the federation package, put it on sys.path, keep modgen's cache in tmp."""
+    root = federation_root
+    saved = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(root / "xdg-cache")
+    sys.path.insert(0, str(root))
+    yield FED
+    sys.path.remove(str(root))
+    if saved is None:
+        os.environ.pop("XDG_CACHE_HOME", None)
+    else:
+        os.environ["XDG_CACHE_HOME"] = saved
+
+
+@pytest.fixture
+def ops(federation: str) -> ModuleType:
+    """The federation's operation classes."""
+    return importlib.import_module(f"{federation}.fed.api.ops")
+
+
+@pytest.fixture(autouse=True)
+def _bounded_in_time() -> Iterator[None]:
+    """Every test is bounded: a hung test dumps all stacks and ends the run after 60 s."""
+    faulthandler.dump_traceback_later(60, exit=True)
+    yield
+    faulthandler.cancel_dump_traceback_later()
+
+
+class Recorder:
+    """A callback that records ``(site, node, frame, place, data)`` tuples."""
+
+    def __init__(self) -> None:
+        self.tokens: list[tuple[str, Any, Frame, str, Any]] = []
+
+    def __call__(self, site: str, node: Any, frame: Frame, place: str, data: Any) -> None:
+        self.tokens.append((site, node, frame, place, data))
+
+    def at(self, place: str) -> list[tuple[Frame, Any]]:
+        return [(t[2], t[4]) for t in self.tokens if t[3] == place]
+
+
+@pytest.fixture
+def recorder() -> Recorder:
+    return Recorder()
+
+
+@pytest.fixture
+def new_recorder() -> type[Recorder]:
+    return Recorder

@@ -1,0 +1,155 @@
+"""The local target with processes=True: every site in its own Python process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from dfm.api import STATUS_PLACE_NAME, ErrorToken, Frame, Pipeline, PlaceParam, StopToken, Yield
+from dfm.session import JobStatus, Session
+
+STOP = Frame.stop_frame()
+
+
+@pytest.fixture(scope="module")
+def session(federation: str) -> Iterator[Session]:
+    """One process-mode session for the module: site processes take a while to boot."""
+    with Session(federation, "home", processes=True, job_timeout=30) as s:
+        yield s
+
+
+def _pids(session: Session) -> dict[str, int]:
+    from dfm.targets.local._process import child_pids
+
+    return child_pids(session.target._hosts)  # type: ignore[attr-defined]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie child of ours counts as gone
+        return os.waitpid(pid, os.WNOHANG) == (0, 0)
+    except ChildProcessError:
+        return True
+
+
+def test_cross_site_job(session: Session, ops: ModuleType, recorder: Any) -> None:
+    with Pipeline() as p:
+        e = ops.Echo(x=PlaceParam(place="a"), site="s1")
+        Yield(value=ops.Concat(a=e, b="!", site="s2"))
+    job = session.execute(
+        session.prepare(p), [{"a": "x"}, {"a": (1, 2)}], default_callback=recorder
+    )
+    assert job.wait_until_finished(30) and job.get_status() is JobStatus.FINISHED
+    assert sorted(recorder.at("yield"), key=str) == [(Frame([0]), "x!"), (Frame([1]), "(1, 2)!")]
+    assert recorder.at(STATUS_PLACE_NAME)[-1] == (STOP, StopToken())
+    pids = _pids(session)
+    assert set(pids) >= {"s1", "s2"} and os.getpid() not in pids.values()
+
+
+def test_adapter_error(session: Session, ops: ModuleType, recorder: Any) -> None:
+    with Pipeline() as p:
+        Yield(value=ops.Fail(msg="boom", site="s1"))
+    job = session.execute(session.prepare(p), default_callback=recorder)
+    assert job.wait_until_finished(30) and job.get_status() is JobStatus.FAILED
+    ((_, error),) = recorder.at("yield")
+    assert isinstance(error, ErrorToken) and "boom" in str(error)
+
+
+def test_cancel(session: Session, ops: ModuleType, recorder: Any) -> None:
+    with Pipeline() as p:
+        Yield(value=ops.Sleep(seconds=30, site="s1"))
+    job = session.execute(session.prepare(p), default_callback=recorder)
+    time.sleep(0.2)
+    job.cancel()
+    assert job.get_status() is JobStatus.ABORTED and job.wait_until_finished(1)
+    assert recorder.tokens == []
+
+
+def test_timeout_of_a_stuck_sync_adapter(session: Session, ops: ModuleType) -> None:
+    with Pipeline() as p:
+        Yield(value=ops.SyncSleep(seconds=30, site="s2"))
+    job = session.execute(session.prepare(p), options={"job_timeout": 0.5})
+    assert job.wait_until_finished(5) and job.get_status() is JobStatus.FAILED
+    assert job.errors == ["timed out after 0.5s (site(s) still running: s2)"]
+
+
+def test_crashing_site_fails_its_jobs_only(session: Session, ops: ModuleType) -> None:
+    with Pipeline() as p:
+        Yield(value=ops.Crash(site="s2"))
+    job = session.execute(session.prepare(p))
+    assert job.wait_until_finished(10) and job.get_status() is JobStatus.FAILED
+    assert "site 's2' stopped: its process exited with code 3" in str(job.errors[0])
+    with Pipeline() as p:
+        Yield(value=ops.Echo(x="again", site="s2"))
+    again = session.execute(session.prepare(p))
+    assert again.wait_until_finished(30) and again.get_status() is JobStatus.FINISHED
+
+
+def test_version_mismatch_raises(session: Session, ops: ModuleType) -> None:
+    with Pipeline(api_version="7.0") as p:
+        Yield(value=ops.Echo(x=1, site="s1"))
+    with pytest.raises(ValueError, match="API major version mismatch"):
+        session.execute(session.prepare(p))
+
+
+SCRIPT = """
+print("MAIN MODULE RUNS", flush=True)
+import os, sys
+from dfm.api import Pipeline, Yield
+from dfm.session import Session
+from dfm.targets.local._process import child_pids
+from {fed}.fed.api.ops import Echo
+session = Session("{fed}", "home", processes=True)
+with Pipeline() as p:
+    Yield(value=Echo(x=Echo(x="hi", site="s1"), site="s2"))
+job = session.execute(session.prepare(p), default_callback=lambda *a: print(a[3], a[4], flush=True))
+assert job.wait_until_finished(60), job.get_status()
+print("STATUS", job.get_status().name, flush=True)
+print("PIDS", *child_pids(session.target._hosts).values(), flush=True)
+if "--die" in sys.argv:
+    os._exit(0)  # no close(), no atexit: the site processes must notice on their own
+session.close()
+"""
+
+
+def _run_script(tmp_path: Path, root: Path, federation: str, *args: str) -> list[str]:
+    script = tmp_path / "app_without_main_guard.py"
+    script.write_text(textwrap.dedent(SCRIPT.format(fed=federation)))
+    env = dict(
+        os.environ, PYTHONPATH=os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])
+    )
+    done = subprocess.run(
+        [sys.executable, str(script), *args], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.splitlines()
+
+
+def test_script_without_main_guard(tmp_path: Path, federation_root: Path, federation: str) -> None:
+    lines = _run_script(tmp_path, federation_root, federation)
+    assert lines.count("MAIN MODULE RUNS") == 1  # the site processes did not re-run it
+    assert "yield hi" in lines and "STATUS FINISHED" in lines
+
+
+def test_site_processes_exit_with_the_parent(
+    tmp_path: Path, federation_root: Path, federation: str
+) -> None:
+    lines = _run_script(tmp_path, federation_root, federation, "--die")
+    pids = [int(p) for p in next(line for line in lines if line.startswith("PIDS")).split()[1:]]
+    assert len(pids) == 2
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(pid) for pid in pids)

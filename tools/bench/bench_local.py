@@ -1,0 +1,171 @@
+"""Benchmarks of the local target. Plain script: python tools/bench/bench_local.py [--quick]
+
+Prints one line per measurement with its goal. Uses its own three-site federation
+(tools/bench/_localfed.py) in a temporary directory, and a temporary modgen cache.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _localfed import FED, write_federation  # noqa: E402
+
+
+def report(name: str, value: float, unit: str, goal: str, ok: bool) -> None:
+    print(f"{name:<52} {value:>10.2f} {unit:<8} goal {goal:<10} {'ok' if ok else 'MISSED'}")
+
+
+COLD = """
+import time
+from dfm.api import Pipeline, Yield
+from dfm.session import Session
+from {fed}.fed.api.ops import Echo
+with Pipeline() as p:
+    Yield(value=Echo(x=1, site="home"))
+with Session("{fed}", "home") as s:
+    job = s.execute(s.prepare(p), default_callback=lambda *a: None)
+    assert job.wait_until_finished(30), job.get_status()
+    assert job.get_status().name == "FINISHED", job.errors
+"""
+
+RSS = """
+import resource
+from dfm.api import Pipeline, PlaceParam, Yield
+from dfm.session import Session
+from {fed}.fed.api.ops import Echo, Inc
+with Pipeline() as p:
+    a = Echo(x=PlaceParam(place="a"), site="home")
+    b = Inc(x=a, site="s1")
+    Yield(value=Echo(x=b, site="s2"))
+with Session("{fed}", "home") as s:
+    prepared = s.prepare(p)
+    assert sorted(prepared.get_participating_sites()) == ["home", "s1", "s2"]
+    for _ in range(3):
+        job = s.execute(prepared, [{{"a": i}} for i in range(5000)])
+        assert job.wait_until_finished(120) and job.get_status().name == "FINISHED"
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def run_child(code: str, env: dict[str, str]) -> tuple[float, str]:
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300
+    )
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"child failed:\n{done.stderr}")
+    return elapsed, done.stdout
+
+
+def cold(env: dict[str, str], runs: int) -> None:
+    baseline = statistics.median(run_child("pass", env)[0] for _ in range(3))
+    first = run_child(COLD.format(fed=FED), env)[0]
+    times = [run_child(COLD.format(fed=FED), env)[0] for _ in range(runs)]
+    report("cold process, first ever (generates site code)", first, "s", "-", True)
+    med = statistics.median(times)
+    report("cold process: trivial pipeline end to end (median)", med, "s", "<= 0.5", med <= 0.5)
+    print(f"{'':<52} (python -c pass: {baseline:.3f} s; runs {[round(t, 3) for t in times]})")
+
+
+def rss(env: dict[str, str]) -> None:
+    kib = int(run_child(RSS.format(fed=FED), env)[1].split()[-1])
+    report(
+        "peak RSS, 3-site federation, 3 x 5,000 sets", kib / 1024, "MB", "<= 150", kib <= 150 * 1024
+    )
+
+
+def warm(options: dict[str, Any], jobs: int, sets: int) -> None:
+    from dfm.api import Pipeline, PlaceParam, Yield
+    from dfm.session import Session
+
+    ops: Any = __import__(f"{FED}.fed.api.ops", fromlist=["Echo"])
+    tag = "".join(f" [{k}]" for k in options)
+    noop = lambda *a: None  # noqa: E731
+    with Session(FED, "home", **options) as s:
+        with Pipeline() as p:
+            Yield(value=ops.Echo(x=PlaceParam(place="a"), site="home"))
+        one = s.prepare(p)
+        with Pipeline() as p:
+            Yield(value=ops.Echo(x=ops.Echo(x=PlaceParam(place="a"), site="s1"), site="s2"))
+        two = s.prepare(p)
+        with Pipeline() as p:
+            value: Any = PlaceParam(place="a")
+            for hop in range(6):
+                value = ops.Echo(x=value, site="s1" if hop % 2 == 0 else "s2")
+            Yield(value=value)
+        chain = s.prepare(p)
+
+        def round_trips(prepared: Any, n: int) -> float:
+            times = []
+            for i in range(n):
+                started = time.perf_counter()
+                job = s.execute(prepared, {"a": i}, default_callback=noop)
+                assert job.wait_until_finished(10)
+                times.append(time.perf_counter() - started)
+            return statistics.median(times[n // 10 :]) * 1000
+
+        med = round_trips(one, jobs)
+        report(f"warm job round trip, one op (median){tag}", med, "ms", "<= 2", med <= 2)
+        med = round_trips(chain, jobs)
+        report(f"warm 6-hop chain across two sites (median){tag}", med, "ms", "<= 5", med <= 5)
+
+        def throughput(prepared: Any) -> float:
+            best = 0.0
+            for _ in range(3):
+                params = [{"a": i} for i in range(sets)]
+                started = time.perf_counter()
+                job = s.execute(prepared, params, default_callback=noop)
+                assert job.wait_until_finished(300) and job.get_status().name == "FINISHED"
+                best = max(best, sets / (time.perf_counter() - started))
+            return best
+
+        rate = throughput(one)
+        report(
+            f"parameter sets/s, one op, one execute{tag}", rate, "sets/s", ">= 20000", rate >= 20000
+        )
+        rate = throughput(two)
+        report(
+            f"parameter sets/s, crossing two sites{tag}", rate, "sets/s", ">= 10000", rate >= 10000
+        )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer runs")
+    parser.add_argument("--wire", action="store_true", help="also measure wire_roundtrip=True")
+    parser.add_argument("--processes", action="store_true", help="also measure processes=True")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="dfm-bench-") as tmp:
+        root = Path(tmp)
+        write_federation(root / "pkgs")
+        env = dict(os.environ)
+        env["XDG_CACHE_HOME"] = str(root / "cache")
+        env["PYTHONPATH"] = os.pathsep.join(
+            [str(root / "pkgs"), *filter(None, [env.get("PYTHONPATH")])]
+        )
+        os.environ["XDG_CACHE_HOME"] = env["XDG_CACHE_HOME"]
+        sys.path.insert(0, str(root / "pkgs"))
+        print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load {os.getloadavg()}")
+        cold(env, 3 if args.quick else 7)
+        rss(env)
+        jobs, sets = (200, 5000) if args.quick else (1000, 20000)
+        warm({}, jobs, sets)
+        if args.wire:
+            warm({"wire_roundtrip": True}, jobs, sets)
+        if args.processes:
+            warm({"processes": True}, jobs // 5, sets // 4)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
