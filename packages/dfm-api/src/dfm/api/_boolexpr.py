@@ -15,7 +15,7 @@ Atom: TypeAlias = NodeRef | PlaceParam | None | bool | int | float | str | list[
 
 
 class _BoolExpr(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     @model_validator(mode="before")
     @classmethod
@@ -95,6 +95,3 @@ ComparisonExpression: TypeAlias = (
 )
 BooleanExpression: TypeAlias = And | Or | Not | ComparisonExpression | Atom
 """A condition: a combination of comparisons and atoms."""
-
-for _model in (And, Or, Not):
-    _model.model_rebuild()

@@ -154,7 +154,7 @@ class FlowInfo(BaseModel):
     "expect n forks".
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     hint: int | None = None
 

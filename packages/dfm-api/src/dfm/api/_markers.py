@@ -17,7 +17,7 @@ class PlaceParam(BaseModel):
     one value then feeds all uses.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     tag: Literal["@dfm-place-param"] = "@dfm-place-param"
     place: str
@@ -32,7 +32,7 @@ class PlaceParam(BaseModel):
 class BestOf(BaseModel):
     """Let the compiler choose the site, among ``sites`` if given, else among all."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     tag: Literal["@dfm-best-of"] = "@dfm-best-of"
     sites: list[str] | None = None
@@ -48,7 +48,7 @@ class BestOf(BaseModel):
 class Advise(BaseModel):
     """Ask discovery to advise a value for this field; in execute mode it is passed as is."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     tag: Literal["@dfm-advise"] = "@dfm-advise"
 

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, field_validator
 class NodeId(BaseModel):
     """The identity of a pipeline node: an auto-assigned int or a user-chosen name."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     tag: Literal["@dfm-node"] = "@dfm-node"
     ident: int | str
@@ -46,7 +46,7 @@ class NodeRef(BaseModel):
     (the default) subscripts mappings and reads attributes of anything else.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     id: NodeId
     sel: int | str | None = None

@@ -28,7 +28,7 @@ class Pipeline(Block):
         name: A name shown in logs and generated code.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     api_version: str = ""
     mode: Literal["execute", "discovery"] = "execute"

@@ -74,7 +74,7 @@ def resolve_class(path: str) -> type[Any]:
 class PolymorphicBaseModel(BaseModel):
     """Base of models whose JSON names their concrete class in ``dfm_class_name``."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     _dfm_concrete: ClassVar[bool] = False
 

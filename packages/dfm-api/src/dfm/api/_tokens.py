@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, field_serializer, model_validator
 class StopToken(BaseModel):
     """Marks that a frame (or, with the stop frame, the whole job) ended without error."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     token: Literal["@dfm-stop-token"] = "@dfm-stop-token"
 
@@ -25,7 +25,7 @@ class StopToken(BaseModel):
 class ErrorInfo(BaseModel):
     """One cause of an error: exception type, message, traceback, and where it happened."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     type: str
     message: str
@@ -41,7 +41,7 @@ class ErrorToken(BaseModel):
     concatenated, not wrapped.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     token: Literal["@dfm-error-token"] = "@dfm-error-token"
     errors: list[ErrorInfo]
@@ -102,7 +102,7 @@ class PickledObject(BaseModel):
     unpickles, so load pipelines only from sources you trust.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True, arbitrary_types_allowed=True)
 
     tag: Literal["__dfm__pickled__"] = _PICKLED_TAG
     value: Any

@@ -27,7 +27,7 @@ TaggedValue = tuple[str, Any]
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class InPlace(_Frozen):

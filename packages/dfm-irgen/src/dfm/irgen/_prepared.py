@@ -19,7 +19,7 @@ class PreparedPipeline(BaseModel):
     It is data: it round-trips through JSON and can be executed many times.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     federation_name: str
     homesite: str
