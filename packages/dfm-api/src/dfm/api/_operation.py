@@ -51,7 +51,9 @@ class Operation(Expression, Located):
     ``"users.GreetMe"``), and declares one field per operation parameter.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True, arbitrary_types_allowed=True)
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", defer_build=True, arbitrary_types_allowed=True
+    )
 
     __api_name__: ClassVar[str]
 

@@ -102,7 +102,9 @@ class PickledObject(BaseModel):
     unpickles, so load pipelines only from sources you trust.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True, arbitrary_types_allowed=True)
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", defer_build=True, arbitrary_types_allowed=True
+    )
 
     tag: Literal["__dfm__pickled__"] = _PICKLED_TAG
     value: Any
