@@ -6,7 +6,8 @@
 * ``pyjson``: JSON plus what plain JSON loses — tuples, non-str dict keys, bytes and
   non-finite floats — with every container tagged (``["L", …]``, ``["T", …]``,
   ``["D", [[k, v], …]]``, ``["B", b64]``, ``["F", "nan"]``);
-* ``model``: a pydantic model by class path and JSON data;
+* ``model``: a pydantic model by class path and JSON data (``stop`` and ``flow`` are
+  short forms of the two control tokens, which cross sites with every frame);
 * ``bytes``: base64;
 * ``pickle``: base64 pickle of anything else.
 
@@ -17,6 +18,7 @@ and model classes only come from allowed modules (see ``allow_module_prefix``).
 from __future__ import annotations
 
 import base64
+import importlib
 import math
 import pickle
 from dataclasses import dataclass
@@ -24,7 +26,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from ._frame import FlowInfo
 from ._polymorphic import is_module_allowed, resolve_class
+from ._tokens import StopToken
 
 _SCALARS = (str, int, bool, type(None))
 
@@ -119,6 +123,11 @@ def encode_value(value: Any) -> tuple[str, Any]:
     """
     if _is_plain_json(value):
         return ("json", value)
+    kind = type(value)
+    if kind is StopToken:
+        return ("stop", None)
+    if kind is FlowInfo:
+        return ("flow", value.hint)
     if isinstance(value, BaseModel):
         cls = type(value)
         if "<locals>" not in cls.__qualname__:
@@ -136,6 +145,19 @@ def encode_value(value: Any) -> tuple[str, Any]:
         return _pickle(value)
 
 
+_STOP = StopToken()
+_FLOW = FlowInfo()
+_trusted_classes: dict[str, Any] = {}
+
+
+def _import_class(path: str) -> Any:
+    module_name, _, qualname = path.rpartition(".")
+    found: Any = importlib.import_module(module_name)
+    for part in qualname.split("."):
+        found = getattr(found, part)
+    return found
+
+
 def decode_value(tagged: Any, policy: DecodePolicy = TRUSTED) -> Any:
     """Decode a tagged value produced by :func:`encode_value`.
 
@@ -145,6 +167,10 @@ def decode_value(tagged: Any, policy: DecodePolicy = TRUSTED) -> Any:
     tag, body = tagged
     if tag == "json":
         return body
+    if tag == "stop":
+        return _STOP
+    if tag == "flow":
+        return _FLOW if body is None else FlowInfo(hint=body)
     if tag == "pyjson":
         return _from_pyjson(body)
     if tag == "model":
@@ -155,15 +181,11 @@ def decode_value(tagged: Any, policy: DecodePolicy = TRUSTED) -> Any:
                 f"Refusing to load model class {path!r}: its module is not allowed here; "
                 f"call dfm.api.allow_module_prefix({module.split('.')[0]!r}) on this site"
             )
-        if policy.trust_all_modules:
-            import importlib
-
-            mod_name, _, qual = path.rpartition(".")
-            cls: Any = importlib.import_module(mod_name)
-            for part in qual.split("."):
-                cls = getattr(cls, part)
-        else:
-            cls = resolve_class(path)
+        cls = _trusted_classes.get(path) if policy.trust_all_modules else None
+        if cls is None:
+            cls = _import_class(path) if policy.trust_all_modules else resolve_class(path)
+            if policy.trust_all_modules:
+                _trusted_classes[path] = cls
         return cls.model_validate(body["data"])
     if tag == "bytes":
         return base64.b64decode(body)
