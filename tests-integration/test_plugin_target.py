@@ -32,17 +32,17 @@ def _bounded_in_time() -> Iterator[None]:
     faulthandler.cancel_dump_traceback_later()
 
 
-def _installer() -> list[str]:
-    """pip of this interpreter, else uv pointed at it (hatch's uv envs have no pip)."""
+def _installer(command: str) -> list[str]:
+    """``pip <command>`` of this interpreter, else uv's (hatch's uv envs have no pip)."""
     if (
         subprocess.run([sys.executable, "-m", "pip", "--version"], capture_output=True).returncode
         == 0
     ):
-        return [sys.executable, "-m", "pip"]
+        return [sys.executable, "-m", "pip", command]
     uv = shutil.which("uv")
     if uv is None:
         pytest.skip("neither pip nor uv is available to install the plugin")
-    return [uv, "pip", "--python", sys.executable]
+    return [uv, "pip", command, "--python", sys.executable]
 
 
 def _run(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
@@ -58,7 +58,7 @@ def echo_installed() -> Iterator[None]:
         preinstalled = False
     if not preinstalled:
         # A real build and install of the wheel, as users get it from an index.
-        cmd = [*_installer(), "install", "--no-deps", str(PLUGIN)]
+        cmd = [*_installer("install"), "--no-deps", str(PLUGIN)]
         if cmd[1:3] == ["-m", "pip"] and importlib.util.find_spec("hatchling") is not None:
             cmd.insert(4, "--no-build-isolation")  # build offline with the hatchling we have
         done = _run(*cmd)
@@ -67,9 +67,9 @@ def echo_installed() -> Iterator[None]:
         yield
     finally:
         if not preinstalled:
-            installer = _installer()
-            confirm = ["-y"] if installer[-1] == "pip" else []
-            _run(*installer, "uninstall", *confirm, DIST, timeout=120)
+            installer = _installer("uninstall")
+            confirm = ["-y"] if installer[1:3] == ["-m", "pip"] else []
+            _run(*installer, *confirm, DIST, timeout=120)
 
 
 SESSION_SCRIPT = textwrap.dedent(
