@@ -12,21 +12,8 @@ Build a pipeline from a federation's generated operation classes::
 Pipelines are pydantic models that round-trip through JSON.
 """
 
-from ._boolexpr import (
-    And,
-    Atom,
-    BooleanExpression,
-    ComparisonExpression,
-    Equal,
-    GreaterThan,
-    GreaterThanOrEqual,
-    LessThan,
-    LessThanOrEqual,
-    Not,
-    NotEqual,
-    Or,
-)
-from ._control import ForEach, If, TryFromCache, WriteToCache
+from typing import TYPE_CHECKING, Any
+
 from ._fed_info import (
     ComputeCostInfo,
     FedInfo,
@@ -59,6 +46,58 @@ from ._tagged import TRUSTED, DecodePolicy, SerializationError, decode_value, en
 from ._tokens import ErrorInfo, ErrorToken, PickledObject, StopToken
 from ._visitor import ApiVisitor
 from ._yield import Yield
+
+if TYPE_CHECKING:
+    from ._boolexpr import (
+        And,
+        Atom,
+        BooleanExpression,
+        ComparisonExpression,
+        Equal,
+        GreaterThan,
+        GreaterThanOrEqual,
+        LessThan,
+        LessThanOrEqual,
+        Not,
+        NotEqual,
+        Or,
+    )
+    from ._control import ForEach, If, TryFromCache, WriteToCache
+
+# Control flow and its boolean expressions are loaded on first use: most pipelines
+# never use them, and every cold start would pay for their model classes.
+_LAZY = {
+    **dict.fromkeys(
+        [
+            "And",
+            "Atom",
+            "BooleanExpression",
+            "ComparisonExpression",
+            "Equal",
+            "GreaterThan",
+            "GreaterThanOrEqual",
+            "LessThan",
+            "LessThanOrEqual",
+            "Not",
+            "NotEqual",
+            "Or",
+        ],
+        "._boolexpr",
+    ),
+    **dict.fromkeys(["ForEach", "If", "TryFromCache", "WriteToCache"], "._control"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'dfm.api' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "DEFAULT_YIELD_PLACE",

@@ -8,21 +8,12 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from dfm.api import (
-    ApiVisitor,
-    ForEach,
-    If,
-    NodeRef,
-    Operation,
-    Pipeline,
-    PlaceParam,
-    Statement,
-    TryFromCache,
-    WriteToCache,
-    Yield,
-)
+from dfm.api import ApiVisitor, NodeRef, Operation, Pipeline, PlaceParam, Statement, Yield
+
+if TYPE_CHECKING:
+    from dfm.api import ForEach, If, TryFromCache, WriteToCache
 
 
 @dataclass

@@ -26,7 +26,6 @@ from dfm.session import (
 
 from ._host import SiteHost
 from ._job import LocalJob, LocalJobRecord, encode_params
-from ._process import SiteProcess
 from ._router import LocalRouter
 from ._watchdog import Watchdog
 from ._worker import SiteWorker
@@ -134,6 +133,10 @@ class LocalTarget(Target):
             if host is None or not host.alive:
                 log = self.logger.getChild(site)
                 if self._processes:
+                    # Imported here: process mode pulls in multiprocessing and sockets,
+                    # which the default thread mode never needs.
+                    from ._process import SiteProcess
+
                     host = SiteProcess(site, self, self._forward, log, self._sync_workers)
                 else:
                     host = SiteWorker(site, self._router, self, log, self._sync_workers)
@@ -141,6 +144,8 @@ class LocalTarget(Target):
             return host
 
     def _forward(self, site: str, packages: list[bytes]) -> None:
+        from ._process import SiteProcess
+
         host = self._hosts.get(site)
         if not isinstance(host, SiteProcess):
             self.logger.error("No site %r to forward %d package(s) to", site, len(packages))
