@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from types import ModuleType, TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
-from dfm.api import START_PLACE_NAME, FedInfo, FlowInfo, Frame, allow_module_prefix, site_identifier
+from dfm.api import START_PLACE_NAME, FedInfo, FlowInfo, Frame, allow_module_prefix
 
 from ._callbacks import CallbackDispatcher, DfmDataCallback
 from ._discovery import load_target
@@ -227,14 +227,13 @@ class Session:
         )
 
     def debug_show_code(self, pipeline: PreparedPipeline) -> dict[str, str]:
-        """The Python source each participating site generates for the pipeline."""
+        """The Python source each participating site generates for the pipeline.
+
+        It is exactly the module a site runs (nothing is written to the cache).
+        """
         from dfm.modgen.net import generate_net_source
 
-        fed = self._federation_name
-        return {
-            site: generate_net_source(netir, f"{fed}.fed.runtime.{site_identifier(site)}")
-            for site, netir in pipeline.net_irs().items()
-        }
+        return {site: generate_net_source(netir) for site, netir in pipeline.net_irs().items()}
 
     def execute(
         self,
