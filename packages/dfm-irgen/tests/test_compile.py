@@ -18,6 +18,7 @@ from dfm.api import (
 )
 from dfm.irgen import (
     AdapterCall,
+    DoneValue,
     LiteralValue,
     NetIR,
     PreparedPipeline,
@@ -48,7 +49,11 @@ def test_chain_crossing_sites_twice(fed3: FedInfo) -> None:
         "node2": [("app", "yield", True), ("s1", "_done_s1_node2", False)],
         "_status_": [("app", STATUS_PLACE_NAME, True)],
     }
-    assert _sends(nets["s2"]) == {"node1": [("s1", "node2__a", False), ("app", "mid", True)]}
+    # node1 yields, so it also reports its frame to the status transition on s1.
+    assert _sends(nets["s2"]) == {
+        "node1": [("s1", "node2__a", False), ("app", "mid", True), ("s1", "_done_s2_node1", False)]
+    }
+    assert isinstance(nets["s2"].transitions[0].sends[-1].data, DoneValue)
     assert nets["s2"].external == {"b": ["node1__b"]}
     assert nets["s1"].external == {"__start_place__": ["node0__start"]}
     send = nets["s1"].transitions[0].sends[0]

@@ -10,6 +10,7 @@ import pytest
 
 from dfm.irgen import (
     AdapterCall,
+    DoneValue,
     FlowValue,
     InPlace,
     LiteralValue,
@@ -67,6 +68,11 @@ def decode_value(tagged, policy):
 
 def select(value, sel, issubs=None):
     return value[sel] if isinstance(value, dict) else getattr(value, sel)
+
+
+def done_value(errors):
+    failed = [e for e in errors if e is not None]
+    return ("errors", failed) if failed else FLOW
 """
 
 
@@ -207,6 +213,30 @@ def test_generated_net_runs_against_the_runtime_interface(stub_runtime: str) -> 
         ("s2", "node1__a", "F", value, {"node_id": 0}),
         ("app", "_done", "F", runtime.FLOW, {}),
     ]
+
+
+class FailingYieldCtx(Ctx):
+    def send(self, site, place, frame, value, **kw):
+        super().send(site, place, frame, value, **kw)
+        return "cannot send" if kw.get("is_yield") else None
+
+
+def test_done_report_carries_the_errors_of_earlier_sends(stub_runtime: str) -> None:
+    sends = t_echo().sends[:2] + [
+        TokenSend(site="app", place="_done", kind="control", data=DoneValue())
+    ]
+    module = load(generate_net_source(ir([t_echo(sends=sends), status()]), stub_runtime))
+    runtime = sys.modules[stub_runtime]
+    assert module.ThisNet.TRANSITIONS[0].sends[-1].done is True
+    for ctx, expected in [(Ctx(), runtime.FLOW), (FailingYieldCtx(), ("errors", ["cannot send"]))]:
+        asyncio.run(module.ThisNet(FakeSite(), ctx).t0_fire("F", ["flow", 42]))
+        assert ctx.sent[-1][:4] == ("app", "_done", "F", expected)
+
+
+def test_done_report_must_be_the_last_send(stub_runtime: str) -> None:
+    done = TokenSend(site="app", place="_done", kind="control", data=DoneValue())
+    with pytest.raises(ValueError, match="must be its last send"):
+        generate_net_source(ir([t_echo(sends=[done, *t_echo().sends[:1]])]), stub_runtime)
 
 
 def test_chained_calls_selection_sync_and_failure(stub_runtime: str) -> None:

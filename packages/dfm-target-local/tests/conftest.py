@@ -66,6 +66,11 @@ class Crash(Operation):
 class Exit(Operation):
     dfm_class_name: Literal["{fed}.fed.api.ops.Exit"] = "{fed}.fed.api.ops.Exit"
     __api_name__ = "ops.Exit"
+
+
+class Unsendable(Operation):
+    dfm_class_name: Literal["{fed}.fed.api.ops.Unsendable"] = "{fed}.fed.api.ops.Unsendable"
+    __api_name__ = "ops.Unsendable"
 """
 
 SITE = """
@@ -101,6 +106,11 @@ class ThisSite(Site):
 
     async def call_ops_Exit(self):
         raise SystemExit("an adapter called sys.exit()")
+
+    async def call_ops_Unsendable(self):
+        import threading
+
+        return threading.Lock()
 """
 
 IS_ASYNC = {
@@ -111,6 +121,7 @@ IS_ASYNC = {
     "ops.SyncSleep": False,
     "ops.Exit": True,
     "ops.Crash": False,
+    "ops.Unsendable": True,
 }
 
 

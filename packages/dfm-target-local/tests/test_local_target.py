@@ -119,6 +119,28 @@ def test_adapter_error_fails_job_on_dependent_yields_only(
     assert recorder.at(STATUS_PLACE_NAME)[-1] == (STOP, StopToken())
 
 
+@pytest.mark.parametrize("kind", ["unserializable", "bad selection"])
+def test_a_yield_that_cannot_be_sent_fails_its_frame(
+    session: Session, ops: ModuleType, recorder: Any, kind: str
+) -> None:
+    with Pipeline() as p:
+        if kind == "unserializable":
+            Yield(value=ops.Unsendable(site="s1"), place="out")
+        else:
+            Yield(value=ops.Echo(x={"a": 1}, site="s1")["nokey"], place="out")
+        Yield(value=ops.Echo(x="fine", site="s2"), place="fine")
+    job = session.execute(session.prepare(p), default_callback=recorder)
+    assert job.wait_until_finished(10)
+    assert job.get_status() is JobStatus.FAILED
+    ((_, error),) = recorder.at("out")
+    assert isinstance(error, ErrorToken)
+    assert recorder.at("fine") == [(Frame([0]), "fine")]
+    statuses = dict(recorder.at(STATUS_PLACE_NAME))
+    assert isinstance(statuses[Frame([0])], ErrorToken)
+    assert statuses[Frame([0])].errors == error.errors
+    assert statuses[STOP] == StopToken()
+
+
 def test_cancel_is_prompt_and_silent(session: Session, ops: ModuleType, recorder: Any) -> None:
     with Pipeline() as p:
         Yield(value=ops.Sleep(seconds=30, site="s1"))

@@ -8,6 +8,7 @@ in a :class:`PreparedPipeline`. Everything here is pure and deterministic.
 from ._compile import candidate_sites, prepare
 from ._ir import (
     AdapterCall,
+    DoneValue,
     FlowValue,
     InPlace,
     IRStmt,
@@ -31,6 +32,7 @@ __all__ = [
     "MISSING_SEND_COST",
     "STATUS_TRANSITION",
     "AdapterCall",
+    "DoneValue",
     "FlowValue",
     "IRStmt",
     "InPlace",

@@ -7,6 +7,8 @@ Execution model (what the runtime implements):
 * If an input value is an ``ErrorToken``, the body is skipped and the merged error is
   sent to every target of ``sends``. If the body raises, the error (with the failing
   node's id) is sent to every target. Otherwise each send is performed in order.
+* A ``DoneValue`` send (to the status transition) carries the merged errors of the
+  earlier sends of the firing that could not be performed, else a control token.
 * The stop frame reaches every input place once. When all inputs of a transition have
   seen it and no firing is running, the transition forwards stop to every non-yield
   target and a ``StopToken`` to the status place, and is finished.
@@ -81,8 +83,20 @@ class StopValue(_Frozen):
     kind: Literal["stop"] = "stop"
 
 
+class DoneValue(_Frozen):
+    """The frame's outcome so far, for the status transition.
+
+    A control token (``FlowInfo``) when every earlier send of this firing went out, or
+    the merged ``ErrorToken`` of the sends whose value could not be selected or
+    serialized, so that a yield the application never got fails its frame.
+    """
+
+    kind: Literal["done"] = "done"
+
+
 SendData = Annotated[
-    StmtValue | PlaceValue | LiteralValue | FlowValue | StopValue, Field(discriminator="kind")
+    StmtValue | PlaceValue | LiteralValue | FlowValue | StopValue | DoneValue,
+    Field(discriminator="kind"),
 ]
 ParamValue = Annotated[StmtValue | PlaceValue, Field(discriminator="kind")]
 

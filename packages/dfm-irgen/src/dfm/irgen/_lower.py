@@ -17,6 +17,7 @@ from dfm.api import (
 from ._graph import LogicalGraph, OpNode, YieldNode
 from ._ir import (
     AdapterCall,
+    DoneValue,
     FlowValue,
     InPlace,
     IRStmt,
@@ -179,11 +180,13 @@ class Lowering:
             )
         )
         for draft in self.drafts.values():
-            if all(send.is_yield for send in draft.sends):
+            # Sinks report that their frame is done; so does every transition that
+            # yields, because a yield that cannot be delivered fails the frame.
+            if not draft.sends or any(send.is_yield for send in draft.sends):
                 place = f"_done_{draft.site}_{draft.name}"
                 status.inputs.append(InPlace(name=place, kind="control"))
                 draft.sends.append(
-                    TokenSend(site=leader, place=place, kind="control", data=FlowValue())
+                    TokenSend(site=leader, place=place, kind="control", data=DoneValue())
                 )
         if not status.inputs:
             self._external_input(status, f"{STATUS_TRANSITION}_start", START_PLACE_NAME)

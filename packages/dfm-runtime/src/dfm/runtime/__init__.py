@@ -27,7 +27,7 @@ from dfm.api import (
 from ._context import FLOW, STOP_TOKEN, DfmContext, select
 from ._job import JobController
 from ._loader import load_site_runtime_module, site_runtime_module_name
-from ._net import Net, SendSpec, TransitionSpec
+from ._net import Net, SendSpec, TransitionSpec, done_value
 from ._package import Router, TokenPackage
 from ._runner import NetRunner
 from ._secrets import SecretsVault, SecretsVaultConfig
@@ -50,6 +50,7 @@ __all__ = [
     "SecretsVault",
     "SecretsVaultConfig",
     "SendSpec",
+    "done_value",
     "SerializationError",
     "Site",
     "TokenPackage",

@@ -129,22 +129,27 @@ class DfmContext:
         node_id: int | str | None = None,
         sel: int | str | None = None,
         issubs: bool | None = None,
-    ) -> None:
+    ) -> ErrorToken | None:
         """Send a token to a place of a site, or (``is_yield``) to the application.
 
         Applies ``sel`` first. A token for a place of this site is delivered directly, by
         reference; anything else is encoded and routed. Never raises: a value that cannot
         be selected or encoded becomes an ErrorToken for this one target. Sends after the
         runner finished (or was cancelled) are dropped.
+
+        Returns:
+            The ErrorToken sent in place of a value that could not be selected or
+            encoded, else None.
         """
         if self._closed:
-            return
+            return None
+        failed: ErrorToken | None = None
         if sel is not None and not isinstance(value, ErrorToken):
             try:
                 value = select(value, sel, issubs)
             except Exception as e:
                 how = "item" if issubs else "attribute" if issubs is False else "item or attribute"
-                value = error_token(
+                value = failed = error_token(
                     "SelectionError",
                     f"Cannot select {how} {sel!r} of the value of node {node_id} "
                     f"(a {type(value).__name__}) for place {place!r}: {type(e).__name__}: {e}",
@@ -156,24 +161,23 @@ class DfmContext:
             deliver = self._deliver
             if deliver is None:
                 self.logger.error("Site %s has no runner; dropped a token for %s", to_site, place)
-                return
+                return failed
             deliver(place, frame, value)
-            return
+            return failed
         payload = _CONSTANT_PAYLOADS.get(id(value))
         if payload is None:
             try:
                 payload = encode_value(value)
             except Exception as e:
-                payload = encode_value(
-                    error_token(
-                        "SerializationError",
-                        f"The value of node {node_id} for place {place!r} on site {to_site!r} "
-                        f"cannot be sent: {e}",
-                        e,
-                        node_id,
-                        self.this_site,
-                    )
+                failed = error_token(
+                    "SerializationError",
+                    f"The value of node {node_id} for place {place!r} on site {to_site!r} "
+                    f"cannot be sent: {e}",
+                    e,
+                    node_id,
+                    self.this_site,
                 )
+                payload = encode_value(failed)
         package = TokenPackage(
             self.job_id, self.this_site, node_id, to_site, place, is_yield, frame, payload
         )
@@ -188,3 +192,4 @@ class DfmContext:
                 place,
                 frame,
             )
+        return failed

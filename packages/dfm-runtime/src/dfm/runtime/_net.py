@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
 from dfm.api import ErrorToken, Frame
 
-from ._context import DfmContext
+from ._context import FLOW, DfmContext
 
 _R = TypeVar("_R")
 
@@ -36,6 +36,8 @@ class SendSpec:
         value: The constant sent (FlowInfo, StopToken or a decoded literal), if any.
         sel: Selection applied to a forwarded value.
         issubs: How to select (see :func:`dfm.runtime.select`).
+        done: Whether this is the report to the status transition, which carries the
+            errors of the earlier sends of the firing (see :func:`done_value`).
     """
 
     site: str
@@ -46,6 +48,17 @@ class SendSpec:
     value: Any = None
     sel: int | str | None = None
     issubs: bool | None = None
+    done: bool = False
+
+
+def done_value(errors: Iterable[ErrorToken | None]) -> Any:
+    """What a firing reports to the status transition after its sends.
+
+    A control token when every send went out; else the merged ErrorToken of the sends
+    whose value could not be selected or serialized (so that their frame fails).
+    """
+    failed = [e for e in errors if e is not None]
+    return ErrorToken.merge(failed) if failed else FLOW
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ from typing import Any
 from dfm.api import STATUS_PLACE_NAME, ErrorToken, Frame
 
 from ._context import FLOW, STOP_TOKEN, DfmContext, error_token
-from ._net import FireMethod, TransitionSpec
+from ._net import FireMethod, TransitionSpec, done_value
 
 _STOP = Frame.stop_frame()
 
@@ -75,17 +75,22 @@ def send_error(ctx: DfmContext, spec: TransitionSpec, frame: Frame, token: Error
 def send_plain(ctx: DfmContext, spec: TransitionSpec, frame: Frame, values: Sequence[Any]) -> None:
     """The sends of a transition without a body: constants and forwarded inputs."""
     send = ctx.send
+    errors: list[ErrorToken | None] = []
     for s in spec.sends:
         value = values[s.index] if s.index >= 0 else s.value
-        send(
-            s.site,
-            s.place,
-            frame,
-            value,
-            is_yield=s.is_yield,
-            node_id=s.node_id,
-            sel=s.sel,
-            issubs=s.issubs,
+        if s.done:
+            value = done_value(errors)
+        errors.append(
+            send(
+                s.site,
+                s.place,
+                frame,
+                value,
+                is_yield=s.is_yield,
+                node_id=s.node_id,
+                sel=s.sel,
+                issubs=s.issubs,
+            )
         )
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from dfm.irgen import (
     AdapterCall,
+    DoneValue,
     FlowValue,
     LiteralValue,
     NetIR,
@@ -27,7 +28,7 @@ from dfm.irgen import (
 RUNTIME = "dfm.runtime"
 """The module the generated code imports its base classes from."""
 
-_RUNTIME_NAMES = "FLOW, STOP_TOKEN, TRUSTED, FlowInfo, Net, SendSpec, TransitionSpec"
+_RUNTIME_NAMES = "FLOW, STOP_TOKEN, TRUSTED, FlowInfo, Net, SendSpec, TransitionSpec, done_value"
 
 
 def _is_name(text: str) -> bool:
@@ -98,6 +99,8 @@ def _send_spec(module: _Module, t: Transition, send: TokenSend, where: str) -> s
         raise ValueError(f"{where}: statement {data.stmt_id!r} is not computed before use")
     if isinstance(data, PlaceValue):
         args.append(f"index={_input_index(t, data.place, where)}")
+    elif isinstance(data, DoneValue):
+        args.append("done=True")
     elif not isinstance(data, StmtValue) and not t.body:
         args.append(f"value={_const(module, data, where)}")
     if isinstance(data, (PlaceValue, StmtValue)) and data.sel is not None:
@@ -194,10 +197,19 @@ def _fire_method(module: _Module, k: int, t: Transition) -> list[str]:
     ]
     if t.sends:
         lines.append("        send = self.ctx.send")
+    done = any(isinstance(send.data, DoneValue) for send in t.sends)
+    if done and not isinstance(t.sends[-1].data, DoneValue):
+        raise ValueError(f"Transition {t.name!r}: the report to the status must be its last send")
+    if done:
+        # The report to the status transition carries the errors of the sends before it.
+        lines.append("        errors = (")
     for send in t.sends:
         where = f"transition {t.name!r}, send to {send.site}/{send.place}"
         data = send.data
-        if isinstance(data, (StmtValue, PlaceValue)):
+        if isinstance(data, DoneValue):
+            lines.append("        )")
+            value = "done_value(errors)"
+        elif isinstance(data, (StmtValue, PlaceValue)):
             value = _value_expr(t, data, stmts, where)
         else:
             value = _const(module, data, where)
@@ -210,7 +222,10 @@ def _fire_method(module: _Module, k: int, t: Transition) -> list[str]:
             args.append(f"sel={data.sel!r}")
             if data.issubs is not None:
                 args.append(f"issubs={data.issubs!r}")
-        lines.append(f"        send({', '.join(args)})")
+        if done and not isinstance(data, DoneValue):
+            lines.append(f"            send({', '.join(args)}),")
+        else:
+            lines.append(f"        send({', '.join(args)})")
     return lines
 
 
