@@ -53,3 +53,27 @@ def test_run_bad_params_json(
     code = run_command([str(path), "--federation", "f", "--homesite", "h", "--params", "{nope"])
     assert code == 1
     assert "error" in capsys.readouterr().err
+
+
+def test_run_names_a_missing_federation_package(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pipeline = tmp_path / "p.json"
+    pipeline.write_text('{"dfm_body": []}')
+    code = run_command([str(pipeline), "--federation", "no_such_fed_pkg", "--homesite", "a"])
+    assert code == 1
+    assert "federation package 'no_such_fed_pkg' not found" in capsys.readouterr().err
+
+
+def test_run_names_the_federation_a_pipeline_belongs_to(tmp_path: Path) -> None:
+    from dfm.session._cli import _check_federation
+
+    pipeline = tmp_path / "p.json"
+    body = [
+        {"dfm_class_name": "meteo.fed.api.data.LoadReadings"},
+        {"dfm_class_name": "dfm.api.Yield"},
+    ]
+    pipeline.write_text(json.dumps({"dfm_body": body}))
+    with pytest.raises(ValueError, match="uses operations of 'meteo', not of federation 'json'"):
+        _check_federation("json", str(pipeline))
+    _check_federation("json", str(tmp_path / "missing.json"))  # loading reports it later

@@ -404,3 +404,17 @@ def test_thread_dispatcher_with_async_callbacks(federation: str, ops: ModuleType
         assert job.wait_until_finished(10) and len(got) == 3
     assert set(got) == {"my-callbacks"}
     dispatcher.close()
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"processes": "false"}, "processes must be of type bool"),
+        ({"sync_workers": "x"}, "sync_workers must be of type int"),
+        ({"buffer_limit": -1}, "buffer_limit must be at least 0"),
+        ({"start_timeout": "x"}, "start_timeout must be a positive number"),
+    ],
+)
+def test_option_types_are_checked(federation: str, options: dict[str, Any], message: str) -> None:
+    with pytest.raises((TypeError, ValueError), match=message):
+        Session(federation, "home", **options)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
+import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from dfm.api import Frame
@@ -47,6 +50,9 @@ def _parse_option(text: str) -> tuple[str, Any]:
     key, sep, raw = text.partition("=")
     if not sep or not key:
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    words = {"true": True, "false": False, "none": None, "null": None}
+    if raw.lower() in words:  # Python spellings too: processes=False is a bool
+        return key, words[raw.lower()]
     try:
         return key, json.loads(raw)
     except json.JSONDecodeError:
@@ -55,6 +61,28 @@ def _parse_option(text: str) -> tuple[str, Any]:
 
 def _print_token(site: str, node: int | str | None, frame: Frame, place: str, data: Any) -> None:
     print(f"{site}\t{node}\t{frame}\t{place}\t{data}", flush=True)
+
+
+def _check_federation(federation: str, pipeline_file: str) -> None:
+    """Fail early, and clearly, when the federation or the pipeline's operations are off."""
+    if importlib.util.find_spec(federation) is None:
+        raise ValueError(
+            f"federation package {federation!r} not found in the working directory or the "
+            f"installed packages; generate it with `dfm gen CONFIG --output .` here, or install it"
+        )
+    try:
+        body = json.loads(Path(pipeline_file).read_text(encoding="utf-8")).get("dfm_body", [])
+    except (OSError, ValueError, AttributeError):
+        return  # loading the pipeline reports these
+    used = {
+        str(stmt.get("dfm_class_name", "")).split(".")[0] for stmt in body if isinstance(stmt, dict)
+    } - {"dfm", ""}
+    others = sorted(used - {federation})
+    if others:
+        raise ValueError(
+            f"the pipeline uses operations of {', '.join(map(repr, others))}, not of "
+            f"federation {federation!r}; pass --federation {others[0]}"
+        )
 
 
 def run_command(argv: list[str]) -> int:
@@ -93,8 +121,13 @@ def run_command(argv: list[str]) -> int:
         return int(e.code or 0)
     from dfm.api import Pipeline
 
+    # Like `python -m`, look for the federation package in the working directory first:
+    # `dfm gen CONFIG --output .` puts it there.
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
     try:
         params = json.loads(args.params)
+        _check_federation(args.federation, args.pipeline)
         pipeline = Pipeline.load_from_file(args.pipeline, allow=(args.federation,))
         with Session(
             args.federation, args.homesite, target=args.target, **dict(args.option)

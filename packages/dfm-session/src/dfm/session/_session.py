@@ -127,7 +127,10 @@ class Session:
             try:
                 module = load_site_runtime_module(self._federation_name, self._homesite)
             except Exception:
-                self._logger.exception("Cannot load the runtime module of %s", self._homesite)
+                # The exception carries the reason; the traceback is only for debugging.
+                self._logger.debug(
+                    "Cannot load the runtime module of %s", self._homesite, exc_info=True
+                )
                 raise
             self._logger.info(
                 "Loaded %s (API version %s)", module.__name__, getattr(module, "API_VERSION", "?")

@@ -37,6 +37,15 @@ _JOB_OPTIONS = ("job_timeout",)
 _CLOSE_TIMEOUT = 2.0
 
 
+def _check_type(name: str, value: Any, kind: type) -> None:
+    # bool is an int to Python; "false" is truthy: options must have exactly their type.
+    if type(value) is not kind:
+        raise TypeError(
+            f"Local target option {name} must be of type {kind.__name__}, "
+            f"not {type(value).__name__} {value!r}"
+        )
+
+
 def _unpack_wire(item: Any) -> Delivery:
     package = TokenPackage.from_wire(item) if isinstance(item, bytes) else item
     return Delivery.from_package(package)
@@ -86,10 +95,23 @@ class LocalTarget(Target):
     ) -> None:
         """Check the options; nothing starts before the first job."""
         super().__init__(session_info)
+        _check_type("processes", processes, bool)
+        _check_type("wire_roundtrip", wire_roundtrip, bool)
+        for name, value, least in [
+            ("sync_workers", sync_workers, 1),
+            ("buffer_limit", buffer_limit, 0),
+            ("max_finished_jobs", max_finished_jobs, 0),
+        ]:
+            _check_type(name, value, int)
+            if value < least:
+                raise ValueError(
+                    f"Local target option {name} must be at least {least}, not {value}"
+                )
         self._processes = processes
         self._job_timeout = _check_timeout(job_timeout, "job_timeout")
-        if sync_workers < 1:
-            raise ValueError("sync_workers must be at least 1")
+        start_timeout = _check_timeout(start_timeout, "start_timeout")
+        if start_timeout is None:
+            raise ValueError("Local target option start_timeout must be a number of seconds")
         self._sync_workers = sync_workers
         self._buffer_limit = buffer_limit
         self._start_timeout = start_timeout
