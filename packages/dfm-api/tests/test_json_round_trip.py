@@ -140,3 +140,18 @@ def pipelines(draw: Any) -> Pipeline:
 @given(pipelines())
 def test_any_pipeline_round_trips(p: Pipeline) -> None:
     assert Pipeline.model_validate_json(p.model_dump_json()) == p
+
+
+@pytest.mark.parametrize(
+    "literal", [(1, (2, 3)), {1: "x"}, {1, 2}, b"\xff\x00", {"a": (1, 2)}, float("inf")]
+)
+def test_literals_keep_their_types_in_pipeline_files(literal: Any, tmp_path: Path) -> None:
+    from dfmtestops import Echo
+
+    with Pipeline() as p:
+        Echo(x=literal)
+        Yield(value=literal)
+    p.save_to_file(tmp_path / "p.json")
+    back = Pipeline.load_from_file(tmp_path / "p.json")
+    assert back == p
+    assert type(back.dfm_body[0].x) is type(literal)  # type: ignore[attr-defined]

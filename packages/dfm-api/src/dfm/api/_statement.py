@@ -9,9 +9,12 @@ from pydantic import (
     BaseModel,
     Field,
     ModelWrapValidatorHandler,
+    SerializationInfo,
     SerializeAsAny,
+    SerializerFunctionWrapHandler,
     ValidationError,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
@@ -20,6 +23,7 @@ from ._errors import summarize_validation_error
 from ._markers import Advise, PlaceParam
 from ._node import NodeId, NodeRef, make_auto_id
 from ._polymorphic import PolymorphicBaseModel, resolve_class
+from ._tagged import TRUSTED, decode_value, encode_value, is_plain_json
 from ._tokens import revive_pickled
 
 if TYPE_CHECKING:
@@ -53,6 +57,24 @@ def _marker_from_json(value: dict[Any, Any]) -> BaseModel | None:
 
 
 _PLAIN = (str, int, float, bool, type(None))
+_TAGGED_LITERAL = "__dfm__value__"
+
+
+def _needs_tagging(value: Any) -> bool:
+    """Whether a literal loses information in plain JSON (and holds no model)."""
+    if isinstance(value, BaseModel) or is_plain_json(value):
+        return False
+    return not _holds_model(value)
+
+
+def _holds_model(value: Any) -> bool:
+    if isinstance(value, BaseModel):
+        return True
+    if isinstance(value, dict):
+        return any(_holds_model(v) for v in value.values())
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return any(_holds_model(v) for v in value)
+    return False
 
 
 def _normalize_literal(value: Any, depth: int = 0) -> Any:
@@ -65,6 +87,9 @@ def _normalize_literal(value: Any, depth: int = 0) -> Any:
     if isinstance(value, dict):
         if value.get("tag") == "__dfm__pickled__":
             return revive_pickled(value)
+        if value.get("tag") == _TAGGED_LITERAL and len(value) == 2:
+            # A pipeline file is the application's own data, like a PickledObject.
+            return decode_value(tuple(value["value"]), TRUSTED)
         if depth == 0:
             marker = _marker_from_json(value)
             if marker is not None:
@@ -118,6 +143,21 @@ class Statement(PolymorphicBaseModel):
             else:
                 out[key] = _normalize_literal(value)
         return out
+
+    @model_serializer(mode="wrap")
+    def _literals_keep_their_types(
+        self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
+    ) -> Any:
+        # Plain JSON would turn a literal tuple into a list, int keys into strings and
+        # choke on bytes; such literals are written in the serializer's tagged form.
+        if info.mode != "json":
+            return handler(self)
+        special = {
+            name: {"tag": _TAGGED_LITERAL, "value": list(encode_value(value))}
+            for name, value in self.__dict__.items()
+            if type(value) not in _PLAIN and _needs_tagging(value)
+        }
+        return handler(self.model_copy(update=special) if special else self)
 
     def model_post_init(self, context: Any, /) -> None:
         """Add the new statement to the innermost open block."""

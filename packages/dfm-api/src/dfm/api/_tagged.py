@@ -53,6 +53,11 @@ class DecodePolicy:
 TRUSTED = DecodePolicy(allow_pickle=True, trust_all_modules=True)
 
 
+def is_plain_json(value: Any) -> bool:
+    """Whether plain JSON carries ``value`` unchanged (finite floats, str keys only)."""
+    return _is_plain_json(value)
+
+
 def _is_plain_json(value: Any) -> bool:
     kind = type(value)
     if kind in _SCALARS:
