@@ -57,6 +57,7 @@ def _marker_from_json(value: dict[Any, Any]) -> BaseModel | None:
 
 
 _PLAIN = (str, int, float, bool, type(None))
+_JSON_SAFE = (str, int, bool, type(None))
 _TAGGED_LITERAL = "__dfm__value__"
 
 
@@ -155,7 +156,7 @@ class Statement(PolymorphicBaseModel):
         special = {
             name: {"tag": _TAGGED_LITERAL, "value": list(encode_value(value))}
             for name, value in self.__dict__.items()
-            if type(value) not in _PLAIN and _needs_tagging(value)
+            if type(value) not in _JSON_SAFE and _needs_tagging(value)
         }
         return handler(self.model_copy(update=special) if special else self)
 

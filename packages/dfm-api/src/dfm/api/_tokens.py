@@ -111,6 +111,9 @@ class PickledObject(BaseModel):
 
     def __init__(self, value: Any = None, /, **data: Any) -> None:
         """Wrap a picklable value (positionally or as ``value=``)."""
+        # With a custom __init__ pydantic builds instances as cls(**data): never make
+        # PickledObject a union member that may see other dicts (non-str keys would
+        # raise TypeError); statements revive its JSON form in their own validator.
         if not data:
             data = {"value": value}
         super().__init__(**data)

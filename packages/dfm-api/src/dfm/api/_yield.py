@@ -10,7 +10,6 @@ from ._markers import PlaceParam
 from ._names import DEFAULT_YIELD_PLACE, check_user_place_name
 from ._node import NodeRef
 from ._statement import Statement
-from ._tokens import PickledObject
 
 if TYPE_CHECKING:
     from ._visitor import ApiVisitor
@@ -24,7 +23,7 @@ class Yield(Statement):
     """
 
     dfm_class_name: Literal["dfm.api.Yield"] = "dfm.api.Yield"
-    value: NodeRef | PlaceParam | PickledObject | Any
+    value: NodeRef | PlaceParam | Any
     place: str = DEFAULT_YIELD_PLACE
     multiuse: bool = False
 
