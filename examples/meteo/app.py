@@ -59,7 +59,8 @@ def main() -> int:
             {"north_city": "tromso", "south_city": "naples"},
             {"north_city": "bergen", "south_city": "atlantis"},  # south has no such city
         ]
-        print("Results:")
+        print("Results (the third set asks south for a city it does not hold, to show how")
+        print("an error reaches exactly the results that depend on it):")
         started = time.perf_counter()
         job = session.execute(prepared, input_params=cities, default_callback=show)
         job.wait_until_finished(timeout=60)
