@@ -28,17 +28,17 @@ class ComputeCost(ConfigModel):
     """Cost model of one adapter, used by the placement optimiser.
 
     Attributes:
-        fixed_time: Seconds per call, independent of input size.
-        compute_throughput: Input bytes per second; None means input size does not
-            affect time.
-        fixed_size: Output bytes, independent of input size.
-        output_factor: Output bytes per input byte.
+        fixed_time: Seconds per call, independent of input size (>= 0).
+        compute_throughput: Input bytes per second (> 0); None means input size
+            does not affect time.
+        fixed_size: Output bytes, independent of input size (>= 0).
+        output_factor: Output bytes per input byte (>= 0).
     """
 
-    fixed_time: float = 0.0
-    compute_throughput: int | None = None
-    fixed_size: int = 0
-    output_factor: float = 0.0
+    fixed_time: float = Field(0.0, ge=0, allow_inf_nan=False)
+    compute_throughput: int | None = Field(None, gt=0)
+    fixed_size: int = Field(0, ge=0)
+    output_factor: float = Field(0.0, ge=0, allow_inf_nan=False)
 
 
 class ExposeAs(InputFlags):

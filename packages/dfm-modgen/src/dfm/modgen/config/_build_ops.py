@@ -6,7 +6,13 @@ from typing import Any
 
 from ._context import BuildContext
 from ._errors import ConfigPath
-from ._operations import OperationConfig, ParameterSpec, check_operation_name, check_parameter_name
+from ._operations import (
+    OperationConfig,
+    ParameterSpec,
+    check_operation_name,
+    check_parameter_name,
+    parameter_problems,
+)
 from ._refs import Node, RefError
 from ._schemas import SCHEMA_REF_PREFIX, normalize_schema, schema_ref_name
 
@@ -25,18 +31,23 @@ def build_schemas(ctx: BuildContext, node: Node) -> dict[str, dict[str, Any]]:
     """
     path: ConfigPath = ("schemas",)
     declared: dict[str, Node] = {}
+    bad_names: set[str] = set()
     for name, entry in ctx.entries(node, path, "schemas"):
         problem = check_operation_name(name)
         if problem is not None:
             ctx.issue(entry, (*path, name), problem.replace("operation", "schema", 1))
-            continue
+            bad_names.add(name)
+        # Declared even when wrong, so that references to it are no further mistakes.
+        ctx.schema_names.add(name)
         target = ctx.deref(entry, (*path, name))
         if target is None or ctx.mapping(target, (*path, name), "a JSON-Schema object") is None:
             continue
         declared[name] = target
         ctx.schema_origins.setdefault(target.src, name)
-        ctx.schema_names.add(name)
-    return {name: normalize_schema(ctx, target, (*path, name)) for name, target in declared.items()}
+    schemas = {
+        name: normalize_schema(ctx, target, (*path, name)) for name, target in declared.items()
+    }
+    return {name: schema for name, schema in schemas.items() if name not in bad_names}
 
 
 def build_operations(ctx: BuildContext, node: Node) -> dict[str, OperationConfig]:
@@ -51,16 +62,17 @@ def build_operations(ctx: BuildContext, node: Node) -> dict[str, OperationConfig
         Operation name → operation, for the valid ones.
     """
     path: ConfigPath = ("operations",)
-    for name, entry in ctx.entries(node, path, "operations"):
+    entries, ctx.operations_complete = ctx.entries_checked(node, path, "operations")
+    for name, entry in entries:
         ctx.operation_names.add(name)
+        ctx.operation_params[name] = None
         problem = check_operation_name(name)
         if problem is not None:
             ctx.issue(entry, (*path, name), problem)
-            continue
         target = ctx.deref(entry, (*path, name))
         if target is not None:
-            op = _build_operation(ctx, target, (*path, name))
-            if op is not None:
+            op = _build_operation(ctx, target, (*path, name), name)
+            if op is not None and problem is None:
                 ctx.operations[name] = op
     _check_method_names(ctx)
     return dict(ctx.operations)
@@ -81,27 +93,33 @@ def _check_method_names(ctx: BuildContext) -> None:
         seen.setdefault(method, name)
 
 
-def _build_operation(ctx: BuildContext, node: Node, path: ConfigPath) -> OperationConfig | None:
+def _build_operation(
+    ctx: BuildContext, node: Node, path: ConfigPath, name: str
+) -> OperationConfig | None:
     data = ctx.mapping(node, path, "an operation")
     if data is None:
         return None
     keys = [k for k in ("parameters", "properties") if k in data]
-    if len(keys) == 2:
+    complete = len(keys) < 2
+    if not complete:
         ctx.issue(
             node, path, "give 'parameters' or its JSON-Schema spelling 'properties', not both"
         )
+    key = keys[0] if keys else "parameters"
+    entries, ok = ctx.entries_checked(
+        Node(data.get(key), node.src.child(key)), (*path, key), "parameters"
+    )
+    # Every declared name counts, also of a parameter with a mistake: a binding
+    # naming it is no further mistake.
+    ctx.operation_params[name] = frozenset(p for p, _ in entries) if complete and ok else None
     params: dict[str, ParameterSpec] = {}
-    if keys:
-        key = keys[0]
-        params_node = Node(data[key], node.src.child(key))
-        for pname, entry in ctx.entries(params_node, (*path, key), "parameters"):
-            problem = check_parameter_name(pname)
-            if problem is not None:
-                ctx.issue(entry, (*path, key, pname), problem)
-                continue
-            spec = _build_parameter(ctx, entry, (*path, key, pname))
-            if spec is not None:
-                params[pname] = spec
+    for pname, entry in entries:
+        problem = check_parameter_name(pname)
+        if problem is not None:
+            ctx.issue(entry, (*path, key, pname), problem)
+        spec = _build_parameter(ctx, entry, (*path, key, pname))
+        if spec is not None and problem is None:
+            params[pname] = spec
     shell = {k: v for k, v in data.items() if k not in ("parameters", "properties")}
     op = ctx.validate(OperationConfig, shell, node, path)
     return None if op is None else op.model_copy(update={"parameters": params})
@@ -122,7 +140,11 @@ def _build_parameter(ctx: BuildContext, node: Node, path: ConfigPath) -> Paramet
     if isinstance(data.get("$ref"), str) and not data["$ref"].startswith(SCHEMA_REF_PREFIX):
         ctx.issue(node, (*path, "$ref"), f"unresolved $ref {data['$ref']!r}")
         return None
-    return ctx.validate(ParameterSpec, data, node, path)
+    spec = ctx.validate(ParameterSpec, data, node, path)
+    problems = parameter_problems(data)
+    for message in problems:
+        ctx.issue(node, path, message)
+    return None if problems else spec
 
 
 def _inline_parameter_ref(

@@ -28,9 +28,9 @@ __all__ = ["RESERVED_PROVIDER_NAMES", "build_sites"]
 #: names the generated runtime module defines.
 RESERVED_PROVIDER_NAMES = frozenset(
     {
-        "site", "dfm_context", "federation_name", "api_version", "cache_storage",
-        "secret_for_key", "telemetry_span", "providers", "ThisSite", "Site", "Provider",
-        "Any", "inspect", "logging",
+        "site", "site_name", "dfm_context", "federation_name", "api_version", "impl_args",
+        "cache_storage", "secret_for_key", "telemetry_span", "providers", "ThisSite", "Site",
+        "Provider", "Any", "inspect", "logging",
     }
 )  # fmt: skip
 
@@ -83,24 +83,24 @@ def _build_site(ctx: BuildContext, node: Node, path: ConfigPath) -> SiteConfig |
     if data is None:
         return None
     providers: dict[str, ProviderConfig] = {}
-    entries = []
-    if "providers" in data:
-        pnode = Node(data["providers"], node.src.child("providers"))
-        entries = ctx.entries(pnode, (*path, "providers"), "providers")
-    names = {name for name, _ in entries}
+    pnode = Node(data.get("providers"), node.src.child("providers"))
+    entries, complete = ctx.entries_checked(pnode, (*path, "providers"), "providers")
+    # None: a provider may be missing because of a mistake; names are not checked then.
+    names = {name for name, _ in entries} if complete else None
     for name, entry in entries:
         ppath = (*path, "providers", name)
-        if not is_identifier(name) or name.startswith("_") or name in RESERVED_PROVIDER_NAMES:
+        ok = is_identifier(name) and not name.startswith("_")
+        ok = ok and name not in RESERVED_PROVIDER_NAMES
+        if not ok:
             ctx.issue(
                 entry,
                 ppath,
                 f"provider name {name!r} must be a Python identifier that does not start "
                 "with '_' and is not one of the site's own attributes",
             )
-            continue
         target = ctx.deref(entry, ppath)
         provider = _build_provider(ctx, target, ppath, names) if target is not None else None
-        if provider is not None:
+        if provider is not None and ok:  # a wrong name's body is checked all the same
             providers[name] = provider
     interface = _build_interface(ctx, node, data, path, names)
     shell = {k: v for k, v in data.items() if k not in ("interface", "providers")}
@@ -111,7 +111,7 @@ def _build_site(ctx: BuildContext, node: Node, path: ConfigPath) -> SiteConfig |
 
 
 def _build_provider(
-    ctx: BuildContext, node: Node, path: ConfigPath, providers: set[str]
+    ctx: BuildContext, node: Node, path: ConfigPath, providers: set[str] | None
 ) -> ProviderConfig | None:
     data = ctx.mapping(node, path, "a provider")
     if data is None:
@@ -123,7 +123,11 @@ def _build_provider(
 
 
 def _build_interface(
-    ctx: BuildContext, owner: Node, data: dict[Any, Any], path: ConfigPath, providers: set[str]
+    ctx: BuildContext,
+    owner: Node,
+    data: dict[Any, Any],
+    path: ConfigPath,
+    providers: set[str] | None,
 ) -> dict[str, AdapterBinding]:
     if "interface" not in data:
         return {}
@@ -131,6 +135,7 @@ def _build_interface(
     node = Node(data["interface"], owner.src.child("interface"))
     interface: dict[str, AdapterBinding] = {}
     for key, entry in ctx.entries(node, path, "interface entries"):
+        op: str | None = None
         if not key.startswith(OPERATION_KEY_PREFIX) or key == OPERATION_KEY_PREFIX:
             ctx.issue(
                 entry,
@@ -138,20 +143,24 @@ def _build_interface(
                 f"interface keys must be '#/operations/<operation name>' (or a '$ref' list "
                 f"of mappings with such keys), got {key!r}",
             )
-            continue
-        op = key[len(OPERATION_KEY_PREFIX) :].replace("~1", "/").replace("~0", "~")
-        known = op in ctx.operation_names
-        if not known:
-            ctx.issue(entry, (*path, key), f"unknown operation {op!r}: not declared in operations")
+        else:
+            op = key[len(OPERATION_KEY_PREFIX) :].replace("~1", "/").replace("~0", "~")
+            if op not in ctx.operation_names:
+                if ctx.operations_complete:
+                    message = f"unknown operation {op!r}: not declared in operations"
+                    ctx.issue(entry, (*path, key), message)
+                op = None
+        # The binding is checked even under a wrong key; only the checks against
+        # its operation need the operation.
         target = ctx.deref(entry, (*path, key))
         binding = _build_binding(ctx, target, (*path, key), op, providers) if target else None
-        if binding is not None and known:
+        if binding is not None and op is not None:
             interface[op] = binding
     return interface
 
 
 def _build_binding(
-    ctx: BuildContext, node: Node, path: ConfigPath, op: str, providers: set[str]
+    ctx: BuildContext, node: Node, path: ConfigPath, op: str | None, providers: set[str] | None
 ) -> AdapterBinding | None:
     data = ctx.mapping(node, path, "an adapter binding")
     if data is None:
@@ -178,11 +187,13 @@ def _build_binding(
 
 
 def _build_args(
-    ctx: BuildContext, node: Node, path: ConfigPath, op: str, providers: set[str]
+    ctx: BuildContext, node: Node, path: ConfigPath, op: str | None, providers: set[str] | None
 ) -> dict[str, ArgSource]:
+    # op is None when the interface key is wrong; params is None when the
+    # operation's parameters could not be read: then nothing is checked against them.
     args: dict[str, ArgSource] = {}
     exposed: dict[str, str] = {}
-    operation = ctx.operations.get(op)
+    params = ctx.operation_params.get(op) if op is not None else None
     for name, value in node.value.items():
         child = Node(value, node.src.child(name))
         if not isinstance(name, str) or not is_identifier(name):
@@ -197,22 +208,23 @@ def _build_args(
             continue
         args[name] = source  # type: ignore[assignment]  # one of the ArgSource models
         where = (*path, name)
-        if isinstance(source, FromParamArg) and operation is not None:
-            if source.from_param not in operation.parameters:
+        if isinstance(source, FromParamArg) and params is not None:
+            if source.from_param not in params:
                 ctx.issue(
                     child,
                     (*where, "from-param"),
                     f"operation {op!r} has no parameter {source.from_param!r}",
                 )
-        if isinstance(source, FromProviderArg) and source.provider not in providers:
-            ctx.issue(
-                child,
-                (*where, "from-provider"),
-                f"this site has no provider {source.provider!r}",
-            )
+        if isinstance(source, FromProviderArg) and providers is not None:
+            if source.provider not in providers:
+                ctx.issue(
+                    child,
+                    (*where, "from-provider"),
+                    f"this site has no provider {source.provider!r}",
+                )
         expose = getattr(source, "expose_as", None)
         if expose is not None:
-            _check_exposed(ctx, child, where, expose.param, operation, exposed)
+            _check_exposed(ctx, child, where, expose.param, params, exposed)
             exposed.setdefault(expose.param, name)
     return args
 
@@ -222,14 +234,14 @@ def _check_exposed(
     node: Node,
     path: ConfigPath,
     param: str,
-    operation: Any,
+    params: frozenset[str] | None,
     exposed: dict[str, str],
 ) -> None:
     path = (*path, "expose-as", "param")
     problem = check_parameter_name(param)
     if problem is not None:
         ctx.issue(node, path, problem)
-    elif operation is not None and param in operation.parameters:
+    elif params is not None and param in params:
         ctx.issue(node, path, f"{param!r} is already a parameter of the operation")
     elif param in exposed:
         ctx.issue(node, path, f"{param!r} is already exposed by argument {exposed[param]!r}")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
-import functools
 from collections.abc import Iterable
 from typing import Any, TypeVar
 
@@ -11,10 +9,11 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from ._errors import ConfigIssue, ConfigPath
+from ._hints import unknown_key_hint
 from ._operations import OperationConfig
 from ._refs import Node, RefError, Resolver, Source
 
-__all__ = ["REF_POSITIONS", "BuildContext", "key_hint"]
+__all__ = ["LOADER_CONTEXT", "REF_POSITIONS", "BuildContext", "key_hint"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -23,6 +22,10 @@ REF_POSITIONS = (
     "entries of schemas, operations, sites, interfaces, providers and parameters "
     "(or a '$ref' list merging mappings into those)"
 )
+
+#: Validation context of the loader: models skip the cross-field checks the loader
+#: runs itself on the raw data (which also run when other fields are wrong).
+LOADER_CONTEXT = {"dfm_loader": True}
 
 _SHAPE_MESSAGES = {
     "dict_type": "expected a mapping",
@@ -68,31 +71,34 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-@functools.cache
-def _vocabulary() -> tuple[str, ...]:
-    from . import _adapters, _models, _operations, _provision
-
-    words: set[str] = set()
-    for module in (_adapters, _models, _operations, _provision):
-        for obj in vars(module).values():
-            if isinstance(obj, type) and issubclass(obj, BaseModel):
-                for name, field in obj.model_fields.items():
-                    words.add(name)
-                    if field.alias:
-                        words.add(field.alias)
-    return tuple(sorted(words))
+# Fields that may be omitted (or null) but, when given, must be positive.
+_OPTIONAL_POSITIVE = {
+    "bandwidth": "bytes per second; leave it out, or null, when the size sent does not matter",
+    "compute_throughput": (
+        "input bytes per second; leave it out, or null, when input size does not matter"
+    ),
+}
 
 
-def _message(error: ErrorDetails) -> str:
+def _message(error: ErrorDetails, model: type[BaseModel]) -> str:
     kind = error["type"]
     loc = error["loc"]
     if kind == "extra_forbidden":
         key = loc[-1] if loc else "?"
         if key == "$ref":
             return f"'$ref' is not allowed here; references may replace {REF_POSITIONS}"
-        guess = difflib.get_close_matches(str(key), _vocabulary(), n=1, cutoff=0.8)
-        hint = f" (did you mean {guess[0]!r}?)" if guess else ""
+        hint = unknown_key_hint(model, loc[:-1], key) if isinstance(key, str) else ""
         return f"unknown key {key!r}{hint}"
+    if kind in ("greater_than", "greater_than_equal"):
+        bound = error.get("ctx", {}).get("gt" if kind == "greater_than" else "ge")
+        if isinstance(bound, float) and bound.is_integer():
+            bound = int(bound)
+        rel = ">" if kind == "greater_than" else ">="
+        note = _OPTIONAL_POSITIVE.get(str(loc[-1])) if loc else None
+        hint = f" ({note})" if note else ""
+        return f"must be {rel} {bound}{hint}, got {_short(error['input'])}"
+    if kind == "finite_number":
+        return f"must be a finite number, got {_short(error['input'])}"
     if kind == "missing":
         return f"missing required key {loc[-1]!r}" if loc else "missing value"
     if loc and loc[-1] in ("api-version", "api_version") and kind != "missing":
@@ -125,6 +131,13 @@ class BuildContext:
         self.schema_names: set[str] = set()
         #: Every operation name declared (also the ones with mistakes).
         self.operation_names: set[str] = set()
+        #: False when ``operations:`` could not be read whole (a broken reference
+        #: ...): then an interface key naming no known operation is not reported.
+        self.operations_complete = True
+        #: Operation name → the names of its declared parameters (also the ones
+        #: with mistakes), or None when they could not be read: then the
+        #: parameter names in bindings are not checked.
+        self.operation_params: dict[str, frozenset[str] | None] = {}
         #: Operations that validated.
         self.operations: dict[str, OperationConfig] = {}
 
@@ -152,12 +165,12 @@ class BuildContext:
             The model, or None when validation failed.
         """
         try:
-            return model.model_validate(data)
+            return model.model_validate(data, context=LOADER_CONTEXT)
         except ValidationError as exc:
             for error in exc.errors(include_url=False):
                 loc = tuple(p for p in error["loc"] if p != "[key]")
                 where = loc[:-1] if error["type"] in ("missing", "extra_forbidden") else loc
-                message = _message(error)
+                message = _message(error, model)
                 if "[key]" in error["loc"]:
                     message = f"bad key: {message}"
                 self.issue(node, (*path, *where), message)
@@ -223,21 +236,41 @@ class BuildContext:
         Returns:
             ``(key, value node)`` pairs in order.
         """
+        return self.entries_checked(node, path, what)[0]
+
+    def entries_checked(
+        self, node: Node, path: ConfigPath, what: str
+    ) -> tuple[list[tuple[str, Node]], bool]:
+        """Like `entries`, and whether every entry could be read.
+
+        Args:
+            node: The mapping node (None value means empty).
+            path: Its logical path.
+            what: What the mapping is, for messages.
+
+        Returns:
+            The ``(key, value node)`` pairs, and False when an entry may be missing
+            because of a recorded issue (a broken reference, a non-string key ...),
+            so that checks against these keys would only report follow-on noise.
+        """
         if node.value is None:
-            return []
+            return [], True
+        before = len(self.issues)
         target = self.deref(node, path)
         if target is None or self.mapping(target, path, what) is None:
-            return []
+            return [], False
         out: list[tuple[str, Node]] = []
         seen: dict[str, Source] = {}
+        twice = 0
         for key, child in self._expand(target, path, what):
             if key in seen:
                 where = seen[key].describe()
                 self.issue(child, (*path, key), f"{key!r} is defined twice (also at {where})")
+                twice += 1
                 continue
             seen[key] = child.src
             out.append((key, child))
-        return out
+        return out, len(self.issues) - before == twice
 
     def _expand(self, node: Node, path: ConfigPath, what: str) -> Iterable[tuple[str, Node]]:
         for key, value in node.value.items():

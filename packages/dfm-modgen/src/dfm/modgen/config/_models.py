@@ -59,12 +59,12 @@ class SendCost(ConfigModel):
     """Cost of sending data from this site to another.
 
     Attributes:
-        fixed_time: Seconds per transfer.
-        bandwidth: Bytes per second; None means size does not matter.
+        fixed_time: Seconds per transfer (>= 0).
+        bandwidth: Bytes per second (> 0); None means size does not matter.
     """
 
-    fixed_time: float = 0.0
-    bandwidth: int | None = None
+    fixed_time: float = Field(0.0, ge=0, allow_inf_nan=False)
+    bandwidth: int | None = Field(None, gt=0)
 
 
 class CacheConfig(ConfigModel):

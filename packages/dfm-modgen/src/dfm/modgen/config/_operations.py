@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from typing import Any, Literal
 
-from pydantic import AliasChoices, BaseModel, Field, model_validator
+from pydantic import AliasChoices, BaseModel, Field, ValidationInfo, model_validator
 
 from ._common import ConfigModel, DottedPath, TypeList, is_identifier
 
@@ -16,6 +16,7 @@ __all__ = [
     "ParameterSpec",
     "check_operation_name",
     "check_parameter_name",
+    "parameter_problems",
 ]
 
 #: JSON-Schema keywords a parameter spec may carry besides the DFM keys; they only
@@ -95,14 +96,15 @@ class ParameterSpec(InputFlags):
         return rest
 
     @model_validator(mode="after")
-    def _check(self) -> ParameterSpec:
-        if self.accepts_nothing():
-            raise ValueError(
-                "the parameter accepts nothing: at least one of accepts-literal-input, "
-                "accepts-node-input, accepts-place-input must be true"
-            )
-        if self.ref is not None and self.type is not None:
-            raise ValueError("give either '$ref' or 'type', not both")
+    def _check(self, info: ValidationInfo) -> ParameterSpec:
+        # The loader runs these checks on the raw data itself, so that they are
+        # reported even when a field is wrong (this validator then does not run).
+        if info.context and info.context.get("dfm_loader"):
+            return self
+        for message in _cross_problems(
+            self.accepts_nothing(), self.ref is not None and self.type is not None
+        ):
+            raise ValueError(message)
         return self
 
     @property
@@ -122,6 +124,36 @@ class ParameterSpec(InputFlags):
         if self.ref is not None:
             out["$ref"] = self.ref
         return out
+
+
+_ACCEPTS_NOTHING = (
+    "the parameter accepts nothing: at least one of accepts-literal-input, "
+    "accepts-node-input, accepts-place-input must be true"
+)
+_REF_AND_TYPE = "give either '$ref' or 'type', not both"
+
+
+def _cross_problems(accepts_nothing: bool, ref_and_type: bool) -> list[str]:
+    found = ((_ACCEPTS_NOTHING, accepts_nothing), (_REF_AND_TYPE, ref_and_type))
+    return [message for message, bad in found if bad]
+
+
+def parameter_problems(data: dict[Any, Any]) -> list[str]:
+    """The checks of a parameter spec that involve several keys, on the raw data.
+
+    They do not depend on the other keys being valid: a flag counts as false only
+    when it is literally ``false``.
+
+    Args:
+        data: The (normalised) parameter spec.
+
+    Returns:
+        The messages, for the parameter's own path.
+    """
+    fields = InputFlags.model_fields
+    flags = ("accepts_literal_input", "accepts_node_input", "accepts_place_input")
+    off = [data.get(fields[f].alias or f, data.get(f, True)) is False for f in flags]
+    return _cross_problems(all(off), "$ref" in data and "type" in data)
 
 
 def _is_schema_keyword(key: Any) -> bool:
