@@ -158,6 +158,61 @@ def test_check_input_params_names_index_and_places(fed3: FedInfo) -> None:
         prepared.check_input_params([(Frame.start_frame(0), {"a": 1, "b": 2, "c": 3})])
 
 
+def test_check_input_params_numbers_sets_by_frame(fed3: FedInfo) -> None:
+    from irgentestops import Concat
+
+    with Pipeline() as p:
+        Yield(value=Concat(a=PlaceParam(place="a"), b=PlaceParam(place="b")))
+    prepared = prepare(p, fed3, "app", "fed")
+    # A later send_input_params on an open job: its first set is frame [5], not set 0.
+    with pytest.raises(ValueError, match=r"^Parameter set 5 is missing .*\['b'\]"):
+        prepared.check_input_params([(Frame.start_frame(5), {"a": "x"})])
+    with pytest.raises(ValueError, match=r"^Parameter set 8 must be a dict"):
+        prepared.check_input_params([(Frame.start_frame(8), [1])])  # type: ignore[list-item]
+
+
+def test_check_input_params_reports_missing_and_unexpected_together(fed3: FedInfo) -> None:
+    from irgentestops import Echo
+
+    with Pipeline() as p:
+        Yield(value=Echo(x=PlaceParam(place="city")))
+    prepared = prepare(p, fed3, "app", "fed")
+    with pytest.raises(ValueError) as info:
+        prepared.check_input_params([(Frame.start_frame(2), {"cty": "Paris"})])
+    message = str(info.value)
+    assert message.startswith("Parameter set 2 ")
+    assert "missing" in message and "['city']" in message
+    assert "unexpected" in message and "['cty']" in message
+    assert message.endswith("(the pipeline's PlaceParams: ['city'])")
+
+
+def test_check_callbacks_warns_about_unknown_places_even_with_a_default(
+    fed3: FedInfo, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    from irgentestops import Echo
+
+    with Pipeline() as p:
+        Yield(value=Echo(x=1), place="out")
+    prepared = prepare(p, fed3, "app", "fed")
+    log = logging.getLogger("test.check_callbacks")
+    with caplog.at_level(logging.WARNING, logger=log.name):
+        prepared.check_callbacks({"nope"}, log, has_default=True)
+    assert len(caplog.records) == 1
+    assert "['nope']" in caplog.text and f"['{STATUS_PLACE_NAME}', 'out']" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger=log.name):
+        prepared.check_callbacks({"nope", STATUS_PLACE_NAME}, log)
+    assert "['nope']" in caplog.text
+    assert "No callbacks were registered for yield places ['out']" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger=log.name):
+        prepared.check_callbacks({"out"}, log, has_default=True)
+        prepared.check_callbacks(set(), log, has_default=True)
+    assert caplog.records == []
+
+
 @pytest.mark.parametrize(
     ("build", "message"),
     [

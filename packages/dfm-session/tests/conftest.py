@@ -175,3 +175,9 @@ def make_prepared(param_places: tuple[str, ...] = ("a",)) -> PreparedPipeline:
 @pytest.fixture
 def prepared() -> PreparedPipeline:
     return make_prepared()
+
+
+@pytest.fixture
+def city_prepared() -> PreparedPipeline:
+    """A pipeline whose only PlaceParam is 'city'."""
+    return make_prepared(("city",))

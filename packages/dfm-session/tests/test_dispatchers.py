@@ -77,8 +77,56 @@ def test_direct_runner_runs_inline() -> None:
     runner.dispatch(tokens(2))
     assert threads == [threading.current_thread()] * 2
     assert runner.wait_idle(0)
-    with pytest.raises(ValueError, match="async"):
-        DirectDispatcher().create_runner(async_cb, None)
+    with pytest.raises(ValueError, match="mix"):
+        DirectDispatcher().create_runner(sync_cb, {"p": async_cb})
+
+
+def test_direct_runner_runs_async_callbacks_inline_in_order() -> None:
+    seen: list[tuple[int, str]] = []
+    loops: set[asyncio.AbstractEventLoop] = set()
+
+    async def cb(site: str, node: Any, frame: Frame, place: str, data: Any) -> None:
+        await asyncio.sleep(0.001 if data % 2 else 0)  # the odd ones would finish last
+        loops.add(asyncio.get_running_loop())
+        if data == 3:
+            raise RuntimeError("nope")
+        seen.append((data, threading.current_thread().name))
+
+    runner = DirectDispatcher().create_runner(cb, None)
+    assert runner.kind == "async"
+    feeder = threading.Thread(
+        target=lambda: [runner.dispatch(tokens(10)[i : i + 5]) for i in (0, 5)], name="feeder"
+    )
+    feeder.start()
+    feeder.join(10)
+    assert seen == [(i, "feeder") for i in range(10) if i != 3]
+    assert [str(e) for e in runner.errors] == ["nope"]
+    (loop,) = loops  # one private loop for all of the runner's batches
+    assert not loop.is_running() and not loop.is_closed()
+    runner.close()
+    assert loop.is_closed()
+    runner.dispatch(tokens(1))  # after close: dropped with a warning, never raises
+    assert len(seen) == 9
+
+
+def test_direct_runner_close_cancels_leftover_tasks() -> None:
+    cancelled = threading.Event()
+
+    async def forever() -> None:
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    async def cb(*args: Any) -> None:
+        asyncio.get_running_loop().create_task(forever())
+
+    runner = DirectDispatcher().create_runner(cb, None)
+    runner.dispatch(tokens(1))
+    runner.close()
+    assert cancelled.is_set()
+    DirectDispatcher().create_runner(sync_cb, None).close()  # nothing to close: fine
 
 
 def test_thread_dispatcher_sync_in_order_on_its_thread() -> None:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from typing import Any
@@ -104,9 +105,35 @@ def test_execute_rejects_mixed_callbacks(session: Session, prepared: PreparedPip
         pass
 
     with pytest.raises(ValueError, match="mix"):
-        session.execute(prepared, {"a": 1}, default_callback=scb, place_callbacks={"x": acb})
-    with pytest.raises(ValueError, match="async"):
-        session.execute(prepared, {"a": 1}, default_callback=acb)
+        session.execute(prepared, {"a": 1}, default_callback=scb, place_callbacks={"yield": acb})
+    assert session.target.submitted == []  # type: ignore[attr-defined]
+
+
+def test_async_callbacks_with_the_default_dispatcher(
+    session: Session, prepared: PreparedPipeline
+) -> None:
+    got: list[tuple[Frame, str, Any]] = []
+    loops: set[Any] = set()
+    threads: set[str] = set()
+
+    async def cb(site: str, node: Any, frame: Frame, place: str, data: Any) -> None:
+        await asyncio.sleep(0.002 if place == "yield" else 0)  # yields would come last
+        loops.add(asyncio.get_running_loop())
+        threads.add(threading.current_thread().name)
+        got.append((frame, place, data))
+
+    job = session.execute(prepared, [{"a": "x"}, {"a": "y"}], default_callback=cb)
+    assert job.wait_until_finished(5) and job.get_status() is JobStatus.FINISHED
+    assert got == [
+        (Frame([0]), "yield", "x"),
+        (Frame([0]), STATUS_PLACE_NAME, StopToken()),
+        (Frame([1]), "yield", "y"),
+        (Frame([1]), STATUS_PLACE_NAME, StopToken()),
+        (Frame.stop_frame(), STATUS_PLACE_NAME, StopToken()),
+    ]
+    assert len(threads) == 1 and threading.current_thread().name not in threads
+    (loop,) = loops
+    assert loop.is_closed()  # the job's private loop ends with the job
 
 
 def test_none_params_with_autostop_warns(
@@ -127,6 +154,36 @@ def test_missing_callbacks_warn(
         session.execute(prepared, {"a": 1}, place_callbacks={"nowhere": lambda *a: None})
     assert "No callbacks were registered for yield places ['yield']" in caplog.text
     assert "['nowhere']" in caplog.text
+
+
+def test_unknown_place_callbacks_warn_with_a_default_too(
+    session: Session, prepared: PreparedPipeline, caplog: pytest.LogCaptureFixture
+) -> None:
+    _, cb = collect()
+    with caplog.at_level(logging.WARNING, logger="dfm.session"):
+        job = session.execute(prepared, {"a": 1}, default_callback=cb, place_callbacks={"nope": cb})
+    assert job.wait_until_finished(5)
+    assert "['nope']" in caplog.text
+    assert f"yield places: ['{STATUS_PLACE_NAME}', 'yield']" in caplog.text
+    assert "No callbacks were registered" not in caplog.text  # the default hears 'yield'
+
+
+def test_param_errors_name_the_frame_of_an_open_job(
+    session: Session, city_prepared: PreparedPipeline
+) -> None:
+    job = session.execute(city_prepared, None, autostop=False)
+    job.send_input_params({"city": "Oslo"})  # frame [0]
+    with pytest.raises(ValueError, match=r"^Parameter set 1 is missing") as info:
+        job.send_input_params({"cty": "Paris"})
+    message = str(info.value)
+    assert "['city']" in message and "unexpected" in message and "['cty']" in message
+    assert "PlaceParams: ['city']" in message
+    with pytest.raises(ValueError, match=r"^Parameter set 2 must be a dict"):
+        job.send_input_params([{"city": "Rome"}, 3])  # type: ignore[list-item]
+    job.send_input_params({"city": "Rome"})  # rejected sets burned no frame: this is [1]
+    job.send_stop_frame()
+    assert job.wait_until_finished(5) and job.get_status() is JobStatus.FINISHED
+    assert session.target.submitted[-2:] == [Frame([1]), Frame.stop_frame()]  # type: ignore[attr-defined]
 
 
 def test_delayed_params_continue_numbering(session: Session, prepared: PreparedPipeline) -> None:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
 from dfm.api import (
@@ -11,7 +13,14 @@ from dfm.api import (
     StopToken,
     encode_value,
 )
-from dfm.session import Delivery, DirectDispatcher, JobStatus, JobStream
+from dfm.session import (
+    CallbackRunner,
+    Delivery,
+    DirectDispatcher,
+    FailureStatus,
+    JobStatus,
+    JobStream,
+)
 
 STOP = Frame.stop_frame()
 
@@ -100,3 +109,103 @@ def test_bounded_buffer_while_detached() -> None:
 
         time.sleep(0.01)
     assert got == [3, 4, StopToken()]
+
+
+SITE_FAILURE = FailureStatus("SiteFailure", "s2", "home", 3)
+
+
+def test_fail_delivers_queued_tokens_then_error_statuses() -> None:
+    got: list[Delivery] = []
+    stream = JobStream("j7")
+    stream.attach(DirectDispatcher().create_runner(lambda *a: got.append(Delivery(*a)), None))
+    stream.set_running()
+    stream.put(Delivery("s1", 1, Frame([0]), "yield", "a"))
+    stream.put(status(Frame([0]), StopToken()))
+    stream.put(Delivery("s1", 1, Frame([2]), "yield", "c"))  # frame [2]: no status yet
+    assert stream.fail("site 's2' stopped: it crashed", SITE_FAILURE)
+    assert stream.status is JobStatus.FAILED  # at once
+    assert not stream.fail("again", SITE_FAILURE)
+    stream.put(status(Frame([1]), StopToken()))  # after the failure: ignored
+    assert stream.wait(5)
+    assert stream.status is JobStatus.FAILED
+    assert stream.errors == ["site 's2' stopped: it crashed"]
+    assert [(t.frame, t.place) for t in got] == [
+        (Frame([0]), "yield"),
+        (Frame([0]), STATUS_PLACE_NAME),
+        (Frame([2]), "yield"),
+        (Frame([1]), STATUS_PLACE_NAME),
+        (Frame([2]), STATUS_PLACE_NAME),
+        (STOP, STATUS_PLACE_NAME),
+    ]
+    for token in got[3:]:
+        assert token.from_site == "home" and token.node_id is None
+        assert token.data == ErrorToken(
+            errors=[
+                ErrorInfo(type="SiteFailure", message="site 's2' stopped: it crashed", site="s2")
+            ]
+        )
+
+
+def test_end_with_failure_status_and_a_final_stop_already_there() -> None:
+    got: list[Delivery] = []
+    stream = JobStream("j8")
+    stream.attach(DirectDispatcher().create_runner(lambda *a: got.append(Delivery(*a)), None))
+    for frame in (Frame([0]), Frame([1]), Frame([2]), STOP):
+        stream.put(status(frame, StopToken()))
+    stream.end("internal failure on site 'a'", FailureStatus("SiteFailure", "a", "home", 3))
+    assert stream.wait(5) and stream.status is JobStatus.FAILED
+    assert stream.errors == ["internal failure on site 'a'"]
+    assert len(got) == 4 and all(t.data == StopToken() for t in got)  # nothing to add
+
+
+def test_cancel_while_failing_keeps_failed_and_stops_callbacks() -> None:
+    got: list[Any] = []
+    release = threading.Event()
+
+    def slow(*args: Any) -> None:
+        got.append(args[4])
+        release.wait(5)
+
+    stream = JobStream("j9")
+    stream.attach(DirectDispatcher().create_runner(slow, None))
+    stream.put(Delivery("s1", 1, Frame([0]), "yield", "first"))
+    while not got:
+        time.sleep(0.001)
+    assert stream.fail("timed out after 1s", FailureStatus("JobTimeout", "s1", "home", 1))
+    assert not stream.terminate(JobStatus.ABORTED)  # the job stays FAILED
+    release.set()
+    assert stream.wait(5)
+    assert stream.status is JobStatus.FAILED and stream.errors == ["timed out after 1s"]
+    assert got == ["first"]  # no callback started after the cancel
+
+
+class ClosingRunner(CallbackRunner):
+    def __init__(self) -> None:
+        super().__init__(lambda *a: None, None)
+        self.closed: list[str] = []
+
+    def dispatch(self, tokens: Any) -> None:
+        assert not self.closed
+        self.call_sync(tokens)
+
+    def close(self) -> None:
+        self.closed.append(threading.current_thread().name)
+
+
+def test_runners_are_closed_when_the_job_ends_or_they_are_detached() -> None:
+    stream = JobStream("j10")
+    first, second, late = ClosingRunner(), ClosingRunner(), ClosingRunner()
+    assert stream.attach(first).wait(5)
+    assert stream.attach(second).wait(5)  # replaces the first
+    assert len(first.closed) == 1 and second.closed == []
+    stream.put(status(STOP, StopToken()))
+    stream.end()
+    assert stream.wait(5) and second.closed != []
+    assert second.closed[0].startswith("dfm-delivery")
+    assert stream.attach(late).wait(5)  # after the end: closed once it got the buffer
+    assert len(late.closed) == 1 and len(second.closed) == 1
+    other, detached = JobStream("j11"), ClosingRunner()
+    other.attach(detached)
+    other.detach(detached)
+    other.terminate(JobStatus.ABORTED)
+    assert other.wait(5) and len(detached.closed) == 1

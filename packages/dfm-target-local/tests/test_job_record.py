@@ -6,9 +6,11 @@ import logging
 from concurrent.futures import Future
 from typing import Any
 
-from dfm.api import STATUS_PLACE_NAME, Frame, StopToken
+import pytest
+
+from dfm.api import STATUS_PLACE_NAME, ErrorInfo, ErrorToken, Frame, StopToken
 from dfm.irgen import InPlace, NetIR, PreparedPipeline, Transition
-from dfm.session import Delivery, InputFramer, JobStatus, JobStream
+from dfm.session import Delivery, DirectDispatcher, InputFramer, JobStatus, JobStream
 from dfm.targets.local._host import SiteHost
 from dfm.targets.local._job import LocalJobRecord
 
@@ -95,3 +97,64 @@ def test_time_out_names_the_running_sites() -> None:
     assert hosts["b"].cancelled == ["j1"]
     record.time_out(1.5)  # already final: nothing more
     assert hosts["b"].cancelled == ["j1"]
+
+
+def attach_recorder(record: LocalJobRecord) -> list[Delivery]:
+    got: list[Delivery] = []
+    runner = DirectDispatcher().create_runner(lambda *a: got.append(Delivery(*a)), None)
+    assert record.stream.attach(runner).wait(2)
+    return got
+
+
+def test_a_failed_site_still_ends_every_frame_with_a_status() -> None:
+    record, hosts = record_for(("a", "b"))
+    got = attach_recorder(record)
+    record.framer.send([{}, {}, {}], record.inject)  # frames [0]-[2]
+    record.stream.put(Delivery("a", None, Frame([1]), STATUS_PLACE_NAME, StopToken()))
+    assert record.fail("site 'b' stopped: its process exited with code 3", "SiteFailure", "b")
+    assert record.stream.status is JobStatus.FAILED
+    assert hosts["a"].cancelled == ["j1"] and hosts["b"].cancelled == ["j1"]
+    assert record.stream.wait(2)
+    reason = "site 'b' stopped: its process exited with code 3"
+    assert record.stream.errors == [reason]
+    error = ErrorToken(errors=[ErrorInfo(type="SiteFailure", message=reason, site="b")])
+    assert [(t.frame, t.data) for t in got] == [
+        (Frame([1]), StopToken()),
+        (Frame([0]), error),
+        (Frame([2]), error),
+        (Frame.stop_frame(), error),
+    ]
+    assert {t.from_site for t in got[1:]} == {"home"} and {t.place for t in got} == {
+        STATUS_PLACE_NAME
+    }
+    with pytest.raises(RuntimeError, match="no more input"):
+        record.framer.send([{}], record.inject)
+
+
+def test_a_runner_failure_ends_the_open_frames_with_its_reason() -> None:
+    record, hosts = record_for(("a", "b"))
+    got = attach_recorder(record)
+    record.framer.send([{}], record.inject)
+    record.site_done("a", "internal failure on site 'a': RuntimeError: bug")
+    record.site_done("b", None)
+    assert record.stream.wait(2) and record.stream.status is JobStatus.FAILED
+    reason = "internal failure on site 'a': RuntimeError: bug"
+    error = ErrorToken(errors=[ErrorInfo(type="SiteFailure", message=reason, site="a")])
+    assert [(t.frame, t.data) for t in got] == [(Frame([0]), error), (Frame.stop_frame(), error)]
+
+
+def test_time_out_ends_with_job_timeout_statuses_but_cancel_stays_silent() -> None:
+    record, _ = record_for(("a", "b"))
+    got = attach_recorder(record)
+    record.time_out(2.0)
+    assert record.stream.wait(2)
+    reason = "timed out after 2s (site(s) still running: a, b)"
+    error = ErrorToken(errors=[ErrorInfo(type="JobTimeout", message=reason, site="a")])
+    assert [(t.frame, t.data) for t in got] == [(Frame.stop_frame(), error)]
+    aborted, _ = record_for(("a",))
+    silent = attach_recorder(aborted)
+    aborted.abort()
+    aborted.time_out(1.0)  # already final: nothing
+    aborted.stream.put(Delivery("a", None, Frame([0]), STATUS_PLACE_NAME, StopToken()))
+    assert aborted.stream.wait(2) and aborted.stream.status is JobStatus.ABORTED
+    assert silent == []

@@ -10,6 +10,7 @@ import pytest
 
 from dfm.api import (
     STATUS_PLACE_NAME,
+    ErrorInfo,
     ErrorToken,
     Frame,
     Pipeline,
@@ -201,7 +202,12 @@ def test_job_timeout_fails_the_job(
         quick = session.execute(prepared, options={"job_timeout": 0.2})
         assert quick.wait_until_finished(5) and quick.get_status() is JobStatus.FAILED
         assert quick.errors == ["timed out after 0.2s (site(s) still running: s1)"]
-    assert recorder.tokens == []
+    # The frame and the job still end with status tokens, carrying the reason.
+    error = ErrorToken(errors=[ErrorInfo(type="JobTimeout", message=job.errors[0], site="s1")])
+    assert recorder.tokens == [
+        ("s1", None, Frame([0]), STATUS_PLACE_NAME, error),
+        ("s1", None, STOP, STATUS_PLACE_NAME, error),
+    ]
 
 
 def test_bad_job_options(session: Session, ops: ModuleType) -> None:
@@ -273,13 +279,18 @@ def test_api_version_mismatch_raises_and_fails(session: Session, ops: ModuleType
     assert "API major version mismatch" in str(failed.errors[0])
 
 
-def test_dead_site_thread_fails_its_jobs(session: Session, ops: ModuleType) -> None:
+def test_dead_site_thread_fails_its_jobs(session: Session, ops: ModuleType, recorder: Any) -> None:
     with Pipeline() as p:
         Yield(value=ops.Exit(site="s2"))
-    job = session.execute(session.prepare(p))
+    job = session.execute(session.prepare(p), [{}, {}], default_callback=recorder)
     assert job.wait_until_finished(5)
     assert job.get_status() is JobStatus.FAILED
-    assert "site 's2' stopped" in str(job.errors[0]) and "SystemExit" in str(job.errors[0])
+    reason = job.errors[0]
+    assert "site 's2' stopped" in str(reason) and "SystemExit" in str(reason)
+    error = ErrorToken(errors=[ErrorInfo(type="SiteFailure", message=str(reason), site="s2")])
+    statuses = recorder.at(STATUS_PLACE_NAME)
+    assert sorted(statuses[:2], key=str) == [(Frame([0]), error), (Frame([1]), error)]
+    assert statuses[2:] == [(STOP, error)]
     with Pipeline() as p2:
         Yield(value=ops.Echo(x="after", site="s2"))
     again = session.execute(session.prepare(p2))  # a new worker replaces the dead one

@@ -14,7 +14,16 @@ from typing import Any
 
 import pytest
 
-from dfm.api import STATUS_PLACE_NAME, ErrorToken, Frame, Pipeline, PlaceParam, StopToken, Yield
+from dfm.api import (
+    STATUS_PLACE_NAME,
+    ErrorInfo,
+    ErrorToken,
+    Frame,
+    Pipeline,
+    PlaceParam,
+    StopToken,
+    Yield,
+)
 from dfm.session import JobStatus, Session
 
 STOP = Frame.stop_frame()
@@ -77,20 +86,38 @@ def test_cancel(session: Session, ops: ModuleType, recorder: Any) -> None:
     assert recorder.tokens == []
 
 
-def test_timeout_of_a_stuck_sync_adapter(session: Session, ops: ModuleType) -> None:
+def test_timeout_of_a_stuck_sync_adapter(session: Session, ops: ModuleType, recorder: Any) -> None:
     with Pipeline() as p:
         Yield(value=ops.SyncSleep(seconds=30, site="s2"))
-    job = session.execute(session.prepare(p), options={"job_timeout": 0.5})
+    job = session.execute(
+        session.prepare(p), default_callback=recorder, options={"job_timeout": 0.5}
+    )
     assert job.wait_until_finished(5) and job.get_status() is JobStatus.FAILED
-    assert job.errors == ["timed out after 0.5s (site(s) still running: s2)"]
+    reason = "timed out after 0.5s (site(s) still running: s2)"
+    assert job.errors == [reason]
+    error = ErrorToken(errors=[ErrorInfo(type="JobTimeout", message=reason, site="s2")])
+    assert recorder.at(STATUS_PLACE_NAME) == [(Frame([0]), error), (STOP, error)]
 
 
-def test_crashing_site_fails_its_jobs_only(session: Session, ops: ModuleType) -> None:
+def test_crashing_site_fails_its_jobs_only(
+    session: Session, ops: ModuleType, recorder: Any
+) -> None:
     with Pipeline() as p:
+        Yield(value=ops.Echo(x=PlaceParam(place="a"), site="s1"), place="echo")
         Yield(value=ops.Crash(site="s2"))
-    job = session.execute(session.prepare(p))
+    job = session.execute(session.prepare(p), None, autostop=False, default_callback=recorder)
+    job.send_input_params([{"a": 1}, {"a": 2}])
     assert job.wait_until_finished(10) and job.get_status() is JobStatus.FAILED
-    assert "site 's2' stopped: its process exited with code 3" in str(job.errors[0])
+    reason = job.errors[0]
+    assert isinstance(reason, str)
+    assert "site 's2' stopped: its process exited with code 3" in reason
+    # Every submitted frame and the job still end with a status token carrying the reason.
+    error = ErrorToken(errors=[ErrorInfo(type="SiteFailure", message=reason, site="s2")])
+    statuses = recorder.at(STATUS_PLACE_NAME)
+    assert sorted(statuses[:-1], key=str) == [(Frame([0]), error), (Frame([1]), error)]
+    assert statuses[-1] == (STOP, error)
+    with pytest.raises(RuntimeError, match="FAILED"):
+        job.send_input_params({"a": 3})
     with Pipeline() as p:
         Yield(value=ops.Echo(x="again", site="s2"))
     again = session.execute(session.prepare(p))

@@ -59,15 +59,19 @@ class PreparedPipeline(BaseModel):
     def check_input_params(self, params: list[tuple[Frame, dict[str, Any]]]) -> None:
         """Check that every parameter set has exactly the pipeline's PlaceParams.
 
-        ``__start_place__`` in a set is ignored (the session adds it).
+        ``__start_place__`` in a set is ignored (the session adds it). A set is named by
+        its frame's parameter set index (``frame.input_paramset_index()``), which is the
+        same across ``execute`` and later ``send_input_params`` calls of one job.
 
         Raises:
-            ValueError: naming the parameter set index and the missing or unexpected places.
+            ValueError: naming the parameter set index, every missing and every unexpected
+                place, and the pipeline's PlaceParams.
         """
         required = set(self.param_places)
-        for index, (frame, values) in enumerate(params):
+        for frame, values in params:
             if frame.is_stop_frame():
                 continue
+            index = frame.input_paramset_index()
             if not isinstance(values, dict):
                 raise ValueError(
                     f"Parameter set {index} must be a dict of place name to value, "
@@ -76,27 +80,44 @@ class PreparedPipeline(BaseModel):
             given = set(values) - {START_PLACE_NAME}
             missing = sorted(required - given)
             extra = sorted(given - required)
+            problems = []
             if missing:
-                raise ValueError(
-                    f"Parameter set {index} is missing input parameters that are required "
-                    f"PlaceParams in the pipeline: {missing}"
+                problems.append(
+                    "is missing input parameters that are required PlaceParams in the "
+                    f"pipeline: {missing}"
                 )
             if extra:
+                problems.append(
+                    "provided unexpected parameters that are not PlaceParams in the "
+                    f"pipeline: {extra}"
+                )
+            if problems:
                 known = sorted(required) or "none"
                 raise ValueError(
-                    f"Parameter set {index} provided parameters that are not PlaceParams in "
-                    f"the pipeline: {extra} (the pipeline's PlaceParams: {known})"
+                    f"Parameter set {index} {' and '.join(problems)} (the pipeline's "
+                    f"PlaceParams: {known})"
                 )
 
-    def check_callbacks(self, place_names: set[str], logger: logging.Logger) -> None:
-        """Warn about yield places nobody listens to and callbacks for unknown places."""
+    def check_callbacks(
+        self, place_names: set[str], logger: logging.Logger, has_default: bool = False
+    ) -> None:
+        """Warn about callbacks for places without a yield, and yield places nobody hears.
+
+        Args:
+            place_names: The places that have their own callback.
+            logger: Where to warn.
+            has_default: A default callback hears every place, so no yield place goes
+                unheard; callbacks for unknown places are still reported.
+        """
         yields = self.yield_place_names() - {STATUS_PLACE_NAME}
-        unheard = sorted(yields - place_names)
         unknown = sorted(place_names - yields - {STATUS_PLACE_NAME})
-        if unheard:
-            logger.warning("No callbacks were registered for yield places %s", unheard)
         if unknown:
             logger.warning(
-                "Some callbacks were registered that don't have corresponding yields: %s",
+                "Callbacks were registered for place(s) the pipeline has no yield for: %s "
+                "(the pipeline's yield places: %s)",
                 unknown,
+                sorted(yields | {STATUS_PLACE_NAME}),
             )
+        unheard = sorted(yields - place_names)
+        if unheard and not has_default:
+            logger.warning("No callbacks were registered for yield places %s", unheard)

@@ -43,7 +43,7 @@ from ._dispatchers import (
 from ._job import FramedParams, InputFramer, InputParams, Job, UnknownJob, normalize_input_params
 from ._logging import configure_session_logging
 from ._session import DEFAULT_TARGET, Session
-from ._status import JobStatus
+from ._status import FailureStatus, JobStatus
 from ._stream import JobStream
 from ._stream_job import StreamJob
 from ._target import TARGET_API_VERSION, SessionInfo, Target
@@ -60,6 +60,7 @@ __all__ = [
     "DfmDataCallbackAsync",
     "DfmDataCallbackSync",
     "DirectDispatcher",
+    "FailureStatus",
     "FramedParams",
     "InputFramer",
     "InputParams",

@@ -231,6 +231,13 @@ class CallbackRunner(ABC):
         """
         self.stopped = True
 
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """No more tokens will be dispatched (the job ended, or this runner was detached).
+
+        Release what the runner holds. A :class:`JobStream` calls it once, where no
+        dispatch is running (normally on the job's delivery thread); it must not raise.
+        """
+
     def call_sync(self, tokens: Iterable[Delivery]) -> None:
         """Call each token's sync callback in order, until the runner is stopped."""
         places, default = self.place_callbacks, self.default_callback

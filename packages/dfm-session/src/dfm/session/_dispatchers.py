@@ -21,15 +21,70 @@ _SYNC_BATCH = 1000
 
 
 class _DirectRunner(CallbackRunner):
+    """Calls the callbacks on the dispatching thread; async ones on a private event loop."""
+
+    def __init__(
+        self,
+        default_callback: DfmDataCallback | None,
+        place_callbacks: Mapping[str, DfmDataCallback] | None,
+    ) -> None:
+        super().__init__(default_callback, place_callbacks)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._closed = False
+
     def dispatch(self, tokens: Sequence[Delivery]) -> None:
-        self.call_sync(tokens)
+        if self.kind != "async":
+            self.call_sync(tokens)
+            return
+        if self._closed:
+            _LOG.warning("Dropping %d token(s): the callback runner is closed", len(tokens))
+            return
+        if self._loop is None:
+            self._loop = asyncio.new_event_loop()
+        try:
+            # Each batch runs to completion here, so the job's callbacks stay in order.
+            self._loop.run_until_complete(self.call_async(tokens))
+        except Exception:  # e.g. called on a thread whose own event loop is running
+            _LOG.exception("Cannot run %d async callback(s) inline", len(tokens))
+
+    def close(self) -> None:
+        """Close the private event loop (tasks the callbacks left behind are cancelled)."""
+        self._closed = True
+        loop, self._loop = self._loop, None
+        if loop is not None:
+            _close_loop(loop)
+
+
+def _close_loop(loop: asyncio.AbstractEventLoop) -> None:
+    try:
+        if not _in_running_loop():  # else run_until_complete is impossible: just close
+            tasks = asyncio.all_tasks(loop)
+            for task in tasks:
+                task.cancel()
+            if tasks:
+                loop.run_until_complete(asyncio.wait(tasks, timeout=1.0))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+    except Exception:
+        _LOG.exception("Error while closing a callback event loop")
+    finally:
+        loop.close()
+
+
+def _in_running_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 class DirectDispatcher(CallbackDispatcher):
-    """Calls sync callbacks inline on the job's delivery thread (the default).
+    """Calls callbacks on the job's delivery thread (the default), sync or async.
 
     Callbacks of one job run one at a time, in arrival order; a slow callback delays
-    that job's later tokens but no other job.
+    that job's later tokens but no other job. Async callbacks (all of a job's callbacks
+    must be of one kind) are each run to completion on a private event loop of the
+    job, on the same thread; the loop is closed when the job ends.
     """
 
     def create_runner(
@@ -40,16 +95,9 @@ class DirectDispatcher(CallbackDispatcher):
         """A runner calling the callbacks inline.
 
         Raises:
-            ValueError: A callback is async; use ThreadDispatcher or AsyncioDispatcher.
+            ValueError: The callbacks mix sync and async functions.
         """
-        runner = _DirectRunner(default_callback, place_callbacks)
-        if runner.kind == "async":
-            raise ValueError(
-                "DirectDispatcher calls callbacks inline and cannot run async callbacks; use "
-                "ThreadDispatcher() or AsyncioDispatcher(loop) as the session's "
-                "callback_dispatcher"
-            )
-        return runner
+        return _DirectRunner(default_callback, place_callbacks)
 
 
 class _LoopRunner(CallbackRunner):

@@ -23,8 +23,12 @@ FramedParams: TypeAlias = list[tuple[Frame, dict[str, Any]]]
 _FLOW = FlowInfo()  # immutable, so one instance serves every frame
 
 
-def normalize_input_params(input_params: InputParams) -> list[dict[str, Any]]:
+def normalize_input_params(input_params: InputParams, first_index: int = 0) -> list[dict[str, Any]]:
     """One dict → a list of one copy; a list → copies of its dicts; None → empty.
+
+    Args:
+        input_params: The sets as the user gave them.
+        first_index: The parameter set index (frame) of the first set, used in errors.
 
     Raises:
         ValueError: An element is not a dict.
@@ -45,7 +49,7 @@ def normalize_input_params(input_params: InputParams) -> list[dict[str, Any]]:
             continue
         if not isinstance(values, Mapping):
             raise ValueError(
-                f"Parameter set {index} must be a dict of place name to value, not "
+                f"Parameter set {first_index + index} must be a dict of place name to value, not "
                 f"{type(values).__name__}"
             )
         sets.append(dict(values))
@@ -57,7 +61,7 @@ class InputFramer:
 
     Validation happens before a frame number is used, so a rejected set burns no
     frame; submission happens under the framer's lock, so the stop frame is always
-    submitted after every parameter set.
+    submitted after every parameter set. Errors name a set by its frame's index.
 
     Args:
         prepared: The job's pipeline; its ``check_input_params`` validates every set.
@@ -70,6 +74,7 @@ class InputFramer:
         self._prepared = prepared
         self._next = next_index
         self._stopped = stopped
+        self._closed = False
         self._lock = threading.Lock()
 
     @property
@@ -82,6 +87,20 @@ class InputFramer:
         """Whether the stop frame was sent."""
         return self._stopped
 
+    def close(self) -> int:
+        """Take no more input (the job failed); waits for a submission in progress.
+
+        Returns:
+            The number of parameter sets submitted: frames ``[0]`` … ``[n-1]``.
+        """
+        with self._lock:
+            self._closed = True
+            return self._next
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError("The job has ended; it takes no more input")
+
     def frame(self, input_params: InputParams) -> FramedParams:
         """Validate and frame parameter sets from the next index, without using the numbers.
 
@@ -89,7 +108,7 @@ class InputFramer:
             ValueError: The stop frame was sent, or a set is not a dict or does not have
                 exactly the pipeline's PlaceParams.
         """
-        sets = normalize_input_params(input_params)
+        sets = normalize_input_params(input_params, self._next)
         if self._stopped:
             raise ValueError("Cannot send input params after the stop frame")
         framed: FramedParams = []
@@ -106,9 +125,11 @@ class InputFramer:
 
         Raises:
             ValueError: As :meth:`frame`, or when ``submit`` rejects the values.
+            RuntimeError: The framer was closed.
         """
         with self._lock:
             framed = self.frame(input_params)
+            self._check_open()
             if framed:
                 submit(framed)
                 self._next += len(framed)
@@ -119,10 +140,12 @@ class InputFramer:
 
         Raises:
             ValueError: The stop frame was already sent.
+            RuntimeError: The framer was closed.
         """
         with self._lock:
             if self._stopped:
                 raise ValueError("The stop frame was already sent for this job")
+            self._check_open()
             submit([(Frame.stop_frame(), {START_PLACE_NAME: _FLOW})])
             self._stopped = True
 

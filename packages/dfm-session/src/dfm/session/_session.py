@@ -293,8 +293,9 @@ class Session:
         next_frame = len(framed)
         if autostop:
             framed.append((Frame.stop_frame(), {START_PLACE_NAME: FlowInfo()}))
-        if default_callback is None:
-            pipeline.check_callbacks(set(place_callbacks or {}), self._logger)
+        pipeline.check_callbacks(
+            set(place_callbacks or {}), self._logger, has_default=default_callback is not None
+        )
         runner = self._dispatcher.create_runner(default_callback, place_callbacks)
         self.connect()
         return self._target.execute(

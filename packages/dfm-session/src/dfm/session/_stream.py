@@ -18,7 +18,7 @@ from dfm.api import STATUS_PLACE_NAME, TRUSTED, DecodePolicy, ErrorToken, StopTo
 
 from ._callbacks import CallbackRunner, Delivery
 from ._logging import LOGGER_NAME
-from ._status import JobStatus
+from ._status import FailureStatus, JobStatus
 from ._threads import DELIVERY_THREADS
 
 _BATCH = 512
@@ -44,9 +44,12 @@ class JobStream:
     Producers (any thread) call :meth:`put` for each token for the application (a
     :class:`Delivery`, or a routed package whose payload is decoded on the delivery
     thread), then :meth:`end` once no token can come any more; :meth:`terminate` ends
-    the job at once (cancel, timeout, lost site). The final status after :meth:`end`
+    the job at once, silently (cancel); :meth:`fail` ends it FAILED at once because a
+    site failed or the job timed out, after delivering what was queued and an ErrorToken
+    status for every frame still without one. The final status after :meth:`end`
     is FINISHED when every ``_dfm_status_`` token was a StopToken and the final one
-    arrived, FAILED otherwise (the ErrorTokens are in :attr:`errors`).
+    arrived, FAILED otherwise (the ErrorTokens are in :attr:`errors`). The attached
+    runner's ``close()`` is called when the job ends or the runner is detached.
 
     Args:
         job_id: The job's id.
@@ -79,6 +82,8 @@ class JobStream:
         self._saw_final_stop = False
         self._ended = False
         self._failure: str | None = None
+        self._fail_status: FailureStatus | None = None
+        self._has_status: set[int] = set()  # parameter set indexes whose status arrived
         self._terminal = False
         self._done = threading.Event()
         self._runner: CallbackRunner | None = None
@@ -131,34 +136,62 @@ class JobStream:
             if not self._active:
                 self._ensure_thread()
 
-    def end(self, failure: str | None = None) -> None:
+    def end(self, failure: str | None = None, status: FailureStatus | None = None) -> None:
         """No more tokens will come; deliver what is queued, then set the final status.
 
         Args:
             failure: Why the job failed although its sites ended (e.g. a runner crash).
+            status: With ``failure``: deliver ErrorToken statuses as :meth:`fail` does.
         """
         with self._lock:
             if self._ended:
                 return
             self._ended = True
             self._failure = failure
+            self._fail_status = status
             self._queue.put(_END)
         self._ensure_thread()
 
+    def fail(self, reason: str, status: FailureStatus | None = None) -> bool:
+        """End the job FAILED now because a site failed or it timed out; tokens stop coming.
+
+        Unlike :meth:`terminate`, the callbacks still get the tokens queued so far, then
+        (with ``status``) an ErrorToken on ``_dfm_status_`` for every submitted frame
+        without a status yet and for the stop frame; :attr:`errors` is ``[reason]``.
+
+        Returns:
+            False if the job had already ended, was terminated or is final.
+        """
+        with self._lock:
+            if self._ended or self._terminal or self._status.is_final():
+                return False
+            self._ended = True
+            self._failure = reason
+            self._fail_status = status
+            self._status, self._errors = JobStatus.FAILED, [reason]
+            self._queue.put(_END)
+        self._ensure_thread()
+        return True
+
     def terminate(self, status: JobStatus, reason: str | None = None) -> bool:
         """End the job now with ``status``; queued tokens are dropped, no more callbacks.
+
+        On a job that :meth:`fail` is ending, it only stops the callbacks (the job
+        stays FAILED) and returns False.
 
         Returns:
             False if the job was already final or terminated.
         """
         with self._lock:
-            if self._terminal or self._status.is_final():
+            if self._terminal or self._done.is_set():
                 return False
+            failing = self._status.is_final()
             self._terminal = True
             self._ended = True
-            self._status = status
-            if reason:
-                self._errors.append(reason)
+            if not failing:
+                self._status = status
+                if reason:
+                    self._errors.append(reason)
             running = self._active
             if running:
                 self._queue.put(_END)  # wake the thread; it stops after its current callback
@@ -167,7 +200,7 @@ class JobStream:
             runner.stop()  # no callback starts from now on
         if not running:
             self._finish()
-        return True
+        return not failing
 
     # -- consumers -----------------------------------------------------------------
     def attach(self, runner: CallbackRunner) -> threading.Event:
@@ -237,10 +270,16 @@ class JobStream:
                     if not self._terminal:
                         self._deliver(out)
                         self._switch(item)
+                    else:
+                        self._close_runner(item.runner)  # never attached: nothing comes
                     item.processed.set()
                 elif self._terminal:
                     continue
                 elif isinstance(item, _End):
+                    if self._failure and self._fail_status is not None:
+                        out += self._fail_status.tokens(
+                            self._failure, self._has_status, self._saw_final_stop
+                        )
                     self._deliver(out)
                     self._finish()
                 elif not self._done.is_set():
@@ -269,6 +308,8 @@ class JobStream:
                 return None
         if token.place == STATUS_PLACE_NAME:
             data = token.data
+            if not token.frame.is_stop_frame():
+                self._has_status.add(token.frame.input_paramset_index())
             if isinstance(data, ErrorToken):
                 if len(self._status_errors) < _MAX_STATUS_ERRORS:
                     self._status_errors.append(data)
@@ -299,21 +340,36 @@ class JobStream:
 
     def _switch(self, item: _Attach) -> None:
         if item.runner is None:
-            if self._runner is item.previous:
+            if self._runner is item.previous:  # else it was replaced, and closed then
                 self._runner = None
+                self._close_runner(item.previous)
             return
         if self._runner is not None and self._runner is not item.runner:
             self._log.warning(
                 "Job %s: a new handle attached; the previous one stops receiving", self.job_id
             )
+            self._close_runner(self._runner)
         self._runner = item.runner
         self._runner.start()
         if self._buffer:
             pending = list(self._buffer)
             self._buffer.clear()
             self._deliver(pending)
+        if self._done.is_set():  # attached after the end: it got everything there is
+            self._close_runner(self._runner)
+            self._runner = None
+
+    def _close_runner(self, runner: CallbackRunner | None) -> None:
+        if runner is None:
+            return
+        try:
+            runner.close()
+        except Exception:  # a runner must not raise; never let it kill delivery
+            self._log.exception("Closing the callback runner of job %s failed", self.job_id)
 
     def _finish(self) -> None:
+        runner, self._runner = self._runner, None
+        self._close_runner(runner)  # no dispatch runs now, and none follows
         with self._lock:
             if not self._terminal:
                 if self._failure:

@@ -107,7 +107,11 @@ class StreamJob(Job):
         self._framer_or_raise().send_stop(self._submit)
 
     def cancel(self) -> None:
-        """Abort the job: ABORTED now, no more callbacks; the target stops the sites."""
+        """Abort the job: ABORTED now, no more callbacks; the target stops the sites.
+
+        A job already failing (a site failed, a timeout) stays FAILED; its remaining
+        callbacks are dropped.
+        """
         self._check_attached()
         if self._stream.terminate(JobStatus.ABORTED):
             self._cancel()

@@ -8,7 +8,15 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from dfm.api import START_PLACE_NAME, encode_value
-from dfm.session import CallbackRunner, FramedParams, InputFramer, JobStatus, JobStream, StreamJob
+from dfm.session import (
+    CallbackRunner,
+    FailureStatus,
+    FramedParams,
+    InputFramer,
+    JobStatus,
+    JobStream,
+    StreamJob,
+)
 
 from ._host import EncodedParams, SiteHost
 
@@ -39,6 +47,10 @@ def encode_params(framed: FramedParams) -> EncodedParams:
 class LocalJobRecord:
     """The target's state of one job: which sites still run it, and why it failed.
 
+    A job that fails because of a site (its thread or process died, its runner failed)
+    or a timeout still ends with status tokens: an ErrorToken for every frame without
+    a status and for the stop frame (see ``JobStream.fail``).
+
     Args:
         job_id: The job.
         prepared: Its pipeline.
@@ -65,6 +77,7 @@ class LocalJobRecord:
         self.hosts = dict(hosts)
         self.running_sites = set(hosts)
         self._failure: str | None = None
+        self._failed_site: str | None = None
         self._lock = threading.Lock()
         self._log = logger
 
@@ -82,14 +95,23 @@ class LocalJobRecord:
             self.running_sites.discard(site)
             first_failure = error is not None and self._failure is None
             if first_failure:
-                self._failure = error
+                self._failure, self._failed_site = error, site
             remaining = sorted(self.running_sites)
         if first_failure:
             self._log.error("Job %s: %s; cancelling its other sites", self.job_id, error)
             for other in remaining:
                 self.hosts[other].cancel(self.job_id)
         if not remaining:
-            self.stream.end(self._failure)
+            if self._failure is None:
+                self.stream.end()
+            else:
+                status = self._failure_status("SiteFailure", self._failed_site)
+                self.stream.end(self._failure, status)
+
+    def _failure_status(self, error_type: str, site: str | None) -> FailureStatus:
+        """The status tokens of a failed job; no more input is taken from now on."""
+        from_site = self.prepared.status_site or self.prepared.homesite
+        return FailureStatus(error_type, site, from_site, self.framer.close())
 
     def cancel_sites(self) -> None:
         """Cancel the job on every site still running it."""
@@ -98,13 +120,24 @@ class LocalJobRecord:
         for site in sites:
             self.hosts[site].cancel(self.job_id)
 
-    def fail(self, reason: str) -> bool:
-        """End the job FAILED now with ``reason`` and cancel its sites."""
-        if not self.stream.terminate(JobStatus.FAILED, reason):
+    def fail(self, reason: str, error_type: str = "SiteFailure", site: str | None = None) -> bool:
+        """End the job FAILED now with ``reason`` and cancel its sites.
+
+        The callbacks get what was already queued, then the ErrorToken statuses
+        (``error_type``, ``reason``, ``site``) of the frames that have none yet.
+        """
+        if self.stream.ended:
+            return False  # it ends on its own
+        if not self.stream.fail(reason, self._failure_status(error_type, site)):
             return False
         self._log.error("Job %s failed: %s", self.job_id, reason)
         self.cancel_sites()
         return True
+
+    def fail_to_start(self, reason: str) -> None:
+        """End the job FAILED now, silently: ``execute`` raises with the reason."""
+        if self.stream.terminate(JobStatus.FAILED, reason):
+            self.cancel_sites()
 
     def abort(self) -> None:
         """End the job ABORTED now and cancel its sites (session close)."""
@@ -116,8 +149,10 @@ class LocalJobRecord:
         if self.stream.status.is_final():
             return
         with self._lock:
-            running = ", ".join(sorted(self.running_sites)) or "none"
-        self.fail(f"timed out after {seconds:g}s (site(s) still running: {running})")
+            sites = sorted(self.running_sites)
+        running = ", ".join(sites) or "none"
+        reason = f"timed out after {seconds:g}s (site(s) still running: {running})"
+        self.fail(reason, "JobTimeout", sites[0] if sites else None)
 
 
 class LocalJob(StreamJob):

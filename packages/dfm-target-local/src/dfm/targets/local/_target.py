@@ -109,12 +109,12 @@ class LocalTarget(Target):
                 )
         self._processes = processes
         self._job_timeout = _check_timeout(job_timeout, "job_timeout")
-        start_timeout = _check_timeout(start_timeout, "start_timeout")
-        if start_timeout is None:
+        checked_start = _check_timeout(start_timeout, "start_timeout")
+        if checked_start is None:
             raise ValueError("Local target option start_timeout must be a number of seconds")
         self._sync_workers = sync_workers
         self._buffer_limit = buffer_limit
-        self._start_timeout = start_timeout
+        self._start_timeout = checked_start
         self._max_finished = max_finished_jobs
         self._hosts: dict[str, SiteHost] = {}
         self._router = LocalRouter(self._hosts, self, wire_roundtrip, self.logger)
@@ -265,7 +265,7 @@ class LocalTarget(Target):
                 problems.append(f"site {site!r}: {future.exception()}")
         if problems:
             reason = "cannot start: " + "; ".join(problems)
-            record.fail(reason)
+            record.fail_to_start(reason)
             cause = next(
                 (f.exception() for f in futures.values() if f in done and f.exception()), None
             )
@@ -308,7 +308,7 @@ class LocalTarget(Target):
                 del self._hosts[site]
             affected = [r for r in self._running.values() if site in r.running_sites]
         for record in affected:
-            record.fail(f"site {site!r} stopped: {reason}")
+            record.fail(f"site {site!r} stopped: {reason}", "SiteFailure", site)
 
 
 def _check_timeout(value: Any, name: str) -> float | None:
