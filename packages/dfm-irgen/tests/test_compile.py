@@ -284,3 +284,13 @@ def test_pin_outside_restriction(fed3: FedInfo) -> None:
 def test_unknown_homesite(fed3: FedInfo) -> None:
     with pytest.raises(ValueError, match="Homesite 'zz' is not a site"):
         prepare(Pipeline(), fed3, "zz", "fed")
+
+
+def test_describe_shows_placement_and_transitions(fed3: FedInfo) -> None:
+    from irgentestops import Echo
+
+    with Pipeline(name="p") as p:
+        Yield(value=Echo(x=1, site="s2"))
+    text = prepare(p, fed3, "app", "fed").describe()
+    assert "node0 -> s2" in text
+    assert "node0: [node0__start] -> [yield app/yield, s2/_done_s2_node0]" in text

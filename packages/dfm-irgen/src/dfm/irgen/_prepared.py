@@ -52,6 +52,23 @@ class PreparedPipeline(BaseModel):
             digest.update(f"{site}:{self.net_irs_by_site[site].fingerprint};".encode())
         return digest.hexdigest()
 
+    def describe(self) -> str:
+        """A readable summary: where each operation runs and each site's transitions."""
+        lines = [
+            f"Pipeline {self.pipeline_name or '(unnamed)'} of {self.federation_name}, "
+            f"homesite {self.homesite}, status from {self.status_site}"
+        ]
+        lines += [f"  {node} -> {site}" for node, site in self.placement.items()]
+        for site, net in self.net_irs_by_site.items():
+            lines.append(f"site {site} ({net.fingerprint[:12]}):")
+            for t in net.transitions:
+                inputs = ", ".join(p.name for p in t.inputs)
+                sends = ", ".join(
+                    f"{'yield ' if s.is_yield else ''}{s.site}/{s.place}" for s in t.sends
+                )
+                lines.append(f"  {t.name}: [{inputs}] -> [{sends}]")
+        return "\n".join(lines)
+
     def yield_place_names(self) -> set[str]:
         """The places of the application that receive tokens."""
         return {y.place for y in self.yield_places}

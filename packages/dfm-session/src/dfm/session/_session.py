@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 from collections.abc import Mapping
 from types import ModuleType, TracebackType
@@ -188,7 +189,8 @@ class Session:
                 homesite's runtime module.
             restrict_to_sites: None (all sites), ``"homesite"``, or candidate site names
                 (an empty list means all).
-            debug: Log the prepared pipeline.
+            debug: Print where each operation runs and each site's transitions to
+                standard error.
 
         Raises:
             ValueError: An unknown site, or operations that cannot be placed.
@@ -212,7 +214,7 @@ class Session:
             self._logger.debug("prepare failed: %s", e)
             raise
         if debug:
-            self._logger.info("Prepared pipeline:\n%s", prepared.model_dump_json(indent=2))
+            print(prepared.describe(), file=sys.stderr)
         return prepared
 
     def _candidates(self, restrict_to_sites: object) -> list[str] | None:
@@ -223,7 +225,7 @@ class Session:
         if isinstance(restrict_to_sites, (list, tuple)) and all(
             isinstance(s, str) for s in restrict_to_sites
         ):
-            return list(restrict_to_sites) or None
+            return list(restrict_to_sites)  # the compiler refuses an empty list
         raise ValueError(
             f"restrict_to_sites must be None, 'homesite' or a list of site names, not "
             f"{restrict_to_sites!r}"
