@@ -147,15 +147,27 @@ class Session:
         return self._fed_info
 
     # -- lifecycle -------------------------------------------------------------------
-    def connect(self) -> None:
-        """Connect to the target (idempotent; ``execute`` and ``reattach`` do it too)."""
+    def connect(self, debug: bool = False) -> None:
+        """Connect to the target (idempotent; ``execute`` and ``reattach`` do it too).
+
+        Args:
+            debug: Log the connection at INFO level (kept for nv-dfm-core compatibility).
+        """
+        if debug:
+            self._logger.info("Connecting to target %s", self.target_name)
         with self._lock:
             if not self._connected:
                 self._target.connect()
                 self._connected = True
 
-    def close(self) -> None:
-        """Abort running jobs and disconnect (idempotent; a later use connects again)."""
+    def close(self, debug: bool = False) -> None:
+        """Abort running jobs and disconnect (idempotent; a later use connects again).
+
+        Args:
+            debug: Log the disconnection at INFO level (kept for nv-dfm-core compatibility).
+        """
+        if debug:
+            self._logger.info("Closing target %s", self.target_name)
         with self._lock:
             if self._connected:
                 self._connected = False
