@@ -149,3 +149,27 @@ def sibling_closure(packages: list[Package], name: str) -> list[Package]:
         seen[current] = pkg
         todo.extend(r.name for r in pkg.requirements() if r.name in by_name)
     return [p for p in packages if p.name in seen]
+
+
+# A third-party plugin's ranged pin on DFM, e.g. "dfm-session>=0.1,<0.2".
+PLUGIN_RANGE_RE = re.compile(
+    r"""(?P<head>["']dfm-[A-Za-z0-9._-]+>=)(?P<low>\d+(?:\.\d+)*),<(?P<high>\d+(?:\.\d+)*)"""
+    r"""(?P<quote>["'])"""
+)
+
+
+def version_tuple(text: str) -> tuple[int, ...]:
+    """The leading numeric release of a version: ``"0.2.0rc1"`` → ``(0, 2, 0)``."""
+    parts = []
+    for part in text.split("."):
+        digits = re.match(r"\d+", part)
+        if digits is None:
+            break
+        parts.append(int(digits.group()))
+    return tuple(parts)
+
+
+def minor_range(version: str) -> tuple[str, str]:
+    """The range a plugin pins for a lockstep version: ``0.2.x`` → (``0.2``, ``0.3``)."""
+    major, minor = (version_tuple(version) + (0, 0))[:2]
+    return f"{major}.{minor}", f"{major}.{minor + 1}"

@@ -4,8 +4,9 @@ Usage: python tools/bump_version.py NEW_VERSION [--root DIR] [--dry-run]
 
 Writes VERSION and rewrites every exact sibling pin (``dfm-xxx==X``) to
 ``dfm-xxx==NEW_VERSION`` in packages/*/pyproject.toml and
-tests-integration/plugins/*/pyproject.toml. Ranged dependencies
-(``dfm-session>=0.1,<0.2``, as a third-party plugin writes them) are left alone.
+tests-integration/plugins/*/pyproject.toml. The ranged dependencies of the test
+plugins (``dfm-session>=0.1,<0.2``, as a third-party plugin writes them) move to the
+new minor series (``>=0.2,<0.3``), as their authors would.
 The files are edited as text, so their layout and comments are kept.
 """
 
@@ -16,7 +17,7 @@ import re
 import sys
 from pathlib import Path
 
-from _repo import ROOT, read_version
+from _repo import PLUGIN_RANGE_RE, ROOT, minor_range, read_version
 
 _VERSION_RE = re.compile(r"^\d+(\.\d+)*((a|b|rc)\d+)?(\.post\d+)?(\.dev\d+)?$")
 # "dfm-name==1.2.3" or "dfm-name[extra] == 1.2.3" up to the closing quote, a ';'
@@ -31,6 +32,11 @@ PIN_GLOBS = ("packages/*/pyproject.toml", "tests-integration/plugins/*/pyproject
 
 def rewrite_pins(text: str, new_version: str) -> str:
     return _PIN_RE.sub(lambda m: f"{m['head']}{new_version}{m['tail']}", text)
+
+
+def rewrite_plugin_ranges(text: str, new_version: str) -> str:
+    low, high = minor_range(new_version)
+    return PLUGIN_RANGE_RE.sub(lambda m: f"{m['head']}{low},<{high}{m['quote']}", text)
 
 
 def bump(root: Path, new_version: str, *, dry_run: bool = False) -> list[Path]:
@@ -49,6 +55,8 @@ def bump(root: Path, new_version: str, *, dry_run: bool = False) -> list[Path]:
         for path in sorted(root.glob(pattern)):
             old = path.read_text(encoding="utf-8")
             new = rewrite_pins(old, new_version)
+            if "plugins" in path.parts:
+                new = rewrite_plugin_ranges(new, new_version)
             if new != old:
                 changed.append(path)
                 if not dry_run:

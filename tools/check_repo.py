@@ -12,7 +12,16 @@ import re
 import sys
 from pathlib import Path
 
-from _repo import NAMESPACE_DIRS, ROOT, Package, find_packages, module_name, read_version
+from _repo import (
+    NAMESPACE_DIRS,
+    PLUGIN_RANGE_RE,
+    ROOT,
+    Package,
+    find_packages,
+    module_name,
+    read_version,
+    version_tuple,
+)
 
 VERSION_PATH = "../../VERSION"
 WHEEL_PACKAGES = ["src/dfm"]
@@ -180,6 +189,22 @@ def find_problems(root: Path) -> list[str]:
     for pkg in packages:
         problems.extend(check_package(pkg, version, siblings))
     problems.extend(check_layering(packages))
+    problems.extend(check_plugin_ranges(root, version))
+    return problems
+
+
+def check_plugin_ranges(root: Path, version: str) -> list[str]:
+    """The test plugins' ranged pins must admit the current version."""
+    problems = []
+    current = version_tuple(version)
+    for path in sorted(root.glob("tests-integration/plugins/*/pyproject.toml")):
+        for m in PLUGIN_RANGE_RE.finditer(path.read_text(encoding="utf-8")):
+            if not version_tuple(m["low"]) <= current < version_tuple(m["high"]):
+                where = path.relative_to(root).as_posix()
+                problems.append(
+                    f"{where}: {m['head'][1:]}{m['low']},<{m['high']} excludes VERSION "
+                    f"{version} (run tools/bump_version.py)"
+                )
     return problems
 
 

@@ -17,7 +17,7 @@ from meteo.fed.api.data import LoadReadings  # noqa: E402
 from meteo.fed.api.report import Format  # noqa: E402
 from meteo.fed.api.stats import Merge, Summarize  # noqa: E402
 
-from dfm.api import Frame, Pipeline, PlaceParam, Yield  # noqa: E402
+from dfm.api import Frame, Operation, Pipeline, PlaceParam, Yield  # noqa: E402
 from dfm.session import Session  # noqa: E402
 
 
@@ -49,7 +49,7 @@ def main() -> int:
         names = {
             s.dfm_node_id.as_identifier(): type(s).__api_name__
             for s in pipeline.dfm_body
-            if hasattr(type(s), "__api_name__")
+            if isinstance(s, Operation)
         }
         print("Placement (chosen by cost: summaries are computed next to the data):")
         for node, site in prepared.placement.items():

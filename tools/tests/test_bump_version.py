@@ -15,13 +15,25 @@ def test_bump_rewrites_version_and_every_exact_pin(repo: Path) -> None:
     assert check_repo.find_problems(repo) == []
 
 
-def test_bump_leaves_ranged_plugin_dependencies_alone(repo: Path) -> None:
+def test_bump_moves_plugin_ranges_to_the_new_minor_series(repo: Path) -> None:
     plugin = repo / "tests-integration/plugins/acme/pyproject.toml"
     bump_version.bump(repo, "0.1.1")
     text = plugin.read_text()
-    assert '"dfm-b>=0.1,<0.2"' in text
+    assert '"dfm-b>=0.1,<0.2"' in text  # a patch release stays in the range
     assert '"dfm-a==0.1.1"' in text
     assert 'version = "1.0.0"' in text  # the plugin's own version is not ours
+    bump_version.bump(repo, "0.2.0")
+    assert '"dfm-b>=0.2,<0.3"' in plugin.read_text()
+    assert check_repo.find_problems(repo) == []
+
+
+def test_check_repo_finds_a_plugin_range_that_excludes_the_version(repo: Path) -> None:
+    (repo / "VERSION").write_text("0.2.0\n")
+    bump_version.bump(repo, "0.2.0")
+    plugin = repo / "tests-integration/plugins/acme/pyproject.toml"
+    plugin.write_text(plugin.read_text().replace(">=0.2,<0.3", ">=0.1,<0.2"))
+    problems = check_repo.find_problems(repo)
+    assert any("dfm-b>=0.1,<0.2 excludes VERSION 0.2.0" in p for p in problems), problems
 
 
 def test_bump_keeps_layout_comments_and_other_deps(repo: Path) -> None:

@@ -142,3 +142,10 @@ def test_fed_info_reduces_site_names() -> None:
         site_identifier("a-b")
     with pytest.raises(ValueError, match="Cannot load fed_info.json"):
         FedInfo.load_from_package("no_such_federation_pkg")
+
+
+def test_send_cost_targets_are_site_identifiers() -> None:
+    info = FedInfo.model_validate(
+        {"sites": {"a@x.com": {"send_cost": {"b@y.org": {"fixed_time": 2}}}, "b": {}}}
+    )
+    assert info.sites["a"].send_cost["b"].fixed_time == 2

@@ -311,7 +311,21 @@ def test_fed_info(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     assert main.interface["ops.Sync"].is_async is False
     prov = main.providers["prov"].interface["ops.Echo"]
     assert (prov.compute_cost.fixed_time, prov.compute_cost.fixed_size) == (0.5, 10)
-    assert main.send_cost["other@x.org"].fixed_time == 2.0
+    assert main.send_cost["other"].fixed_time == 2.0
     # Once per adapter class, not once per binding.
     assert len(warnings) == 2
     assert all("compute_cost not set" in w for w in warnings)
+
+
+def test_unknown_send_cost_target_is_warned(caplog: pytest.LogCaptureFixture) -> None:
+    from dfm.modgen.apigen import build_fed_info
+    from dfm.modgen.config import load_federation_config_from_string
+
+    config = load_federation_config_from_string(
+        "dfm: 1.0.0\ninfo: {api-version: 1.0.0, code-package: x}\n"
+        "sites:\n  s: {send_cost: {typo: {fixed_time: 1}, t: {fixed_time: 2}}}\n  t: {}\n"
+    )
+    with caplog.at_level("WARNING", logger="dfm.modgen"):
+        info = build_fed_info(config)
+    assert set(info.sites["s"].send_cost) == {"typo", "t"}
+    assert any("send_cost for typo" in r.getMessage() for r in caplog.records)

@@ -51,8 +51,8 @@ def test_run_bad_params_json(
     path = tmp_path / "p.json"
     path.write_text(json.dumps({}))
     code = run_command([str(path), "--federation", "f", "--homesite", "h", "--params", "{nope"])
-    assert code == 1
-    assert "error" in capsys.readouterr().err
+    assert code == 2  # a bad command line, like argparse's own errors
+    assert "--params is not JSON" in capsys.readouterr().err
 
 
 def test_run_names_a_missing_federation_package(

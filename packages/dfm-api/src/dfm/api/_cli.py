@@ -192,8 +192,8 @@ def format_help(subcommands: dict[str, Subcommand]) -> str:
         lines += ["", f"Run '{_PROG} <command> --help' for the options of a command."]
     else:
         lines.append(
-            "  (none installed: subcommands come with DFM's distributions, "
-            "e.g. dfm-modgen, dfm-session, or all of them with dfm-all)"
+            "  (none installed: subcommands come with DFM's distributions: "
+            "dfm-modgen gives gen, dfm-session gives run and targets)"
         )
     return "\n".join(lines) + "\n"
 
@@ -261,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
         _error(
             f"unknown command {name!r}; installed commands: {installed}. "
             "Commands come with the DFM distributions that provide them "
-            "(dfm-all installs every one).",
+            "(dfm-modgen: gen; dfm-session: run, targets).",
             stderr,
         )
         return EXIT_USAGE

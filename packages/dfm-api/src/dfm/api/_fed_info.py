@@ -80,6 +80,12 @@ class SiteInfo(BaseModel):
     providers: dict[str, ProviderInfo] = Field(default_factory=dict)
     send_cost: dict[str, SendCostInfo] = Field(default_factory=dict)
 
+    @field_validator("send_cost")
+    @classmethod
+    def _target_identifiers(cls, costs: dict[str, SendCostInfo]) -> dict[str, SendCostInfo]:
+        # Sites are known by identifier (``alpha`` for ``alpha@x.com``); so are targets.
+        return {site_identifier(name): cost for name, cost in costs.items()}
+
 
 def site_identifier(site: str) -> str:
     """The site name used in code: the part before any ``@`` (Flare admins are e-mails).

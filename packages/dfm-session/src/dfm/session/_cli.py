@@ -127,6 +127,10 @@ def run_command(argv: list[str]) -> int:
         sys.path.insert(0, os.getcwd())
     try:
         params = json.loads(args.params)
+    except json.JSONDecodeError as e:
+        print(f"dfm run: error: --params is not JSON ({e}): {args.params!r}", file=sys.stderr)
+        return 2
+    try:
         _check_federation(args.federation, args.pipeline)
         pipeline = Pipeline.load_from_file(args.pipeline, allow=(args.federation,))
         with Session(

@@ -103,7 +103,8 @@ def build_fed_info(config: FederationConfig) -> FedInfo:
         config: The federation config.
 
     Returns:
-        The FedInfo; site keys are site identifiers, send-cost keys are verbatim.
+        The FedInfo; site keys and send-cost keys are site identifiers (the part before
+        any ``@``), so that costs to ``alpha@x.com`` apply to site ``alpha``.
     """
     warned: set[str] = set()
     sites: dict[str, SiteInfo] = {}
@@ -120,10 +121,22 @@ def build_fed_info(config: FederationConfig) -> FedInfo:
             for name, prov in site.providers.items()
         }
         send = {
-            target: SendCostInfo.model_validate(cost.model_dump())
+            site_identifier(target): SendCostInfo.model_validate(cost.model_dump())
             for target, cost in site.send_cost.items()
         }
         sites[sid] = SiteInfo(interface=interface, providers=providers, send_cost=send)
+    known = set(sites)
+    for sid, info in sites.items():
+        unknown = sorted(set(info.send_cost) - known)
+        if unknown:
+            logger.warning(
+                "Site %s has send_cost for %s, which %s not a site of the federation (sites: %s); "
+                "check the spelling: placement ignores these entries",
+                sid,
+                ", ".join(unknown),
+                "is" if len(unknown) == 1 else "are",
+                ", ".join(sorted(known)),
+            )
     return FedInfo(sites=sites)
 
 

@@ -119,7 +119,8 @@ class SiteConfig(ConfigModel):
         secrets_vault: The secrets vault; None means the runtime default.
         interface: Operation name → adapter binding (operations without provider).
         providers: Provider name → provider.
-        send_cost: Target site → transfer cost (keys kept verbatim).
+        send_cost: Target site → transfer cost (keys as written; fed_info.json reduces
+            them to site identifiers).
     """
 
     info: dict[str, Any] | None = None
