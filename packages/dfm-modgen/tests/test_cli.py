@@ -39,6 +39,30 @@ def test_generates_and_summarises(
     assert gen_command([str(config), "-o", "out", "-v"]) == 0
     out, _ = capsys.readouterr()
     assert " 0 written" in out and "wrote" not in out
+    assert "  unchanged out/clifed/fed/api/a.py" in out
+
+
+def test_verbose_lists_written_unchanged_and_removed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "fed.dfm.yaml").write_text(GOOD)
+    assert gen_command(["fed.dfm.yaml"]) == 0
+    stale = tmp_path / "clifed" / "fed" / "api" / "old.py"
+    stale.write_text("")
+    api = tmp_path / "clifed" / "fed" / "api" / "a.py"
+    api.write_text("# edited\n")
+    capsys.readouterr()
+    assert gen_command(["fed.dfm.yaml", "-v"]) == 0
+    out, _ = capsys.readouterr()
+    lines = out.splitlines()[2:]
+    assert "  wrote     clifed/fed/api/a.py" in lines
+    assert "  removed   clifed/fed/api/old.py" in lines
+    assert "  unchanged clifed/fed/runtime/fed_info.json" in lines
+    summary = out.splitlines()[1].split()
+    files, unchanged = int(summary[0]), int(summary[4])
+    assert len(lines) == files + 1
+    assert sum(line.startswith("  unchanged ") for line in lines) == unchanged
 
 
 def test_default_output_is_the_working_directory(
@@ -48,7 +72,7 @@ def test_default_output_is_the_working_directory(
     monkeypatch.chdir(tmp_path)
     assert gen_command(["fed.dfm.yaml", "--verbose"]) == 0
     out, _ = capsys.readouterr()
-    assert "  wrote   clifed/fed/api/a.py" in out
+    assert "  wrote     clifed/fed/api/a.py" in out
     assert (tmp_path / "clifed" / "fed" / "runtime" / "fed_info.json").is_file()
 
 

@@ -197,12 +197,12 @@ def test_info_allows_extra_keys() -> None:
         ("{parameters: {}}", "", "missing required key 'returns'"),
         (
             "{returns: x, parameters: {p: {type: python-object}}}",
-            ".parameters.p.type[0]",
+            ".parameters.p.type",
             "'python-object' is gone",
         ),
         (
             "{returns: x, parameters: {p: {type: str}}}",
-            ".parameters.p.type[0]",
+            ".parameters.p.type",
             "unknown type 'str'",
         ),
         (
@@ -294,7 +294,7 @@ def test_operation_names() -> None:
         ),
         (
             "{adapter: a.B, args: {n: {const: 1, expose-as: {param: g, type: strng}}}}",
-            ".args.n.expose-as.type[0]",
+            ".args.n.expose-as.type",
             "unknown type",
         ),
         (
@@ -380,4 +380,51 @@ def test_issue_in_referenced_file_names_that_file(
         load_federation_config(tmp_path / "main.yaml")
     [issue] = exc.value.issues
     assert issue.file == (tmp_path / "iface.yaml").resolve()
-    assert issue.path_str == 'sites.s.interface["#/operations/users.GreetMe"].is-async'
+    assert issue.path_str == 'i["#/operations/users.GreetMe"].is-async'
+    assert issue.message.endswith("(used as sites.s.interface via $ref from main.yaml)")
+
+
+def test_issue_in_referenced_entry_shows_the_path_in_that_file(
+    tmp_path: Path, write_files: Callable[[Path, dict[str, str]], None]
+) -> None:
+    write_files(
+        tmp_path,
+        {
+            "fed.dfm.yaml": HEAD
+            + 'operations:\n  a.A: {$ref: "sub/ops.yaml#/operation"}\n'
+            + '  a.B: {$ref: "#/operations/a.C"}\n'
+            + "  a.C: {returns: x, parameters: {y: {type: 3}}}\n",
+            "sub/ops.yaml": "operation:\n  returns: x\n  parameters: {x: {type: strin}}\n",
+        },
+    )
+    with pytest.raises(ConfigError) as exc:
+        load_federation_config(tmp_path / "fed.dfm.yaml")
+    first, second, third = exc.value.issues
+    assert first.file == (tmp_path / "sub" / "ops.yaml").resolve()
+    assert str(first).startswith(
+        f"{first.file}: operation.parameters.x.type: unknown type 'strin' (did you mean 'string'?)"
+    )
+    assert first.message.endswith(' (used as operations["a.A"] via $ref from fed.dfm.yaml)')
+    # A reference inside the same file: the place in the file, no "from".
+    assert second.path_str == third.path_str == 'operations["a.C"].parameters.y.type'
+    assert second.message.endswith(' (used as operations["a.B"] via $ref)')
+    assert "used as" not in third.message
+
+
+@pytest.mark.parametrize(
+    ("type_", "path", "hint"),
+    [
+        ("strin", ".type", " (did you mean 'string'?)"),
+        ("Integer", ".type", " (did you mean 'integer'?)"),
+        ("[number, strin]", ".type[1]", " (did you mean 'string'?)"),
+        ("pandas", ".type", ":"),
+    ],
+)
+def test_unknown_type_is_reported_where_written_with_a_hint(
+    type_: str, path: str, hint: str
+) -> None:
+    issue = _one(
+        HEAD + f"operations: {{a.Op: {{returns: x, parameters: {{p: {{type: {type_}}}}}}}}}\n"
+    )
+    assert issue.path_str == 'operations["a.Op"].parameters.p' + path
+    assert issue.message.startswith(f"unknown type {type_.strip('[]').split(', ')[-1]!r}{hint}")

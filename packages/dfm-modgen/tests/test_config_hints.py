@@ -85,10 +85,11 @@ def _binding(body: str) -> str:
         ),
         (HEAD + "sites: {s: {description: x}}\n", "sites.s", "unknown key 'description'"),
         (HEAD + "params: {}\n", "<root>", "unknown key 'params'"),
+        (HEAD + "defs: {}\n", "<root>", "unknown key 'defs'"),
         (
             _binding("compute_cost: {bandwith: 3}"),
             f"{BINDING}.compute_cost",
-            "unknown key 'bandwith'",
+            "unknown key 'bandwith' (bandwidth is a send_cost key)",
         ),
         (
             HEAD.replace("{p: {}}", "{p: {enun: [1]}}"),

@@ -283,6 +283,39 @@ Unit: {type: string, enum: [m, km]}
     assert params["unit"].accepts_node_input is False
 
 
+@pytest.mark.parametrize(
+    "operations",
+    [
+        '{a.A: {$ref: "#/operations/a.B"}, a.B: {$ref: "#/operations/a.A"}}',
+        '{a.A: {$ref: "#/operations/a.B"}, a.B: {$ref: "#/operations/a.C"},'
+        ' a.C: {$ref: "#/operations/a.A"}}',
+    ],
+)
+def test_a_cycle_is_reported_once_naming_all_of_it(operations: str) -> None:
+    with pytest.raises(ConfigError) as exc:
+        load_federation_config_from_string(HEAD + f"operations: {operations}\n")
+    [issue] = exc.value.issues
+    assert issue.path == ("operations", "a.A", "$ref")
+    assert "is circular" in issue.message
+    chain = issue.message.split(": ", 1)[1].split(" -> ")
+    assert chain[0] == chain[-1]
+    names = operations.count("$ref")
+    assert sorted(c.rsplit("/", 1)[1] for c in chain[:-1]) == ["a.A", "a.B", "a.C"][:names]
+
+
+def test_two_cycles_are_two_issues() -> None:
+    operations = (
+        '{a.A: {$ref: "#/operations/a.B"}, a.B: {$ref: "#/operations/a.A"},'
+        ' b.A: {$ref: "#/operations/b.B"}, b.B: {$ref: "#/operations/b.A"}}'
+    )
+    with pytest.raises(ConfigError) as exc:
+        load_federation_config_from_string(HEAD + f"operations: {operations}\n")
+    assert [i.path for i in exc.value.issues] == [
+        ("operations", "a.A", "$ref"),
+        ("operations", "b.A", "$ref"),
+    ]
+
+
 def test_circular_inline_schema_is_an_error() -> None:
     text = (
         HEAD

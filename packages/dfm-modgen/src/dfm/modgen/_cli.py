@@ -36,7 +36,7 @@ def _parser() -> argparse.ArgumentParser:
         help="folder that holds the generated package (default: the current directory)",
     )
     parser.add_argument(
-        "-v", "--verbose", action="store_true", help="list every file written or removed"
+        "-v", "--verbose", action="store_true", help="list every file written, unchanged or removed"
     )
     return parser
 
@@ -103,8 +103,10 @@ def gen_command(argv: list[str]) -> int:
         file=stdout,
     )
     if args.verbose:
-        for path in report.changed:
-            print(f"  wrote   {_show(path)}", file=stdout)
+        changed = set(report.changed)
+        for path in report.files:
+            verb = "wrote    " if path in changed else "unchanged"
+            print(f"  {verb} {_show(path)}", file=stdout)
         for path in report.removed:
-            print(f"  removed {_show(path)}", file=stdout)
+            print(f"  removed   {_show(path)}", file=stdout)
     return 0

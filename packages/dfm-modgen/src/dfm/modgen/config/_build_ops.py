@@ -156,7 +156,7 @@ def _inline_parameter_ref(
     try:
         target = ctx.resolver.resolve(ref, node.src)
     except RefError as exc:
-        ctx.issue(node, (*path, "$ref"), exc.message)
+        ctx.ref_issue(node, (*path, "$ref"), exc)
         return None
     if target.src in ctx.schema_origins:
         return dict(normalize_schema(ctx, node, path))
@@ -164,10 +164,11 @@ def _inline_parameter_ref(
         ctx.issue(node, (*path, "$ref"), f"$ref {ref!r} must point to a parameter spec (a mapping)")
         return None
     siblings = {k: v for k, v in node.value.items() if k != "$ref"}
+    ctx.used_as(target.src, path, node.src)
     try:
         with ctx.resolver.expanding(target.src, ref):
             base = normalize_schema(ctx, target, path)
     except RefError as exc:
-        ctx.issue(node, (*path, "$ref"), exc.message)
+        ctx.ref_issue(node, (*path, "$ref"), exc)
         return None
     return {**base, **normalize_schema(ctx, Node(siblings, node.src), path)}

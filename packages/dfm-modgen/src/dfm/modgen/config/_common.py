@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import keyword
 from typing import Annotated, Any
 
@@ -101,8 +102,10 @@ def check_type_name(value: str) -> str:
     hint = ""
     if value == "python-object":
         hint = " ('python-object' is gone: declare the real class, e.g. 'pkg.mod.Model')"
+    guess = difflib.get_close_matches(value.lower(), JSON_BUILTIN_TYPES, n=1, cutoff=0.75)
+    close = f" (did you mean {guess[0]!r}?)" if guess else ""
     raise ValueError(
-        f"unknown type {value!r}: expected one of {allowed}, or a dotted class path "
+        f"unknown type {value!r}{close}: expected one of {allowed}, or a dotted class path "
         f"like 'pkg.module.Model'{hint}"
     )
 

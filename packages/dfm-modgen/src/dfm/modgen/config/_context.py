@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from ._errors import ConfigIssue, ConfigPath
+from ._errors import ConfigIssue, ConfigPath, format_path
 from ._hints import unknown_key_hint
 from ._operations import OperationConfig
 from ._refs import Node, RefError, Resolver, Source
@@ -64,6 +65,26 @@ def key_hint(key: Any) -> str:
             "quote the key)"
         )
     return ""
+
+
+def _as_written(data: Any, loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
+    # A scalar accepted for a list (``type: string``) is reported where it was
+    # written, not at the item ``[0]`` pydantic made of it.
+    value = data
+    for index, part in enumerate(loc):
+        if isinstance(part, int) and not isinstance(value, list):
+            return loc[:index] if isinstance(value, str) else loc
+        if isinstance(value, dict) and part in value:
+            value = value[part]
+        elif isinstance(value, list) and isinstance(part, int) and part < len(value):
+            value = value[part]
+        else:
+            return loc
+    return loc
+
+
+def _file_name(file: Path | None) -> str:
+    return file.name if file is not None else "<config>"
 
 
 def _short(value: Any) -> str:
@@ -140,17 +161,72 @@ class BuildContext:
         self.operation_params: dict[str, frozenset[str] | None] = {}
         #: Operations that validated.
         self.operations: dict[str, OperationConfig] = {}
+        #: Reference targets → where they are used in the merged config, and the
+        #: file that holds the reference (see `used_as`).
+        self._uses: dict[Source, list[tuple[ConfigPath, Path | None]]] = {}
+        #: Circular references already reported (each cycle once).
+        self._cycles: set[frozenset[Source]] = set()
+
+    def used_as(self, target: Source, path: ConfigPath, holder: Source) -> None:
+        """Record that a reference target is used at ``path`` of the merged config.
+
+        Issues inside the target are then reported at their place in the target's
+        file, with the merged-config location in the message.
+
+        Args:
+            target: The location the reference leads to.
+            path: Where the target's value is used in the merged config.
+            holder: Where the reference is written.
+        """
+        uses = self._uses.setdefault(target, [])
+        if (path, holder.file) not in uses:
+            uses.append((path, holder.file))
+
+    def _locate(self, src: Source, path: ConfigPath) -> tuple[ConfigPath, str]:
+        # The innermost reference target that holds ``src`` and is used at a prefix
+        # of ``path`` gives the place in the file and the note on where it is used.
+        for k in range(len(src.pointer), -1, -1):
+            base = Source(src.file, src.pointer[:k])
+            for used, holder in reversed(self._uses.get(base, ())):
+                if path[: len(used)] != used:
+                    continue
+                physical = (*base.pointer, *path[len(used) :])
+                if physical == path and holder == src.file:
+                    return path, ""
+                origin = "" if holder == src.file else f" from {_file_name(holder)}"
+                return physical, f" (used as {format_path(used)} via $ref{origin})"
+        return path, ""
 
     def issue(self, node: Node | Source | None, path: ConfigPath, message: str) -> None:
         """Record an issue.
 
         Args:
             node: The offending value (gives the file), if known.
-            path: Logical path in the merged config.
+            path: Logical path in the merged config; an issue inside a reference
+                target is reported at its path in the target's file instead, with
+                the merged-config location added to the message.
             message: What was expected.
         """
         src = node.src if isinstance(node, Node) else node
-        self.issues.append(ConfigIssue(src.file if src else None, path, message))
+        if src is None:
+            self.issues.append(ConfigIssue(None, path, message))
+            return
+        where, note = self._locate(src, path)
+        self.issues.append(ConfigIssue(src.file, where, message + note))
+
+    def ref_issue(self, node: Node | Source | None, path: ConfigPath, exc: RefError) -> None:
+        """Record a reference that cannot be resolved; a cycle only once.
+
+        Args:
+            node: Where the reference is written.
+            path: Logical path of the reference.
+            exc: The error.
+        """
+        if exc.cycle is not None:
+            if exc.cycle in self._cycles:
+                return
+            self._cycles.add(exc.cycle)
+        self.issue(node, path, exc.message)
 
     def validate(self, model: type[M], data: Any, node: Node, path: ConfigPath) -> M | None:
         """Validate ``data`` with a pydantic model, recording each error as an issue.
@@ -168,7 +244,7 @@ class BuildContext:
             return model.model_validate(data, context=LOADER_CONTEXT)
         except ValidationError as exc:
             for error in exc.errors(include_url=False):
-                loc = tuple(p for p in error["loc"] if p != "[key]")
+                loc = _as_written(data, tuple(p for p in error["loc"] if p != "[key]"))
                 where = loc[:-1] if error["type"] in ("missing", "extra_forbidden") else loc
                 message = _message(error, model)
                 if "[key]" in error["loc"]:
@@ -216,10 +292,12 @@ class BuildContext:
             self.issue(node, path, f"a {{$ref: ...}} entry must have no other keys, found {others}")
             return None
         try:
-            return self.resolver.resolve(ref, node.src)
+            target = self.resolver.resolve(ref, node.src)
         except RefError as exc:
-            self.issue(node, (*path, "$ref"), exc.message)
+            self.ref_issue(node, (*path, "$ref"), exc)
             return None
+        self.used_as(target.src, path, node.src)
+        return target
 
     def entries(self, node: Node, path: ConfigPath, what: str) -> list[tuple[str, Node]]:
         """The entries of a mapping, with merge references expanded in place.
@@ -299,6 +377,7 @@ class BuildContext:
                             f"got {_short(target.value)}",
                         )
                         continue
+                    self.used_as(target.src, path, node.src)
                     yield from list(self._expand(target, path, what))
             except RefError as exc:
-                self.issue(Node(ref, holder), (*path, "$ref", index), exc.message)
+                self.ref_issue(Node(ref, holder), (*path, "$ref", index), exc)

@@ -49,8 +49,10 @@ class ConfigIssue:
     Attributes:
         file: The file that holds the offending text, or None when the config was
             given as a string or a dict.
-        path: Where in the (merged) config the mistake is, as keys and indices.
-        message: What was expected.
+        path: Where in that file the mistake is, as keys and indices (for text not
+            reached through a ``$ref``, also its place in the merged config).
+        message: What was expected; for text reached through a ``$ref`` it ends
+            with where that text is used in the merged config.
     """
 
     file: Path | None

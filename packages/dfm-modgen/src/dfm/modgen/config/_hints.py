@@ -50,6 +50,10 @@ _INTERNAL = frozenset({"keywords"})
 # How alike a key and a suggestion must be (0.75: one wrong letter in four).
 _CUTOFF = 0.75
 
+# How alike a key and a key of another place must be (0.85: about one wrong letter
+# in seven): looser matches there are more often misleading than helpful.
+_ELSEWHERE_CUTOFF = 0.85
+
 # A key that belongs to more places than this gets no "belongs elsewhere" hint.
 _MAX_OWNERS = 2
 
@@ -122,13 +126,20 @@ def _owned_by(key: str, labels: Sequence[str]) -> str:
     return f"{key} is {_article(kinds)} {kinds} key"
 
 
+def _stem(key: str) -> str:
+    return key.lstrip("$").rstrip("s")
+
+
 def unknown_key_hint(model: type[BaseModel], loc: Sequence[str | int], key: str) -> str:
     """A hint for an unknown key, to append to the message (or ``""``).
 
     When the key (in either spelling, ``-`` or ``_``) belongs to one or two other
     places, the hint says where; otherwise it is a close spelling of a key allowed
-    at this place, never the key itself. Close spellings of keys of other places are
-    not offered: they are more often misleading than helpful.
+    at this place, never the key itself. Failing that, a very close spelling of a
+    key of one or two other places is named with its place (``bandwith`` under
+    ``compute_cost``: "bandwidth is a send_cost key"), never suggested for here,
+    and not when it only differs by a plural ``s`` or a ``$`` (``params`` vs
+    ``param``, ``defs`` vs ``$defs``): those name other things.
 
     Args:
         model: The model that was validated.
@@ -147,4 +158,11 @@ def unknown_key_hint(model: type[BaseModel], loc: Sequence[str | int], key: str)
             return f" ({_owned_by(spelling, elsewhere)})"
     candidates = [k for k in allowed if k != key]
     guess = difflib.get_close_matches(key, candidates, n=1, cutoff=_CUTOFF)
-    return f" (did you mean {guess[0]!r}?)" if guess else ""
+    if guess:
+        return f" (did you mean {guess[0]!r}?)"
+    others = [k for k, labels in _owners().items() if here_label not in labels]
+    for near in difflib.get_close_matches(key, others, n=1, cutoff=_ELSEWHERE_CUTOFF):
+        labels = _owners()[near]
+        if len(labels) <= _MAX_OWNERS and _stem(key) != _stem(near):
+            return f" ({_owned_by(near, labels)})"
+    return ""

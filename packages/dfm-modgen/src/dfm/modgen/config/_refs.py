@@ -31,16 +31,20 @@ class RefError(Exception):
 
     Attributes:
         message: What went wrong, naming the pointer and the file.
+        cycle: For a circular reference, the locations that form the cycle (the
+            same set whichever of them the expansion started from); else None.
     """
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, cycle: frozenset[Source] | None = None) -> None:
         """Create the error.
 
         Args:
             message: What went wrong.
+            cycle: The locations of a circular reference, if it is one.
         """
         super().__init__(message)
         self.message = message
+        self.cycle = cycle
 
 
 class _NotFound(RefError):
@@ -129,6 +133,13 @@ def split_ref(ref: str) -> tuple[str, tuple[str, ...]]:
     return file_part, tokens
 
 
+def _circular(ref: str, stack: list[Source], again: Source) -> RefError:
+    # The cycle is the part of the stack from the first visit of ``again`` on.
+    loop = stack[stack.index(again) :]
+    chain = " -> ".join(s.describe() for s in (*loop, again))
+    return RefError(f"$ref {ref!r} is circular: {chain}", cycle=frozenset(loop))
+
+
 def _is_pure_ref(value: Any) -> bool:
     return isinstance(value, dict) and len(value) == 1 and isinstance(value.get("$ref"), str)
 
@@ -191,8 +202,7 @@ class Resolver:
             RefError: When ``src`` is already being expanded.
         """
         if src in self._stack:
-            chain = " -> ".join(s.describe() for s in (*self._stack, src))
-            raise RefError(f"$ref {ref!r} is circular: {chain}")
+            raise _circular(ref, self._stack, src)
         self._stack.append(src)
         try:
             yield
@@ -243,8 +253,7 @@ class Resolver:
         seen: list[Source] = []
         while _is_pure_ref(node.value):
             if node.src in seen:
-                chain = " -> ".join(s.describe() for s in (*seen, node.src))
-                raise RefError(f"$ref {ref!r} is circular: {chain}")
+                raise _circular(ref, seen, node.src)
             seen.append(node.src)
             inner = node.value["$ref"]
             name, tokens = split_ref(inner)

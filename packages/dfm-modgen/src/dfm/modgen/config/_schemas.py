@@ -94,7 +94,7 @@ def _inline_ref(ctx: BuildContext, node: Node, ref: str, path: ConfigPath) -> di
     except RefError as exc:
         if declared:  # a fragment file naming one of the federation's schemas
             return {"$ref": ref}
-        ctx.issue(node, (*path, "$ref"), exc.message)
+        ctx.ref_issue(node, (*path, "$ref"), exc)
         return {}
     origin = ctx.schema_origins.get(target.src)
     if origin is not None:
@@ -102,10 +102,11 @@ def _inline_ref(ctx: BuildContext, node: Node, ref: str, path: ConfigPath) -> di
     if not isinstance(target.value, dict):
         ctx.issue(node, (*path, "$ref"), f"$ref {ref!r} must point to a JSON-Schema object")
         return {}
+    ctx.used_as(target.src, path, node.src)
     try:
         with ctx.resolver.expanding(target.src, ref):
             inlined = normalize_schema(ctx, target, path)
     except RefError as exc:
-        ctx.issue(node, (*path, "$ref"), exc.message)
+        ctx.ref_issue(node, (*path, "$ref"), exc)
         return {}
     return dict(inlined) if isinstance(inlined, dict) else {}
