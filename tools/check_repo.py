@@ -12,6 +12,7 @@ import re
 import sys
 from pathlib import Path
 
+from _imports import imported_modules, package_of
 from _repo import (
     NAMESPACE_DIRS,
     PLUGIN_RANGE_RE,
@@ -26,12 +27,6 @@ from _repo import (
 VERSION_PATH = "../../VERSION"
 WHEEL_PACKAGES = ["src/dfm"]
 _VERSION_RE = re.compile(r"^\d+(\.\d+)*((a|b|rc)\d+)?(\.post\d+)?(\.dev\d+)?$")
-# A line that imports one of our packages, e.g. "from dfm.runtime import Site",
-# "import dfm.session as s". Template text that generates such lines must build
-# them from constants (docs/internals.md), so plain grep is the rule.
-_IMPORT_RE = re.compile(
-    r"^\s*(?:from\s+(?P<from>dfm(?:\.\w+)*)\s+import\s+(?P<names>.*)|import\s+(?P<plain>dfm\b.*))"
-)
 
 
 def check_package(pkg: Package, version: str, siblings: dict[str, Package]) -> list[str]:
@@ -115,8 +110,39 @@ def provided_modules(pkg: Package) -> set[str]:
     return {module_name(d) for d in pkg.leaf_dirs()}
 
 
+# What each of our distributions may depend on (ARCHITECTURE.md): the stack is
+# api -> irgen -> runtime -> session -> targets, with modgen beside it on api and
+# telemetry beside session on runtime. Optional imports (inside try/except
+# ImportError) of a package outside the dependencies are allowed only as listed.
+ARCHITECTURE = {
+    "dfm-api": set(),
+    "dfm-irgen": {"dfm-api"},
+    "dfm-modgen": {"dfm-api"},
+    "dfm-runtime": {"dfm-irgen"},
+    "dfm-telemetry": {"dfm-runtime"},
+    "dfm-session": {"dfm-runtime"},
+}
+OPTIONAL_IMPORTS = {"dfm-session": {"dfm-telemetry"}}
+
+
+def check_architecture(packages: list[Package]) -> list[str]:
+    """The declared sibling dependencies follow the stack of ARCHITECTURE.md."""
+    problems = []
+    for pkg in packages:
+        allowed = ARCHITECTURE.get(pkg.name)
+        if allowed is None:
+            continue  # targets and the meta-package may depend on anything below them
+        for req in pkg.requirements():
+            if req.name.startswith("dfm-") and req.name not in allowed:
+                problems.append(
+                    f"packages/{pkg.dir_name}: depends on {req.name}, which ARCHITECTURE.md "
+                    f"puts above or beside it (it may depend on: {sorted(allowed) or 'nothing'})"
+                )
+    return problems
+
+
 def check_layering(packages: list[Package]) -> list[str]:
-    """A package imports only from itself and the siblings it depends on."""
+    """A package imports only from itself and the siblings it depends on (ast import graph)."""
     by_name = {p.name: p for p in packages}
     owner = {mod: p.name for p in packages for mod in provided_modules(p)}
     problems = []
@@ -130,33 +156,33 @@ def check_layering(packages: list[Package]) -> list[str]:
             seen.add(name)
             allowed |= provided_modules(by_name[name])
             todo.extend(r.name for r in by_name[name].requirements())
+        optional = {
+            mod
+            for name in OPTIONAL_IMPORTS.get(pkg.name, ())
+            if name in by_name
+            for mod in provided_modules(by_name[name])
+        }
         src = pkg.path / "src"
         for path in sorted(src.rglob("*.py")):
-            text = path.read_text(encoding="utf-8", errors="replace")
-            for lineno, line in enumerate(text.splitlines(), 1):
-                for target in _imported_dfm_modules(line):
-                    leaf = _leaf_of(target, owner)
-                    if leaf is not None and leaf not in allowed:
-                        rel = path.relative_to(pkg.path.parent.parent).as_posix()
-                        problems.append(
-                            f"{rel}:{lineno}: imports {target} from {owner[leaf]}, which "
-                            f"{pkg.name} does not depend on (layering)"
-                        )
+            rel = path.relative_to(pkg.path.parent.parent).as_posix()
+            try:
+                found = imported_modules(path, package_of(path, src))
+            except SyntaxError as e:
+                problems.append(f"{rel}: cannot be parsed ({e.msg})")
+                continue
+            reported: set[tuple[int, str]] = set()
+            for imp in found:
+                leaf = _leaf_of(imp.module, owner)
+                if leaf is None or leaf in allowed or (imp.optional and leaf in optional):
+                    continue
+                if (imp.lineno, leaf) in reported:
+                    continue
+                reported.add((imp.lineno, leaf))
+                problems.append(
+                    f"{rel}:{imp.lineno}: imports {imp.module} from {owner[leaf]}, which "
+                    f"{pkg.name} does not depend on (layering)"
+                )
     return problems
-
-
-def _imported_dfm_modules(line: str) -> list[str]:
-    m = _IMPORT_RE.match(line)
-    if m is None:
-        return []
-    if m["from"]:
-        if m["from"] not in ("dfm", "dfm.targets"):
-            return [m["from"]]
-        # "from dfm import runtime": the names are modules of the namespace
-        names = m["names"].split("#", 1)[0].strip("()\\ ")
-        return [f"{m['from']}.{n.split()[0]}" for n in names.split(",") if n.strip()]
-    names = m["plain"].split("#", 1)[0]
-    return [part.split()[0] for part in names.split(",") if part.strip().startswith("dfm.")]
 
 
 def _leaf_of(module: str, owner: dict[str, str]) -> str | None:
@@ -188,6 +214,7 @@ def find_problems(root: Path) -> list[str]:
     siblings = {p.name: p for p in packages}
     for pkg in packages:
         problems.extend(check_package(pkg, version, siblings))
+    problems.extend(check_architecture(packages))
     problems.extend(check_layering(packages))
     problems.extend(check_plugin_ranges(root, version))
     return problems

@@ -198,3 +198,43 @@ def test_missing_version_file(repo: Path) -> None:
 def test_package_dir_without_pyproject(repo: Path) -> None:
     (repo / "packages/stray").mkdir()
     assert problems(repo) == ["packages/stray: has no pyproject.toml"]
+
+
+def test_layering_sees_spelled_out_and_relative_imports(repo: Path) -> None:
+    (repo / "packages/dfm-a/src/dfm/a/_x.py").write_text(
+        "import importlib\n"
+        "def f():\n    return importlib.import_module('dfm.b.sub')\n"
+        "def g():\n    return __import__('dfm.targets.c')\n"
+        "name = 'dfm.b'\nimportlib.import_module(name)  # not a constant: not seen\n"
+        "from . import _y\nfrom .. import b\n"
+    )
+    assert problems(repo) == [
+        "packages/dfm-a/src/dfm/a/_x.py:3: imports dfm.b.sub from dfm-b, which dfm-a does not "
+        "depend on (layering)",
+        "packages/dfm-a/src/dfm/a/_x.py:5: imports dfm.targets.c from dfm-target-c, which "
+        "dfm-a does not depend on (layering)",
+        "packages/dfm-a/src/dfm/a/_x.py:9: imports dfm.b from dfm-b, which dfm-a does not "
+        "depend on (layering)",
+    ]
+
+
+def test_optional_imports_are_allowed_only_where_listed(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (repo / "packages/dfm-a/src/dfm/a/_x.py").write_text(
+        "try:\n    import dfm.b\nexcept ImportError:\n    b = None\n"
+    )
+    (line,) = problems(repo)
+    assert line.startswith("packages/dfm-a/src/dfm/a/_x.py:2: imports dfm.b from dfm-b")
+    monkeypatch.setitem(check_repo.OPTIONAL_IMPORTS, "dfm-a", {"dfm-b"})
+    assert problems(repo) == []
+
+
+def test_declared_dependencies_follow_the_architecture(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(check_repo.ARCHITECTURE, "dfm-b", set())
+    assert problems(repo) == [
+        "packages/dfm-b: depends on dfm-a, which ARCHITECTURE.md puts above or beside it "
+        "(it may depend on: nothing)"
+    ]
