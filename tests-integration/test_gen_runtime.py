@@ -238,3 +238,19 @@ def test_provider_operations_run(
     assert got == {"a": "x", "g": "hello", "key": "s3cret", "fed": "provfed"}
     assert site.cache_storage("sub") == tmp_path / "c" / "sub"
     assert isinstance(module.ThisSite.__mro__[1](_context("provfed", "main"), CacheConfig()), Site)
+
+
+def test_prepare_never_imports_the_homesite_adapters(out: Path) -> None:
+    from dfm.api import Pipeline, Yield
+    from dfm.session import Session
+
+    config = load_federation_config(FIXTURES / "examplefed" / "federation.dfm.yaml")
+    generate_federation(config, out)
+    _write(out, "examplefed.lib.customer_service", "raise RuntimeError('adapters imported')\n")
+    greet_me = importlib.import_module("examplefed.fed.api.users").GreetMe
+    with Pipeline() as pipeline:
+        Yield(value=greet_me(name="Ann"))
+    session = Session("examplefed", homesite="concierge", target="local")
+    prepared = session.prepare(pipeline)
+    assert prepared.api_version == "0.0.1"
+    assert "examplefed.lib.customer_service" not in sys.modules

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from dfm.irgen import AdapterCall, InPlace, NetIR, PlaceValue, StmtValue, TokenSend, Transition
-from dfm.modgen.net import _load, load_net_module, net_module_name, net_module_path
+from dfm.runtime.codegen import _load, load_net_module, net_module_name, net_module_path
 
 STUB = """
 class Net:

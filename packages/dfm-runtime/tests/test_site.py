@@ -193,3 +193,15 @@ def test_runner_without_a_loop_is_a_clear_error(make_federation) -> None:
         loop.run_until_complete(run())
     finally:
         loop.close()
+
+
+def test_the_constants_load_without_the_adapters(make_federation) -> None:
+    lazy = (
+        "__all__ = ['API_VERSION', 'ThisSite']\nAPI_VERSION = '1.0'\n"
+        "def __getattr__(name):\n    raise AttributeError('adapter module lacks Echo')\n"
+    )
+    fed = make_federation({"s1": SITE, "lazy": lazy})
+    assert load_site_runtime_module(fed, "lazy", adapters=False).API_VERSION == "1.0"
+    # A missing adapter class is reported as it is, not as "regenerate the package".
+    with pytest.raises(ValueError, match="Cannot load .*lazy.ThisSite: adapter module lacks Echo"):
+        load_site_runtime_module(fed, "lazy")

@@ -15,6 +15,7 @@ from dfm.irgen import InPlace, NetIR, PreparedPipeline, Transition, YieldPlace
 from dfm.session import (
     CallbackRunner,
     Delivery,
+    ExecuteRequest,
     FramedParams,
     InputFramer,
     Job,
@@ -81,24 +82,17 @@ class FakeTarget(Target):
         job.target = self
         return job
 
-    def execute(
-        self,
-        prepared: PreparedPipeline,
-        params: FramedParams,
-        next_frame: int,
-        runner: CallbackRunner,
-        options: Any,
-        force_modgen: bool,
-        debug: bool,
-    ) -> Job:
-        self.last_options = options
+    def execute(self, request: ExecuteRequest) -> Job:
+        self.last_options = request.options
         job_id = uuid.uuid4().hex[:8]
-        stopped = bool(params) and params[-1][0].is_stop_frame()
         stream = JobStream(job_id)
-        self.jobs[job_id] = (stream, InputFramer(prepared, next_frame, stopped))
-        job = self._handle(job_id, runner)
+        self.jobs[job_id] = (
+            stream,
+            InputFramer(request.prepared, request.next_frame, request.stopped),
+        )
+        job = self._handle(job_id, request.runner)
         stream.set_running()
-        job._submit(params)
+        job._submit(request.params)
         return job
 
     def reattach(self, job_id: str, runner: CallbackRunner | None) -> Job:

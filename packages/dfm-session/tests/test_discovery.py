@@ -78,7 +78,7 @@ def test_api_version_handshake(entry_points: Any) -> None:
         target_api_version = TARGET_API_VERSION + 1
 
     _ep(entry_points, "future", "dfm-target-future", Future)
-    with pytest.raises(TargetLoadError, match="target API version 2"):
+    with pytest.raises(TargetLoadError, match=f"target API version {TARGET_API_VERSION + 1}"):
         load_target("future")
     _ep(entry_points, "notatarget", "dfm-target-x", object)
     with pytest.raises(TargetLoadError, match="not a dfm.session.Target"):

@@ -9,7 +9,15 @@ import pytest
 
 from dfm.api import STATUS_PLACE_NAME, ErrorToken, Frame, StopToken
 from dfm.irgen import PreparedPipeline
-from dfm.session import DirectDispatcher, JobStatus, Session, TargetNotFoundError
+from dfm.session import (
+    DirectDispatcher,
+    JobStatus,
+    Session,
+    TargetLoadError,
+    TargetNotFoundError,
+    clear_target_cache,
+    default_target_name,
+)
 
 Token = tuple[str, Any, Frame, str, Any]
 
@@ -36,10 +44,30 @@ def test_empty_names_are_rejected(entry_points: Any) -> None:
 
 
 def test_target_from_env_and_default(entry_points: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("DFM_TARGET", "fake")
-    assert Session("fakefed", "home").target_name == "fake"
+    fake_target = entry_points[0].obj
+
+    class Needy(fake_target):  # type: ignore[misc,valid-type]  # needs set-up: priority 0
+        default_priority = 0
+
+    class Embedded(fake_target):  # type: ignore[misc,valid-type]
+        default_priority = 50
+
+    ep, dist = type(entry_points[0]), type(entry_points[0].dist)
+    monkeypatch.setenv("DFM_TARGET", "needy")
+    entry_points.append(ep("needy", "n:T", dist("dfm-target-needy", "1"), Needy))
+    clear_target_cache()
+    assert Session("fakefed", "home").target_name == "needy"
     monkeypatch.delenv("DFM_TARGET")
-    with pytest.raises(TargetNotFoundError, match="'local'"):
+    # The fake target (priority 0) and needy tie: the user must choose.
+    with pytest.raises(TargetLoadError, match="fake, needy.*DFM_TARGET"):
+        Session("fakefed", "home")
+    entry_points.append(ep("embedded", "e:T", dist("dfm-target-embedded", "1"), Embedded))
+    entry_points.append(ep("broken", "b:T", dist("dfm-target-b", "1"), error=ImportError("x")))
+    clear_target_cache()
+    assert default_target_name() == "embedded"  # the highest priority; broken ones left out
+    entry_points.clear()
+    clear_target_cache()
+    with pytest.raises(TargetNotFoundError, match="No DFM target is installed"):
         Session("fakefed", "home")
 
 

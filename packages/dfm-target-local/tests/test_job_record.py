@@ -10,8 +10,8 @@ import pytest
 
 from dfm.api import STATUS_PLACE_NAME, ErrorInfo, ErrorToken, Frame, StopToken
 from dfm.irgen import InPlace, NetIR, PreparedPipeline, Transition
+from dfm.runtime import SiteHost
 from dfm.session import Delivery, DirectDispatcher, InputFramer, JobStatus, JobStream
-from dfm.targets.local._host import SiteHost
 from dfm.targets.local._job import LocalJobRecord
 
 

@@ -1,11 +1,8 @@
-"""Code generation for DFM.
+"""Federation configs and ``dfm gen``: an authoring tool, not something a site runs.
 
-Two generators live here, both pure text producers:
-
-* ``dfm gen``: a federation config (``*.dfm.yaml``) becomes the federation's Python
-  package (:func:`load_federation_config`, :func:`generate_federation`);
-* site code: a site turns the NetIR it receives into a Python module it runs
-  (:func:`generate_net_source`, :func:`load_net_module`).
+A federation config (``*.dfm.yaml``) is loaded and checked (:func:`load_federation_config`)
+and becomes the federation's Python package (:func:`generate_federation`). The code a
+site generates from the NetIR it receives lives in ``dfm.runtime.codegen``.
 """
 
 from typing import TYPE_CHECKING, Any
@@ -27,10 +24,8 @@ if TYPE_CHECKING:
         load_federation_config_from_dict,
         load_federation_config_from_string,
     )
-    from .net import generate_net_source, load_net_module
 
-# Sites import dfm.modgen.net on every cold start; the config loader and dfm gen (and
-# YAML) are only imported when used.
+# The config loader and dfm gen (and YAML) are only imported when used.
 _LAZY = {
     "GenerationError": "apigen",
     "GenerationReport": "apigen",
@@ -44,8 +39,6 @@ _LAZY = {
     "load_federation_config": "config",
     "load_federation_config_from_dict": "config",
     "load_federation_config_from_string": "config",
-    "generate_net_source": "net",
-    "load_net_module": "net",
 }
 
 
@@ -66,11 +59,9 @@ __all__ = [
     "GenerationReport",
     "build_fed_info",
     "generate_federation",
-    "generate_net_source",
     "load_federation_config",
     "load_federation_config_from_dict",
     "load_federation_config_from_string",
-    "load_net_module",
     "render_federation",
     "write_federation",
 ]

@@ -1,17 +1,18 @@
 """The DFM site runtime: what adapters see (Site, Provider) and what runs them.
 
-A target runs one site's part of a job like this::
+Every target hosts its sites with the same machinery. The simplest way is a
+:class:`SiteThread`, a :class:`SiteHost` running one site on a thread of its own::
 
-    controller = JobController(netir, job_id=job_id, router=router, logger=logger)
-    runner = controller.runner        # on the loop that will run it
-    runner.start()
-    for frame, inputs in params:      # then the stop frame
-        runner.inject(frame, inputs)
-    await runner.done
+    host = SiteThread("north", router, events, logger)
+    host.create(job_id, netir, force_modgen=False).result()   # checks and loads the net
+    host.inject(job_id, encode_params(framed_params))          # the application's input
+    host.deliver(package_from_another_site)                    # TokenPackage or wire bytes
 
 Tokens for other sites and yields leave through the target's :class:`Router` as
-:class:`TokenPackage` objects; packages from other sites enter with
-``runner.deliver_package``.
+:class:`TokenPackage` objects; the host reports job ends and yields to its
+:class:`HostEvents`. Underneath, :class:`SiteRunners` keeps a site's job runners on
+one event loop (a target may run it on a loop of its own, e.g. in a site process),
+and a :class:`JobController` builds one job's :class:`NetRunner` from its NetIR.
 """
 
 from dfm.api import (
@@ -25,23 +26,31 @@ from dfm.api import (
 )
 
 from ._context import FLOW, STOP_TOKEN, DfmContext, select
+from ._host import HostEvents, SiteHost
 from ._job import JobController
 from ._loader import load_site_runtime_module, site_runtime_module_name
 from ._net import Net, SendSpec, TransitionSpec, done_value
-from ._package import Router, TokenPackage
+from ._package import Router, TokenPackage, to_wire_or_error
+from ._params import EncodedParams, decode_params, encode_params
+from ._pool import DaemonThreadPool
 from ._runner import NetRunner
 from ._secrets import SecretsVault, SecretsVaultConfig
 from ._site import CacheConfig, Provider, Site
+from ._site_runners import SiteRunners
+from ._site_thread import SiteThread
 
 __all__ = [
     "FLOW",
     "STOP_TOKEN",
     "TRUSTED",
     "CacheConfig",
+    "DaemonThreadPool",
     "DecodePolicy",
     "DfmContext",
+    "EncodedParams",
     "FlowInfo",
     "Frame",
+    "HostEvents",
     "JobController",
     "Net",
     "NetRunner",
@@ -50,14 +59,20 @@ __all__ = [
     "SecretsVault",
     "SecretsVaultConfig",
     "SendSpec",
-    "done_value",
     "SerializationError",
     "Site",
+    "SiteHost",
+    "SiteRunners",
+    "SiteThread",
     "TokenPackage",
     "TransitionSpec",
+    "decode_params",
     "decode_value",
+    "done_value",
+    "encode_params",
     "encode_value",
     "load_site_runtime_module",
     "select",
     "site_runtime_module_name",
+    "to_wire_or_error",
 ]

@@ -1,19 +1,17 @@
-"""SiteHost: where one site of a local federation runs, and what it reports back."""
+"""SiteHost: where one site runs the jobs of a target, and what it reports back."""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from concurrent.futures import Future
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from dfm.api import Frame
+from ._params import EncodedParams
 
 if TYPE_CHECKING:
     from dfm.irgen import NetIR
-    from dfm.runtime import TokenPackage
 
-EncodedParams = list[tuple[Frame, dict[str, Any]]]
-"""Parameter sets with tagged (``encode_value``) values; no ``__start_place__``."""
+    from ._package import TokenPackage
 
 
 class HostEvents(Protocol):

@@ -58,7 +58,7 @@ class JobController:
         loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
         """Load the site runtime and net modules and build the runner."""
-        from dfm.modgen.net import load_net_module
+        from .codegen import load_net_module
 
         federation = netir.federation_name
         module = load_site_runtime_module(federation, netir.site)

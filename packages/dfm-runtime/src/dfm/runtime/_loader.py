@@ -15,14 +15,21 @@ def site_runtime_module_name(federation: str, site: str) -> str:
     return f"{federation}.fed.runtime.{site.split('@', 1)[0]}"
 
 
-def load_site_runtime_module(federation: str, site: str) -> ModuleType:
+def load_site_runtime_module(federation: str, site: str, *, adapters: bool = True) -> ModuleType:
     """Import the generated runtime module of a site and check what it must export.
 
     Also allows polymorphic JSON to resolve classes of the federation package.
 
+    Args:
+        federation: The federation's code package.
+        site: The site.
+        adapters: Also load and check ``ThisSite``, which imports the site's adapters.
+            An application that only needs the module's constants (``API_VERSION``)
+            passes False and never imports adapter code.
+
     Raises:
-        ValueError: The module cannot be imported, or lacks ``API_VERSION`` or a
-            ``ThisSite`` subclass of :class:`dfm.runtime.Site`.
+        ValueError: The module cannot be imported, or lacks ``API_VERSION`` or (with
+            ``adapters``) a ``ThisSite`` subclass of :class:`dfm.runtime.Site`.
     """
     name = site_runtime_module_name(federation, site)
     try:
@@ -33,18 +40,33 @@ def load_site_runtime_module(federation: str, site: str) -> ModuleType:
             f"{federation!r}: {e}. Is the federation package installed (generated with "
             "`dfm gen`) and does it have this site?"
         ) from e
-    missing = [attr for attr in ("API_VERSION", "ThisSite") if not hasattr(module, attr)]
-    if missing:
+    if not hasattr(module, "API_VERSION"):
         raise ValueError(
-            f"Site runtime module {name!r} does not define {' and '.join(missing)}; "
-            "regenerate the federation package with `dfm gen`"
+            f"Site runtime module {name!r} does not define API_VERSION; regenerate the "
+            "federation package with `dfm gen`"
         )
-    this_site = module.ThisSite
-    if not (isinstance(this_site, type) and issubclass(this_site, Site)):
-        raise ValueError(
-            f"{name}.ThisSite must be a subclass of dfm.runtime.Site, not {this_site!r}"
-        )
+    if adapters:
+        _check_this_site(module, name)
     if not isinstance(module.API_VERSION, str):
         raise ValueError(f"{name}.API_VERSION must be a string, not {module.API_VERSION!r}")
     allow_module_prefix(federation)
     return module
+
+
+def _check_this_site(module: ModuleType, name: str) -> None:
+    declared = "ThisSite" in vars(module) or "ThisSite" in getattr(module, "__all__", ())
+    if not declared:
+        raise ValueError(
+            f"Site runtime module {name!r} does not define ThisSite; regenerate the "
+            "federation package with `dfm gen`"
+        )
+    try:
+        # Generated packages load ThisSite (and with it the adapters) on first access.
+        this_site = module.ThisSite
+    except AttributeError as e:
+        # E.g. an adapter class missing from its module: say so, not "regenerate".
+        raise ValueError(f"Cannot load {name}.ThisSite: {e}") from e
+    if not (isinstance(this_site, type) and issubclass(this_site, Site)):
+        raise ValueError(
+            f"{name}.ThisSite must be a subclass of dfm.runtime.Site, not {this_site!r}"
+        )

@@ -7,7 +7,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
-from dfm.api import DecodePolicy, Frame, decode_value
+from dfm.api import DecodePolicy, ErrorToken, Frame, decode_value, encode_value
 
 _WIRE_KEYS = (
     "job_id",
@@ -144,3 +144,17 @@ class Router(ABC):
 
         Called on the sending site's event-loop thread; must not block.
         """
+
+
+def to_wire_or_error(package: TokenPackage) -> bytes:
+    """The package's wire bytes; never raises.
+
+    If the package cannot be serialized, the same package carrying the error as an
+    ErrorToken is serialized instead.
+    """
+    try:
+        return package.to_wire()
+    except Exception as e:
+        error = ErrorToken.from_exception(e, node_id=package.source_node, site=package.source_site)
+        package.payload = encode_value(error)
+        return package.to_wire()

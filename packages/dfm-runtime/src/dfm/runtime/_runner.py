@@ -44,7 +44,7 @@ class NetRunner:
     thread. Tokens delivered before :meth:`start` are kept and processed by it.
 
     Args:
-        net_class: The generated ``ThisNet`` class (from ``dfm.modgen.load_net_module``).
+        net_class: The generated ``ThisNet`` class (from ``dfm.runtime.codegen.load_net_module``).
         ctx: The job's context on this site; the runner attaches itself to it.
         site: The ``ThisSite`` instance.
         executor: Where sync adapters run; a target shares one per site. None: the

@@ -1,130 +1,30 @@
-"""SiteWorker: one site on a daemon thread with its own event loop."""
+"""SiteThread: one site on a daemon thread with its own event loop."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import threading
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
-from dfm.api import TRUSTED, ErrorToken, decode_value
-from dfm.runtime import JobController, NetRunner, Router, TokenPackage
+from dfm.api import TRUSTED, DecodePolicy
 
-from ._executor import DaemonThreadPool
-from ._host import EncodedParams, HostEvents, SiteHost
+from ._host import HostEvents, SiteHost
+from ._package import Router, TokenPackage
+from ._params import EncodedParams
+from ._pool import DaemonThreadPool
+from ._site_runners import SiteRunners
 
 if TYPE_CHECKING:
     from dfm.irgen import NetIR
 
 _CHUNK = 256  # inbox items per loop callback, so cancels and firings interleave
-_REMEMBERED_CANCELS = 10_000
 
 
-def decode_params(values: dict[str, tuple[str, Any]]) -> dict[str, Any]:
-    """Decode tagged parameter values; one that cannot be decoded becomes an ErrorToken."""
-    decoded = {}
-    for name, tagged in values.items():
-        try:
-            decoded[name] = tagged[1] if tagged[0] == "json" else decode_value(tagged, TRUSTED)
-        except Exception as e:
-            decoded[name] = ErrorToken.from_exception(e)
-    return decoded
-
-
-class SiteRunners:
-    """The runners of one site, by job: creation, input, delivery, cancel (on its loop).
-
-    Shared by the thread worker and the worker process.
-
-    Args:
-        site: The site.
-        router: Where the runners' outgoing packages go.
-        pool: Where sync adapters run.
-        logger: The site's logger.
-        on_done: Called on the loop with ``(job_id, error)`` when a runner ends.
-    """
-
-    def __init__(
-        self,
-        site: str,
-        router: Router,
-        pool: DaemonThreadPool,
-        logger: logging.Logger,
-        on_done: Callable[[str, str | None], None],
-    ) -> None:
-        """Start with no jobs."""
-        self.site = site
-        self.runners: dict[str, NetRunner] = {}
-        self._router = router
-        self._pool = pool
-        self._log = logger
-        self._on_done = on_done
-        self._cancelled: OrderedDict[str, None] = OrderedDict()
-
-    def create(self, job_id: str, netir: NetIR, force_modgen: bool) -> None:
-        """Build and start the job's runner (raises on failure)."""
-        if job_id in self._cancelled:
-            raise RuntimeError(f"job {job_id} was cancelled before site {self.site} started it")
-        controller = JobController(
-            netir,
-            job_id=job_id,
-            router=self._router,
-            logger=self._log,
-            decode_policy=TRUSTED,
-            force_modgen=force_modgen,
-            executor=self._pool,
-            loop=asyncio.get_running_loop(),
-        )
-        runner = controller.runner
-        self.runners[job_id] = runner
-        runner.done.add_done_callback(lambda done: self._done(job_id, done))
-        runner.start()
-
-    def _done(self, job_id: str, done: asyncio.Future[None]) -> None:
-        self.runners.pop(job_id, None)
-        error = None
-        if not done.cancelled() and done.exception() is not None:
-            exc = done.exception()
-            error = f"internal failure on site {self.site!r}: {type(exc).__name__}: {exc}"
-        self._on_done(job_id, error)
-
-    def inject(self, job_id: str, params: EncodedParams) -> None:
-        """Feed parameter sets to the job's runner (dropped if the job is gone)."""
-        runner = self.runners.get(job_id)
-        if runner is None:
-            return
-        for frame, values in params:
-            runner.inject(frame, decode_params(values) if values else values)
-
-    def deliver(self, item: TokenPackage | bytes) -> None:
-        """Deliver a package (dropped if its job is gone from this site)."""
-        package = TokenPackage.from_wire(item) if isinstance(item, bytes) else item
-        runner = self.runners.get(package.job_id)
-        if runner is not None:
-            runner.deliver_package(package)
-
-    def remember_cancel(self, job_id: str) -> None:
-        """Refuse to create the job from now on (any thread)."""
-        self._cancelled[job_id] = None
-        while len(self._cancelled) > _REMEMBERED_CANCELS:
-            self._cancelled.popitem(last=False)
-
-    def cancel(self, job_id: str) -> None:
-        """Cancel the job's runner; its ``done`` resolves."""
-        runner = self.runners.get(job_id)
-        if runner is not None:
-            runner.cancel()
-
-    def cancel_all(self) -> None:
-        """Cancel every runner (on shutdown)."""
-        for runner in list(self.runners.values()):
-            runner.cancel()
-
-
-class SiteWorker(SiteHost):
+class SiteThread(SiteHost):
     """A site on a daemon thread running its own event loop.
 
     Other threads hand it work through an inbox; the loop is woken once when the inbox
@@ -137,6 +37,7 @@ class SiteWorker(SiteHost):
         events: Where the worker reports.
         logger: The site's logger.
         sync_workers: Size of the sync adapter pool.
+        decode_policy: What the site accepts in parameters and packages.
     """
 
     def __init__(
@@ -145,7 +46,8 @@ class SiteWorker(SiteHost):
         router: Router,
         events: HostEvents,
         logger: logging.Logger,
-        sync_workers: int,
+        sync_workers: int = 64,
+        decode_policy: DecodePolicy = TRUSTED,
     ) -> None:
         """Start the thread and its loop."""
         super().__init__(site)
@@ -153,7 +55,9 @@ class SiteWorker(SiteHost):
         self._log = logger
         self._loop = asyncio.new_event_loop()
         self._pool = DaemonThreadPool(sync_workers, f"dfm-{site}-sync")
-        self._runners = SiteRunners(site, router, self._pool, logger, self._runner_done)
+        self._runners = SiteRunners(
+            site, router, self._pool, logger, self._runner_done, decode_policy
+        )
         self._inbox: deque[tuple[Callable[[Any], None], Any]] = deque()
         self._lock = threading.Lock()
         self._scheduled = False

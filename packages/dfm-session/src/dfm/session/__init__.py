@@ -29,6 +29,7 @@ from ._discovery import (
     TargetLoadError,
     TargetNotFoundError,
     clear_target_cache,
+    default_target_name,
     find_target,
     installed_targets,
     load_target,
@@ -42,14 +43,13 @@ from ._dispatchers import (
 )
 from ._job import FramedParams, InputFramer, InputParams, Job, UnknownJob, normalize_input_params
 from ._logging import configure_session_logging
-from ._session import DEFAULT_TARGET, Session
+from ._session import Session
 from ._status import FailureStatus, JobStatus
 from ._stream import JobStream
 from ._stream_job import StreamJob
-from ._target import TARGET_API_VERSION, SessionInfo, Target
+from ._target import TARGET_API_VERSION, ExecuteRequest, SessionInfo, Target
 
 __all__ = [
-    "DEFAULT_TARGET",
     "TARGET_API_VERSION",
     "AsyncioDispatcher",
     "CallbackDispatcher",
@@ -60,6 +60,7 @@ __all__ = [
     "DfmDataCallbackAsync",
     "DfmDataCallbackSync",
     "DirectDispatcher",
+    "ExecuteRequest",
     "FailureStatus",
     "FramedParams",
     "InputFramer",
@@ -82,6 +83,7 @@ __all__ = [
     "call_callbacks_async",
     "callbacks_kind",
     "clear_target_cache",
+    "default_target_name",
     "configure_session_logging",
     "find_target",
     "installed_targets",

@@ -13,7 +13,7 @@ from typing import Any
 from dfm.api import Frame
 
 from ._discovery import installed_targets
-from ._session import DEFAULT_TARGET, Session
+from ._session import Session
 from ._status import JobStatus
 
 
@@ -31,7 +31,7 @@ def targets_command(argv: list[str]) -> int:
     ).parse_args(argv)
     entries = installed_targets()
     if not entries:
-        print(f"No DFM targets are installed (pip install dfm-target-{DEFAULT_TARGET})")
+        print("No DFM targets are installed; install a target distribution (docs: Targets)")
         return 0
     names = [e.name for e in entries]
     width = max(len("NAME"), *(len(n) for n in names))
@@ -104,7 +104,9 @@ def run_command(argv: list[str]) -> int:
     parser.add_argument("--homesite", required=True, help="the site the application runs at")
     parser.add_argument("--params", default="{}", help="JSON: one parameter set or a list")
     parser.add_argument(
-        "--target", default=None, help=f"target name (default: DFM_TARGET or {DEFAULT_TARGET})"
+        "--target",
+        default=None,
+        help="target name (default: DFM_TARGET, else the installed default target)",
     )
     parser.add_argument(
         "--option",

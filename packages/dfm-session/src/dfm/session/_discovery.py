@@ -126,3 +126,40 @@ def load_target(name: str) -> type[Target]:
             f"{entry.distribution} made for this dfm-session"
         )
     return loaded
+
+
+def default_target_name() -> str:
+    """The target a session uses when neither ``target=`` nor ``DFM_TARGET`` names one.
+
+    Every installed target class is loaded (target modules are cheap to import) and the
+    one with the highest :attr:`Target.default_priority` wins. Targets that cannot be
+    loaded are left out.
+
+    Raises:
+        TargetNotFoundError: No target is installed, or none can be loaded.
+        TargetLoadError: Several targets share the highest priority; the message says
+            how to choose one.
+    """
+    ranked: list[tuple[int, str]] = []
+    failures: list[str] = []
+    for entries in _scan():
+        name = entries[0].name
+        try:
+            ranked.append((load_target(name).default_priority, name))
+        except (TargetLoadError, TargetNotFoundError) as e:
+            failures.append(str(e))
+    if not ranked:
+        why = f" ({'; '.join(failures)})" if failures else ""
+        raise TargetNotFoundError(
+            "No DFM target is installed that can be used"
+            f"{why}; install a target distribution (see the DFM docs, 'Targets'), or "
+            "name one with Session(target=...) or DFM_TARGET"
+        )
+    best = max(priority for priority, _ in ranked)
+    tied = sorted(name for priority, name in ranked if priority == best)
+    if len(tied) > 1:
+        raise TargetLoadError(
+            f"Several installed targets ask to be the default ({', '.join(tied)}); choose "
+            "one with Session(target=...) or the DFM_TARGET environment variable"
+        )
+    return tied[0]

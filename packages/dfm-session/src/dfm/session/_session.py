@@ -13,32 +13,31 @@ from typing import TYPE_CHECKING, Any, Literal
 from dfm.api import START_PLACE_NAME, FedInfo, FlowInfo, Frame, allow_module_prefix
 
 from ._callbacks import CallbackDispatcher, DfmDataCallback
-from ._discovery import load_target
+from ._discovery import default_target_name, load_target
 from ._dispatchers import DirectDispatcher
 from ._job import InputFramer, InputParams, Job
 from ._logging import configure_session_logging
-from ._target import SessionInfo, Target
+from ._target import ExecuteRequest, SessionInfo, Target
 
 if TYPE_CHECKING:
     from dfm.api import Pipeline
     from dfm.irgen import PreparedPipeline
-
-DEFAULT_TARGET = "local"
-"""The target used when neither ``target=`` nor ``DFM_TARGET`` names one."""
 
 
 class Session:
     """Main entry point for executing DFM pipelines in a federation.
 
     A session prepares pipelines (compiles them for the federation's sites) and
-    executes them on a *target*: ``local`` runs the whole federation in this process;
-    other targets (e.g. ``flare``) come from installed plugins. The session connects
-    to its target on first use (or explicitly with :meth:`connect` or ``with``).
+    executes them on a *target*, a plugin (entry-point group ``dfm.targets``): e.g.
+    ``local`` runs the whole federation on this machine, ``flare`` on NVIDIA FLARE. The
+    session connects to its target on first use (or explicitly with :meth:`connect`
+    or ``with``).
 
     Args:
         federation_name: The federation's Python package, e.g. ``examplefed``.
         homesite: The site the application runs at; results are yielded there.
-        target: The target's name; default: env ``DFM_TARGET``, else ``local``.
+        target: The target's name; default: env ``DFM_TARGET``, else the installed
+            target with the highest ``default_priority`` (see :class:`Target`).
         logger: The session's logger; default :func:`configure_session_logging`.
         callback_dispatcher: Runs the callbacks of every job of the session; default a
             new :class:`DirectDispatcher`.
@@ -71,7 +70,7 @@ class Session:
         self._homesite = homesite
         self._logger = logger or configure_session_logging()
         self._dispatcher = callback_dispatcher or DirectDispatcher()
-        self._target_name = target or os.environ.get("DFM_TARGET") or DEFAULT_TARGET
+        self._target_name = target or os.environ.get("DFM_TARGET") or default_target_name()
         allow_module_prefix(federation_name)
         target_class = load_target(self._target_name)
         target_class.check_options(kwargs)
@@ -138,6 +137,15 @@ class Session:
             )
             self._runtime_module = module
         return self._runtime_module
+
+    def _api_version(self) -> str:
+        # The constant only: preparing a pipeline never imports the homesite's adapters.
+        if self._runtime_module is not None:
+            return str(self._runtime_module.API_VERSION)
+        from dfm.runtime import load_site_runtime_module
+
+        module = load_site_runtime_module(self._federation_name, self._homesite, adapters=False)
+        return str(module.API_VERSION)
 
     @property
     def fed_info(self) -> FedInfo:
@@ -209,8 +217,7 @@ class Session:
         """
         candidates = self._candidates(restrict_to_sites)
         if pipeline.api_version == "":
-            version = str(self.runtime_module.API_VERSION)
-            pipeline = pipeline.model_copy(update={"api_version": version})
+            pipeline = pipeline.model_copy(update={"api_version": self._api_version()})
         from dfm.irgen import prepare
 
         try:
@@ -248,7 +255,7 @@ class Session:
 
         It is exactly the module a site runs (nothing is written to the cache).
         """
-        from dfm.modgen.net import generate_net_source
+        from dfm.runtime.codegen import generate_net_source
 
         return {site: generate_net_source(netir) for site, netir in pipeline.net_irs().items()}
 
@@ -313,7 +320,7 @@ class Session:
         runner = self._dispatcher.create_runner(default_callback, place_callbacks)
         self.connect()
         return self._target.execute(
-            pipeline, framed, next_frame, runner, options, force_modgen, debug
+            ExecuteRequest(pipeline, framed, next_frame, runner, options, force_modgen, debug)
         )
 
     def reattach(

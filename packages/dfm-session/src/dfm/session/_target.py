@@ -14,8 +14,12 @@ from ._job import FramedParams, Job
 if TYPE_CHECKING:
     from dfm.irgen import PreparedPipeline
 
-TARGET_API_VERSION = 1
-"""The version of the :class:`Target` interface this dfm-session implements."""
+TARGET_API_VERSION = 2
+"""The version of the :class:`Target` interface this dfm-session implements.
+
+Version 2: ``execute`` takes one :class:`ExecuteRequest`; targets declare
+``default_priority``.
+"""
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,35 @@ class SessionInfo:
     federation_name: str
     homesite: str
     logger: logging.Logger
+
+
+@dataclass(frozen=True)
+class ExecuteRequest:
+    """Everything a target needs to start one job.
+
+    Attributes:
+        prepared: The pipeline to run.
+        params: Validated parameter sets with frames ``[0]``, ``[1]``, …, and the stop
+            frame last when the job should stop after them.
+        next_frame: The index the next parameter set of this job will get.
+        runner: Delivers the job's tokens to the callbacks.
+        options: Per-job target options (target specific), or None.
+        force_modgen: Regenerate site code instead of using caches.
+        debug: Log more.
+    """
+
+    prepared: PreparedPipeline
+    params: FramedParams
+    next_frame: int
+    runner: CallbackRunner
+    options: Any = None
+    force_modgen: bool = False
+    debug: bool = False
+
+    @property
+    def stopped(self) -> bool:
+        """Whether ``params`` ends with the stop frame (no more input will come)."""
+        return bool(self.params) and self.params[-1][0].is_stop_frame()
 
 
 class Target(ABC):
@@ -69,7 +102,7 @@ class Target(ABC):
 
         class EchoTarget(Target):
             name = "echo"
-            target_api_version = 1
+            target_api_version = 2
 
             def __init__(self, session_info, *, greeting: str = "hi"):  # the options
                 super().__init__(session_info)
@@ -78,13 +111,13 @@ class Target(ABC):
             def connect(self): ...
             def close(self): ...
 
-            def execute(self, prepared, params, next_frame, runner, options, force_modgen, debug):
+            def execute(self, request):
                 stream = JobStream(uuid.uuid4().hex[:8])
-                stopped = bool(params) and params[-1][0].is_stop_frame()
-                self.jobs[stream.job_id] = (stream, InputFramer(prepared, next_frame, stopped))
-                job = EchoJob(stream, self.jobs[stream.job_id][1], runner)
+                framer = InputFramer(request.prepared, request.next_frame, request.stopped)
+                self.jobs[stream.job_id] = (stream, framer)
+                job = EchoJob(stream, framer, request.runner)
                 stream.set_running()
-                job._submit(params)
+                job._submit(request.params)
                 return job
 
             def reattach(self, job_id, runner):
@@ -95,19 +128,29 @@ class Target(ABC):
     and the lines of its ``pyproject.toml`` that register it::
 
         [project]
-        dependencies = ["dfm-session>=0.1,<0.2"]
+        dependencies = ["dfm-session>=0.1,<0.2"]   # target API version 2
 
         [project.entry-points."dfm.targets"]
         echo = "dfm_target_echo:EchoTarget"
+
+    The module the entry point names must be cheap to import (sessions load every
+    installed target class to choose the default): import heavy dependencies inside
+    the methods that need them.
 
     Attributes:
         name: The entry-point name the target is registered under.
         target_api_version: The version of this interface the target implements; it
             must equal :data:`TARGET_API_VERSION`.
+        default_priority: How strongly the target asks to be the default when neither
+            ``target=`` nor ``DFM_TARGET`` names one: the installed target with the
+            highest priority is used. A target that runs with no set-up (the embedded
+            ``local`` target: 100) declares a high one; a target that needs a running
+            system or credentials declares 0.
     """
 
     name: ClassVar[str] = ""
     target_api_version: ClassVar[int] = TARGET_API_VERSION
+    default_priority: ClassVar[int] = 0
 
     def __init__(self, session_info: SessionInfo) -> None:
         """Keep the session info; subclasses add their options as keyword-only arguments."""
@@ -157,27 +200,8 @@ class Target(ABC):
         """Abort running jobs and release resources (idempotent)."""
 
     @abstractmethod
-    def execute(
-        self,
-        prepared: PreparedPipeline,
-        params: FramedParams,
-        next_frame: int,
-        runner: CallbackRunner,
-        options: Any,
-        force_modgen: bool,
-        debug: bool,
-    ) -> Job:
+    def execute(self, request: ExecuteRequest) -> Job:
         """Start a job and return it without waiting for it to finish.
-
-        Args:
-            prepared: The pipeline to run.
-            params: Validated parameter sets with frames ``[0]``, ``[1]``, …, and the
-                stop frame last when the job should stop after them.
-            next_frame: The index the next parameter set of this job will get.
-            runner: Delivers the job's tokens to the callbacks.
-            options: Per-job target options (target specific), or None.
-            force_modgen: Regenerate site code instead of using caches.
-            debug: Log more.
 
         Raises:
             ValueError: The job cannot start (e.g. an API version mismatch on a site);

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from dfm.api import STATUS_PLACE_NAME, StopToken
 from dfm.session import (
     CallbackRunner,
     Delivery,
+    ExecuteRequest,
     FramedParams,
     InputFramer,
     Job,
@@ -52,7 +52,7 @@ class EchoTarget(Target):
     """
 
     name = "echo"
-    target_api_version = 1
+    target_api_version = 2
 
     def __init__(self, session_info: SessionInfo, *, greeting: str = "echo") -> None:
         """Keep the greeting."""
@@ -74,23 +74,14 @@ class EchoTarget(Target):
         job.homesite = self.session_info.homesite
         return job
 
-    def execute(
-        self,
-        prepared: Any,
-        params: FramedParams,
-        next_frame: int,
-        runner: CallbackRunner,
-        options: Any,
-        force_modgen: bool,
-        debug: bool,
-    ) -> Job:
+    def execute(self, request: ExecuteRequest) -> Job:
         """Echo the parameter sets."""
         job_id = uuid.uuid4().hex[:8]
-        stopped = bool(params) and params[-1][0].is_stop_frame()
-        self._jobs[job_id] = (JobStream(job_id), InputFramer(prepared, next_frame, stopped))
-        job = self._handle(job_id, runner)
+        framer = InputFramer(request.prepared, request.next_frame, request.stopped)
+        self._jobs[job_id] = (JobStream(job_id), framer)
+        job = self._handle(job_id, request.runner)
         job.stream.set_running()
-        job._submit(params)
+        job._submit(request.params)
         return job
 
     def reattach(self, job_id: str, runner: CallbackRunner | None) -> Job:

@@ -1,7 +1,8 @@
-"""Site net code: a NetIR becomes a Python module defining ``class ThisNet(Net)``.
+"""Site code generation: a NetIR becomes a Python module defining ``class ThisNet(Net)``.
 
-``generate_net_source`` writes the text; ``load_net_module`` returns the module, cached
-in this process and on disk (see :mod:`dfm.modgen.net._load`).
+A site never runs code it was sent: it receives a NetIR (data) and generates its own
+module from it. ``generate_net_source`` writes the text; ``load_net_module`` returns the
+module, cached in this process and on disk (see :mod:`dfm.runtime.codegen._load`).
 """
 
 from ._generate import RUNTIME, generate_net_source

@@ -28,21 +28,21 @@ from dfm.irgen import NetIR
 
 from ._generate import RUNTIME, generate_net_source
 
-_logger = logging.getLogger("dfm.modgen")
+_logger = logging.getLogger("dfm.runtime.codegen")
 _lock = threading.Lock()
 _modules: dict[str, ModuleType] = {}
 
 
 def _version_tag() -> str:
     try:
-        version = metadata.version("dfm-modgen")
+        version = metadata.version("dfm-runtime")
     except metadata.PackageNotFoundError:
         version = "0"
     return "".join(c if c.isalnum() else "_" for c in version)
 
 
 VERSION_TAG = _version_tag()
-"""The dfm-modgen version as used in module names and cache paths (``0.1.0`` → ``0_1_0``)."""
+"""The dfm-runtime version as used in module names and cache paths (``0.1.0`` → ``0_1_0``)."""
 
 
 def net_module_name(netir: NetIR) -> str:

@@ -7,8 +7,7 @@ on a distributed target. Options (session keyword arguments): ``job_timeout``,
 ``max_finished_jobs``; see :class:`LocalTarget`.
 """
 
-from ._executor import DaemonThreadPool
 from ._job import LocalJob
 from ._target import LocalTarget
 
-__all__ = ["DaemonThreadPool", "LocalJob", "LocalTarget"]
+__all__ = ["LocalJob", "LocalTarget"]

@@ -124,14 +124,14 @@ def main(argv: list[str]) -> int:
     parent = _Parent(conn)
 
     from dfm.irgen import NetIR
+    from dfm.runtime import SiteThread
 
     from ._router import LocalRouter
-    from ._worker import SiteWorker
 
     log = logging.getLogger(f"dfm.targets.local.{site}")
     events = _Events(parent)
     router = LocalRouter(_Sites(parent), events, True, log)
-    worker = SiteWorker(site, router, events, log, sync_workers)
+    worker = SiteThread(site, router, events, log, sync_workers)
     parent.loop = worker.loop
     parent.send(("ready", os.getpid()))
 

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from dfm.api import START_PLACE_NAME, encode_value
+from dfm.runtime import EncodedParams, SiteHost, encode_params
 from dfm.session import (
     CallbackRunner,
     FailureStatus,
@@ -18,30 +18,8 @@ from dfm.session import (
     StreamJob,
 )
 
-from ._host import EncodedParams, SiteHost
-
 if TYPE_CHECKING:
     from dfm.irgen import PreparedPipeline
-
-
-def encode_params(framed: FramedParams) -> EncodedParams:
-    """Encode every parameter value (``__start_place__`` is implied and left out).
-
-    Raises:
-        ValueError: A value cannot be serialized (nothing was sent).
-    """
-    encoded: EncodedParams = []
-    for frame, values in framed:
-        tagged = {}
-        for name, value in values.items():
-            if name == START_PLACE_NAME:
-                continue
-            try:
-                tagged[name] = encode_value(value)
-            except ValueError as e:
-                raise ValueError(f"Parameter {name!r} of frame {frame} cannot be sent: {e}") from e
-        encoded.append((frame, tagged))
-    return encoded
 
 
 class LocalJobRecord:

@@ -12,7 +12,7 @@ from concurrent.futures import Future
 from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any
 
-from ._host import EncodedParams, HostEvents, SiteHost
+from dfm.runtime import EncodedParams, HostEvents, SiteHost
 
 if TYPE_CHECKING:
     from dfm.irgen import NetIR

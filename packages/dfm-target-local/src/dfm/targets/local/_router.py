@@ -5,24 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
-from dfm.api import ErrorToken, encode_value
-from dfm.runtime import Router, TokenPackage
-
-from ._host import HostEvents, SiteHost
-
-
-def to_wire_or_error(package: TokenPackage) -> bytes:
-    """The package's wire bytes (sends never raise).
-
-    If the package cannot be serialized, the same package carrying the error as an
-    ErrorToken is serialized instead.
-    """
-    try:
-        return package.to_wire()
-    except Exception as e:
-        error = ErrorToken.from_exception(e, node_id=package.source_node, site=package.source_site)
-        package.payload = encode_value(error)
-        return package.to_wire()
+from dfm.runtime import HostEvents, Router, SiteHost, TokenPackage, to_wire_or_error
 
 
 class LocalRouter(Router):

@@ -11,11 +11,11 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from dfm.runtime import TokenPackage
+from dfm.runtime import SiteHost, SiteThread, TokenPackage, encode_params
 from dfm.session import (
     CallbackRunner,
     Delivery,
-    FramedParams,
+    ExecuteRequest,
     InputFramer,
     Job,
     JobStream,
@@ -24,14 +24,12 @@ from dfm.session import (
     UnknownJob,
 )
 
-from ._host import SiteHost
-from ._job import LocalJob, LocalJobRecord, encode_params
+from ._job import LocalJob, LocalJobRecord
 from ._router import LocalRouter
 from ._watchdog import Watchdog
-from ._worker import SiteWorker
 
 if TYPE_CHECKING:
-    from dfm.irgen import PreparedPipeline
+    pass
 
 _JOB_OPTIONS = ("job_timeout",)
 _CLOSE_TIMEOUT = 2.0
@@ -80,6 +78,7 @@ class LocalTarget(Target):
     """
 
     name = "local"
+    default_priority = 100  # runs with no set-up: the default wherever it is installed
 
     def __init__(
         self,
@@ -161,7 +160,7 @@ class LocalTarget(Target):
 
                     host = SiteProcess(site, self, self._forward, log, self._sync_workers)
                 else:
-                    host = SiteWorker(site, self._router, self, log, self._sync_workers)
+                    host = SiteThread(site, self._router, self, log, self._sync_workers)
                 self._hosts[site] = host
             return host
 
@@ -194,16 +193,7 @@ class LocalTarget(Target):
             )
         return _check_timeout(options.get("job_timeout", self._job_timeout), "job_timeout")
 
-    def execute(
-        self,
-        prepared: PreparedPipeline,
-        params: FramedParams,
-        next_frame: int,
-        runner: CallbackRunner,
-        options: Any,
-        force_modgen: bool,
-        debug: bool,
-    ) -> Job:
+    def execute(self, request: ExecuteRequest) -> Job:
         """Start the job on every participating site and return it.
 
         Raises:
@@ -213,28 +203,29 @@ class LocalTarget(Target):
         """
         if not self._connected:
             raise RuntimeError("The local target is not connected; call session.connect()")
-        timeout = self._timeout_for(options)
+        prepared, params = request.prepared, request.params
+        timeout = self._timeout_for(request.options)
         netirs = prepared.net_irs()
         if not netirs:
             raise ValueError("The prepared pipeline has no participating site")
         encoded = encode_params(params)
-        stopped = bool(params) and params[-1][0].is_stop_frame()
         with self._lock:
             job_id = self._new_job_id()
         stream = JobStream(
             job_id, buffer_limit=self._buffer_limit, logger=self.logger, unpack=self._unpack
         )
         hosts = {site: self._host(site) for site in netirs}
-        framer = InputFramer(prepared, next_frame, stopped)
+        framer = InputFramer(prepared, request.next_frame, request.stopped)
         record = LocalJobRecord(job_id, prepared, stream, framer, hosts, self.logger)
         with self._lock:
             self._running[job_id] = record
         stream.add_final_callback(self._job_final)
-        job = LocalJob(record, runner)
+        job = LocalJob(record, request.runner)
         # Input is queued right behind each site's creation of the job, so the sites
         # start working while we wait to hear whether every site could start.
         futures = {
-            site: host.create(job_id, netirs[site], force_modgen) for site, host in hosts.items()
+            site: host.create(job_id, netirs[site], request.force_modgen)
+            for site, host in hosts.items()
         }
         stream.set_running()
         record.inject(encoded)
@@ -248,7 +239,7 @@ class LocalTarget(Target):
                     alive.time_out(timeout)
 
             self._watchdog.schedule(timeout, time_out)
-        if debug:
+        if request.debug:
             self.logger.info("Job %s started on %s", job_id, ", ".join(sorted(netirs)))
         return job
 

@@ -1,0 +1,41 @@
+"""Parameter sets on their way to the sites: encoded once by the application, decoded per site."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dfm.api import START_PLACE_NAME, DecodePolicy, ErrorToken, Frame, decode_value, encode_value
+
+EncodedParams = list[tuple[Frame, dict[str, tuple[str, Any]]]]
+"""Parameter sets with tagged (``encode_value``) values; no ``__start_place__``."""
+
+
+def encode_params(framed: list[tuple[Frame, dict[str, Any]]]) -> EncodedParams:
+    """Encode every parameter value (``__start_place__`` is implied and left out).
+
+    Raises:
+        ValueError: A value cannot be serialized (nothing was sent).
+    """
+    encoded: EncodedParams = []
+    for frame, values in framed:
+        tagged = {}
+        for name, value in values.items():
+            if name == START_PLACE_NAME:
+                continue
+            try:
+                tagged[name] = encode_value(value)
+            except ValueError as e:
+                raise ValueError(f"Parameter {name!r} of frame {frame} cannot be sent: {e}") from e
+        encoded.append((frame, tagged))
+    return encoded
+
+
+def decode_params(values: dict[str, tuple[str, Any]], policy: DecodePolicy) -> dict[str, Any]:
+    """Decode tagged parameter values; one that cannot be decoded becomes an ErrorToken."""
+    decoded = {}
+    for name, tagged in values.items():
+        try:
+            decoded[name] = tagged[1] if tagged[0] == "json" else decode_value(tagged, policy)
+        except Exception as e:
+            decoded[name] = ErrorToken.from_exception(e)
+    return decoded

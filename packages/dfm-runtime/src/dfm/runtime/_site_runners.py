@@ -1,0 +1,117 @@
+"""SiteRunners: the runners of one site's jobs, on the site's event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from dfm.api import TRUSTED, DecodePolicy
+
+from ._job import JobController
+from ._package import Router, TokenPackage
+from ._params import EncodedParams, decode_params
+from ._pool import DaemonThreadPool
+
+if TYPE_CHECKING:
+    from dfm.irgen import NetIR
+
+    from ._runner import NetRunner
+
+_REMEMBERED_CANCELS = 10_000
+
+
+class SiteRunners:
+    """The runners of one site, by job: creation, input, delivery, cancel (on its loop).
+
+    Every target hosts a site through one of these: :class:`SiteThread` runs it on a
+    thread of its own; a target may run it on any loop (e.g. in a site process).
+
+    Args:
+        site: The site.
+        router: Where the runners' outgoing packages go.
+        pool: Where sync adapters run.
+        logger: The site's logger.
+        on_done: Called on the loop with ``(job_id, error)`` when a runner ends.
+        decode_policy: What the site accepts in parameters and packages.
+    """
+
+    def __init__(
+        self,
+        site: str,
+        router: Router,
+        pool: DaemonThreadPool,
+        logger: logging.Logger,
+        on_done: Callable[[str, str | None], None],
+        decode_policy: DecodePolicy = TRUSTED,
+    ) -> None:
+        """Start with no jobs."""
+        self.site = site
+        self.runners: dict[str, NetRunner] = {}
+        self._router = router
+        self._pool = pool
+        self._log = logger
+        self._on_done = on_done
+        self._cancelled: OrderedDict[str, None] = OrderedDict()
+        self._policy = decode_policy
+
+    def create(self, job_id: str, netir: NetIR, force_modgen: bool) -> None:
+        """Build and start the job's runner (raises on failure)."""
+        if job_id in self._cancelled:
+            raise RuntimeError(f"job {job_id} was cancelled before site {self.site} started it")
+        controller = JobController(
+            netir,
+            job_id=job_id,
+            router=self._router,
+            logger=self._log,
+            decode_policy=self._policy,
+            force_modgen=force_modgen,
+            executor=self._pool,
+            loop=asyncio.get_running_loop(),
+        )
+        runner = controller.runner
+        self.runners[job_id] = runner
+        runner.done.add_done_callback(lambda done: self._done(job_id, done))
+        runner.start()
+
+    def _done(self, job_id: str, done: asyncio.Future[None]) -> None:
+        self.runners.pop(job_id, None)
+        error = None
+        if not done.cancelled() and done.exception() is not None:
+            exc = done.exception()
+            error = f"internal failure on site {self.site!r}: {type(exc).__name__}: {exc}"
+        self._on_done(job_id, error)
+
+    def inject(self, job_id: str, params: EncodedParams) -> None:
+        """Feed parameter sets to the job's runner (dropped if the job is gone)."""
+        runner = self.runners.get(job_id)
+        if runner is None:
+            return
+        for frame, values in params:
+            runner.inject(frame, decode_params(values, self._policy) if values else values)
+
+    def deliver(self, item: TokenPackage | bytes) -> None:
+        """Deliver a package (dropped if its job is gone from this site)."""
+        package = TokenPackage.from_wire(item) if isinstance(item, bytes) else item
+        runner = self.runners.get(package.job_id)
+        if runner is not None:
+            runner.deliver_package(package)
+
+    def remember_cancel(self, job_id: str) -> None:
+        """Refuse to create the job from now on (any thread)."""
+        self._cancelled[job_id] = None
+        while len(self._cancelled) > _REMEMBERED_CANCELS:
+            self._cancelled.popitem(last=False)
+
+    def cancel(self, job_id: str) -> None:
+        """Cancel the job's runner; its ``done`` resolves."""
+        runner = self.runners.get(job_id)
+        if runner is not None:
+            runner.cancel()
+
+    def cancel_all(self) -> None:
+        """Cancel every runner (on shutdown)."""
+        for runner in list(self.runners.values()):
+            runner.cancel()
