@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from dfm.api import (
+    TRUSTED,
     DecodePolicy,
     ErrorInfo,
     ErrorToken,
@@ -92,7 +93,16 @@ def test_exception_outside_except_block_keeps_its_own_trace() -> None:
     ],
 )
 def test_values_survive_encoding(value: Any) -> None:
-    assert decode_value(encode_value(value)) == value
+    tagged = encode_value(value)
+    assert decode_value(tagged, TRUSTED) == value
+    if tagged[0] != "pickle":  # everything but pickles decodes under the default policy
+        assert decode_value(tagged) == value
+
+
+def test_default_policy_refuses_pickles_only_where_needed() -> None:
+    assert encode_value({1, 2})[0] == "pickle"
+    with pytest.raises(SerializationError, match="does not allow pickled"):
+        decode_value(encode_value({1, 2}))
 
 
 def test_non_finite_floats_survive() -> None:

@@ -24,6 +24,7 @@ from ._fed_info import (
     site_identifier,
 )
 from ._frame import FlowInfo, Frame
+from ._literal import EncodedLiteral, encode_literal
 from ._markers import Advise, BestOf, PlaceParam
 from ._names import (
     DEFAULT_YIELD_PLACE,
@@ -37,9 +38,14 @@ from ._operation import Located, NodeParam, Operation
 from ._pipeline import Pipeline
 from ._polymorphic import (
     PolymorphicBaseModel,
+    allow_federation,
     allow_module_prefix,
+    allowed_prefixes,
+    federation_prefixes,
     is_module_allowed,
     resolve_class,
+    trust_classes,
+    trusted_class,
 )
 from ._statement import Block, Expression, Statement
 from ._tagged import TRUSTED, DecodePolicy, SerializationError, decode_value, encode_value
@@ -109,7 +115,9 @@ __all__ = [
     "DecodePolicy",
     "SerializationError",
     "decode_value",
+    "encode_literal",
     "encode_value",
+    "federation_prefixes",
     "Advise",
     "And",
     "ApiVisitor",
@@ -119,6 +127,7 @@ __all__ = [
     "BooleanExpression",
     "ComparisonExpression",
     "ComputeCostInfo",
+    "EncodedLiteral",
     "Equal",
     "ErrorInfo",
     "ErrorToken",
@@ -153,10 +162,14 @@ __all__ = [
     "TryFromCache",
     "WriteToCache",
     "Yield",
+    "allow_federation",
     "allow_module_prefix",
+    "allowed_prefixes",
     "is_module_allowed",
     "make_auto_id",
     "resolve_class",
     "site_identifier",
+    "trust_classes",
+    "trusted_class",
     "well_known_id",
 ]

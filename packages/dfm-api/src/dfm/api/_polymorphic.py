@@ -2,9 +2,13 @@
 
 Every concrete subclass of :class:`PolymorphicBaseModel` carries a ``dfm_class_name``
 field holding its import path. Validation of a dict with a ``dfm_class_name`` resolves
-that path and validates with the named class. Resolution imports a module only when its
-path starts with an allowed prefix: this is what keeps a pipeline or a NetIR received
-from elsewhere from importing arbitrary modules.
+that path and validates with the named class. Resolution never imports a module outside
+the allow-list: a class already defined in this process and *trusted* (every concrete
+polymorphic model under its own path, and the classes given to :func:`trust_classes`,
+such as a federation's generated schema models) is found by its exact path without any
+import; any other path is imported only when its module starts with an allowed prefix.
+This is what keeps a pipeline or a NetIR received from elsewhere from importing
+arbitrary modules.
 """
 
 from __future__ import annotations
@@ -17,20 +21,56 @@ from pydantic import BaseModel, ConfigDict, ModelWrapValidatorHandler, model_val
 
 _allowed_lock = threading.Lock()
 _allowed_prefixes: set[str] = {"dfm"}
+_trusted: dict[str, type[Any]] = {}
+
+
+def is_dotted_path(text: str) -> bool:
+    """Whether ``text`` is a dotted Python path (identifiers joined by dots)."""
+    return bool(text) and all(part.isidentifier() for part in text.split("."))
 
 
 def allow_module_prefix(*prefixes: str) -> None:
     """Allow polymorphic JSON to resolve classes from modules under these packages.
 
-    ``dfm`` is always allowed; a federation's code package is allowed when a session for
-    it is created. Call this for your own operation or model packages, e.g.
-    ``allow_module_prefix("myapp.models")``.
+    ``dfm`` is always allowed; a session allows its federation's generated packages
+    (``<federation>.fed.api``, ``.fed.site``, ``.fed.schema``). Call this for your own
+    operation or model packages, e.g. ``allow_module_prefix("myapp.models")``.
+
+    Raises:
+        ValueError: A prefix is not a dotted Python module path.
     """
     with _allowed_lock:
         for prefix in prefixes:
-            if not prefix or not all(part.isidentifier() for part in prefix.split(".")):
+            if not is_dotted_path(prefix):
                 raise ValueError(f"{prefix!r} is not a dotted Python module path")
             _allowed_prefixes.add(prefix)
+
+
+def federation_prefixes(federation: str) -> tuple[str, ...]:
+    """The generated packages of a federation that JSON may name classes from.
+
+    ``<federation>.fed.api``, ``.fed.site`` (operations) and ``.fed.schema`` (models):
+    generated code only. The rest of the federation package (adapters, site runtimes)
+    is not included: a pipeline must not be able to import it.
+    """
+    return (f"{federation}.fed.api", f"{federation}.fed.site", f"{federation}.fed.schema")
+
+
+def allow_federation(federation: str) -> None:
+    """Allow JSON to name the classes of a federation's generated packages.
+
+    See :func:`federation_prefixes`; a session does this for its federation.
+
+    Raises:
+        ValueError: ``federation`` is not a dotted Python module path.
+    """
+    allow_module_prefix(*federation_prefixes(federation))
+
+
+def allowed_prefixes() -> tuple[str, ...]:
+    """The module prefixes polymorphic JSON may import from (sorted)."""
+    with _allowed_lock:
+        return tuple(sorted(_allowed_prefixes))
 
 
 def is_module_allowed(module: str) -> bool:
@@ -39,21 +79,51 @@ def is_module_allowed(module: str) -> bool:
     return any(".".join(parts[:i]) in _allowed_prefixes for i in range(1, len(parts) + 1))
 
 
+def _own_path(cls: type[Any]) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def trust_classes(*classes: type[Any]) -> None:
+    """Trust classes already defined in this process: JSON may name them by exact path.
+
+    A trusted class is resolved (for ``dfm_class_name`` and for ``model`` values) without
+    any import and without consulting the allow-list. Generated federation packages
+    call this for their schema models; concrete polymorphic models (operations) are
+    trusted on definition.
+
+    Raises:
+        ValueError: A class is not defined at module level (its path would not name it).
+    """
+    for cls in classes:
+        path = _own_path(cls)
+        if "<locals>" in path or not is_dotted_path(path):
+            raise ValueError(
+                f"Cannot trust {cls!r}: only classes defined at module level can be named by "
+                "their import path"
+            )
+        _trusted[path] = cls
+
+
+def trusted_class(path: str) -> type[Any] | None:
+    """The trusted class defined under exact import ``path``, or None."""
+    return _trusted.get(path)
+
+
 _resolved: dict[str, type[Any]] = {}
 
 
 def resolve_class(path: str) -> type[Any]:
-    """Import the class named by a dotted path, under the allow-list.
+    """The class named by a dotted path: a trusted class, or an import under the allow-list.
 
     Raises:
         ValueError: The path is malformed, not allowed, or names nothing importable.
     """
-    found_before = _resolved.get(path)
+    found_before = _trusted.get(path) or _resolved.get(path)
     if found_before is not None:
         # Safe to cache: prefixes are only ever added, so an allowed path stays allowed.
         return found_before
     module_name, _, class_name = path.rpartition(".")
-    if not module_name or not class_name:
+    if not module_name or not is_dotted_path(path):
         raise ValueError(f"dfm_class_name {path!r} is not a 'module.Class' path")
     if not is_module_allowed(module_name):
         raise ValueError(
@@ -80,9 +150,17 @@ class PolymorphicBaseModel(BaseModel):
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
-        """Remember whether the class is concrete (declares ``dfm_class_name``)."""
+        """Remember whether the class is concrete; trust it under its own path if so."""
         super().__pydantic_init_subclass__(**kwargs)
-        cls._dfm_concrete = "dfm_class_name" in cls.__pydantic_fields__
+        fields = cls.__pydantic_fields__
+        cls._dfm_concrete = "dfm_class_name" in fields
+        if not cls._dfm_concrete or cls.__dict__.get("_dfm_twin", False):
+            return
+        # A class defined in this process is named by its own path in JSON: resolving
+        # that path needs no import, so no allow-list (generated operation classes).
+        declared = fields["dfm_class_name"].default
+        if isinstance(declared, str) and declared == _own_path(cls) and is_dotted_path(declared):
+            _trusted[declared] = cls
 
     @model_validator(mode="wrap")
     @classmethod

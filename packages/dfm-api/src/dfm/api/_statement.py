@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from pydantic import (
     BaseModel,
@@ -20,11 +20,12 @@ from pydantic import (
 
 from . import _build
 from ._errors import summarize_validation_error
+from ._literal import TAGGED_LITERAL, EncodedLiteral, load_pickled_object, load_tagged_literal
 from ._markers import Advise, PlaceParam
 from ._node import NodeId, NodeRef, make_auto_id
 from ._polymorphic import PolymorphicBaseModel, resolve_class
-from ._tagged import TRUSTED, decode_value, encode_value, is_plain_json
-from ._tokens import revive_pickled
+from ._tagged import encode_value, is_plain_json
+from ._tokens import PICKLED_TAG
 
 if TYPE_CHECKING:
     from ._visitor import ApiVisitor
@@ -58,7 +59,6 @@ def _marker_from_json(value: dict[Any, Any]) -> BaseModel | None:
 
 _PLAIN = (str, int, float, bool, type(None))
 _JSON_SAFE = (str, int, bool, type(None))
-_TAGGED_LITERAL = "__dfm__value__"
 
 
 def _needs_tagging(value: Any) -> bool:
@@ -80,17 +80,18 @@ def _holds_model(value: Any) -> bool:
 
 def _normalize_literal(value: Any, depth: int = 0) -> Any:
     # Statements become references at the top level and one level deep (in a list,
-    # tuple or dict); pickled objects in JSON form are revived at any depth.
+    # tuple or dict); tagged literals and pickled objects in JSON form are loaded at
+    # any depth, inertly: what could run code stays an EncodedLiteral.
     if type(value) in _PLAIN:
         return value
     if isinstance(value, Statement):
         return value.dfm_node_id.to_ref() if depth <= 1 else value
     if isinstance(value, dict):
-        if value.get("tag") == "__dfm__pickled__":
-            return revive_pickled(value)
-        if value.get("tag") == _TAGGED_LITERAL and len(value) == 2:
-            # A pipeline file is the application's own data, like a PickledObject.
-            return decode_value(tuple(value["value"]), TRUSTED)
+        tag = value.get("tag")
+        if tag in (PICKLED_TAG, TAGGED_LITERAL) and len(value) == 2 and "value" in value:
+            if tag == PICKLED_TAG:
+                return load_pickled_object(value)
+            return load_tagged_literal(value["value"])
         if depth == 0:
             marker = _marker_from_json(value)
             if marker is not None:
@@ -101,6 +102,51 @@ def _normalize_literal(value: Any, depth: int = 0) -> Any:
     if isinstance(value, tuple):
         return tuple(_normalize_literal(v, depth + 1) for v in value)
     return value
+
+
+def _tagged_json(value: Any) -> Any:
+    if type(value) is EncodedLiteral:
+        return value.model_dump()
+    return {"tag": TAGGED_LITERAL, "value": list(encode_value(value))}
+
+
+_twins: dict[tuple[type[Any], frozenset[str]], type[Any]] = {}
+
+
+def _validate_with_encoded(cls: type[Statement], data: dict[str, Any]) -> Statement:
+    """Validate a statement some of whose parameters are encoded literals.
+
+    An encoded literal cannot be checked against its field's type (it may not even be
+    decodable here), so those fields are validated as ``Any`` by a cached subclass (the
+    "twin"), every other field and validator as usual, and the result is rebuilt as
+    ``cls`` itself.
+    """
+    encoded = frozenset(k for k, v in data.items() if type(v) is EncodedLiteral)
+    twin = _twins.get((cls, encoded))
+    if twin is None:
+        annotations: dict[str, Any] = {"_dfm_twin": ClassVar[bool]}
+        namespace: dict[str, Any] = {
+            "__module__": cls.__module__,
+            "__qualname__": cls.__qualname__,
+            "__annotations__": annotations,
+            "_dfm_twin": True,
+        }
+        for name in encoded:
+            info = cls.model_fields.get(name)
+            if info is None:
+                continue  # an unknown key: validation reports it
+            annotations[name] = Any
+            if info.default_factory is not None:
+                namespace[name] = Field(default_factory=info.default_factory)
+            elif not info.is_required():
+                namespace[name] = Field(default=info.default)
+        metaclass: Any = type(cls)
+        twin = metaclass(cls.__name__, (cls,), namespace)
+        _twins[(cls, encoded)] = twin
+    body = {k: v for k, v in data.items() if k != "dfm_class_name"}
+    with _build.detached():
+        checked = twin.model_validate(body)
+    return cls.model_construct(_fields_set=set(checked.model_fields_set), **dict(checked))
 
 
 class Statement(PolymorphicBaseModel):
@@ -122,6 +168,12 @@ class Statement(PolymorphicBaseModel):
             # are expected and must stay cheap.
             return handler(data)
         try:
+            if (
+                isinstance(data, dict)
+                and not cls.__dict__.get("_dfm_twin", False)
+                and any(type(v) is EncodedLiteral for v in data.values())
+            ):
+                return _validate_with_encoded(cls, data)
             return handler(data)
         except ValidationError as e:
             raise ValueError(summarize_validation_error(cls, e)) from None
@@ -154,9 +206,10 @@ class Statement(PolymorphicBaseModel):
         if info.mode != "json":
             return handler(self)
         special = {
-            name: {"tag": _TAGGED_LITERAL, "value": list(encode_value(value))}
+            name: _tagged_json(value)
             for name, value in self.__dict__.items()
-            if type(value) not in _JSON_SAFE and _needs_tagging(value)
+            if type(value) not in _JSON_SAFE
+            and (type(value) is EncodedLiteral or _needs_tagging(value))
         }
         return handler(self.model_copy(update=special) if special else self)
 

@@ -11,8 +11,10 @@
 * ``bytes``: base64;
 * ``pickle``: base64 pickle of anything else.
 
-``decode_value`` reverses it. Pickles are only loaded when the receiving side allows it,
-and model classes only come from allowed modules (see ``allow_module_prefix``).
+``decode_value`` reverses it under a :class:`DecodePolicy`: pickles are only loaded when
+the policy allows them, and model classes are only imported from modules the policy
+allows (classes trusted in this process need no import). The default policy accepts
+only inert data.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from ._frame import FlowInfo
-from ._polymorphic import is_module_allowed, resolve_class
+from ._polymorphic import is_dotted_path, trusted_class
 from ._tokens import StopToken
 
 _SCALARS = (str, int, bool, type(None))
@@ -39,18 +41,54 @@ class SerializationError(ValueError):
 
 @dataclass(frozen=True)
 class DecodePolicy:
-    """What a receiving side accepts.
+    """What a receiving side accepts; the default accepts only inert data.
+
+    Plain JSON, the ``pyjson``/``bytes`` forms and DFM's control tokens are always
+    decoded: they are data. The two forms that can run code are refused unless the
+    policy allows them:
+
+    * ``pickle`` values, unless ``allow_pickle``;
+    * ``model`` values whose class is neither trusted in this process (see
+      :func:`trust_classes`) nor in a module under ``dfm`` or one of ``allow_modules``
+      (checked before anything is imported), unless ``trust_all_modules``.
 
     Attributes:
-        allow_pickle: Load ``pickle`` values (only within one trust domain).
-        trust_all_modules: Resolve model classes from any module, not only allowed ones.
+        allow_pickle: Load ``pickle`` values (only within one trust domain: unpickling
+            runs whatever code the sender chose).
+        allow_modules: Module prefixes (``"pkg"`` or ``"pkg.models"``) whose pydantic
+            models may be imported and built; a prefix matches whole module names only.
+        trust_all_modules: Import model classes from any module.
+
+    Raises:
+        ValueError: An entry of ``allow_modules`` is not a dotted module path.
     """
 
     allow_pickle: bool = False
+    allow_modules: tuple[str, ...] = ()
     trust_all_modules: bool = False
+
+    def __post_init__(self) -> None:
+        """Check the prefixes (a list is accepted and stored as a tuple)."""
+        prefixes = tuple(self.allow_modules)
+        bad = [p for p in prefixes if not (isinstance(p, str) and is_dotted_path(p))]
+        if bad:
+            raise ValueError(
+                f"DecodePolicy.allow_modules: {bad[0]!r} is not a dotted module path like "
+                "'pkg.models'"
+            )
+        object.__setattr__(self, "allow_modules", prefixes)
+
+    def allows_module(self, module: str) -> bool:
+        """Whether model classes of ``module`` may be imported under this policy."""
+        if self.trust_all_modules:
+            return True
+        parts = module.split(".")
+        prefixes = ("dfm", *self.allow_modules)
+        return any(".".join(parts[:i]) in prefixes for i in range(1, len(parts) + 1))
 
 
 TRUSTED = DecodePolicy(allow_pickle=True, trust_all_modules=True)
+"""Accepts everything, pickles included: only for data from one's own trust domain."""
 
 
 def is_plain_json(value: Any) -> bool:
@@ -95,16 +133,24 @@ def _to_pyjson(value: Any) -> Any:
 def _from_pyjson(value: Any) -> Any:
     if not isinstance(value, list):
         return value
+    if len(value) != 2 or not isinstance(value[0], str):
+        raise SerializationError(f"Malformed pyjson container {value!r:.80}")
     tag, body = value
+    if tag in ("L", "T", "D") and not isinstance(body, list):
+        raise SerializationError(f"Malformed pyjson container {value!r:.80}")
     if tag == "L":
         return [_from_pyjson(v) for v in body]
     if tag == "T":
         return tuple(_from_pyjson(v) for v in body)
     if tag == "D":
+        if not all(isinstance(pair, list) and len(pair) == 2 for pair in body):
+            raise SerializationError(f"Malformed pyjson mapping {value!r:.80}")
         return {_from_pyjson(k): _from_pyjson(v) for k, v in body}
     if tag == "B":
         return base64.b64decode(body)
     if tag == "F":
+        if body not in ("nan", "inf", "-inf"):
+            raise SerializationError(f"Malformed pyjson float {body!r:.80}")
         return float(body)
     raise SerializationError(f"Unknown pyjson container tag {tag!r}")
 
@@ -152,23 +198,69 @@ def encode_value(value: Any) -> tuple[str, Any]:
 
 _STOP = StopToken()
 _FLOW = FlowInfo()
-_trusted_classes: dict[str, Any] = {}
+_RESTRICTIVE = DecodePolicy()
+_imported: dict[str, Any] = {}
 
 
-def _import_class(path: str) -> Any:
-    module_name, _, qualname = path.rpartition(".")
-    found: Any = importlib.import_module(module_name)
-    for part in qualname.split("."):
-        found = getattr(found, part)
-    return found
+def _model_path(body: Any) -> str:
+    path = body.get("class") if isinstance(body, dict) else None
+    # Module names need not be identifiers (pytest imports test files as
+    # "packages.dfm-x.tests.test_y"); a policy's prefixes are, and are checked first.
+    if not (isinstance(path, str) and "." in path and all(path.split("."))):
+        raise SerializationError(
+            f"A model value must be {{'class': 'module.Class', 'data': ...}}, got {body!r:.80}"
+        )
+    return path
 
 
-def decode_value(tagged: Any, policy: DecodePolicy = TRUSTED) -> Any:
-    """Decode a tagged value produced by :func:`encode_value`.
+def model_class(path: str, policy: DecodePolicy) -> type[BaseModel]:
+    """The pydantic model class named ``path``, if ``policy`` lets it be used here.
+
+    A class trusted in this process is used as it is; otherwise the module is imported
+    only when the policy allows it (the check comes first).
 
     Raises:
-        SerializationError: Unknown tag, or a pickle / model class the policy refuses.
+        SerializationError: The policy refuses the module, or the path names no
+            pydantic model.
     """
+    cls: Any = trusted_class(path)
+    if cls is None:
+        module, _, qualname = path.rpartition(".")
+        if not policy.allows_module(module):
+            allowed = ", ".join(("dfm", *policy.allow_modules))
+            raise SerializationError(
+                f"Refusing to load model class {path!r}: module {module!r} is not allowed here "
+                f"(allowed: {allowed}); list its package under the site's allow-modules in "
+                "the federation config"
+            )
+        cls = _imported.get(path)
+        if cls is None:
+            try:
+                found: Any = importlib.import_module(module)
+                for part in qualname.split("."):
+                    found = getattr(found, part)
+            except (ImportError, AttributeError) as e:
+                raise SerializationError(f"Cannot load model class {path!r}: {e}") from e
+            cls = _imported[path] = found
+    if not (isinstance(cls, type) and issubclass(cls, BaseModel)):
+        raise SerializationError(f"Refusing to load {path!r}: it is not a pydantic model class")
+    return cls
+
+
+def decode_value(tagged: Any, policy: DecodePolicy = _RESTRICTIVE) -> Any:
+    """Decode a tagged value produced by :func:`encode_value`.
+
+    Args:
+        tagged: ``(tag, json)``.
+        policy: What may be decoded; the default refuses pickles and model classes
+            outside ``dfm`` that are not trusted in this process.
+
+    Raises:
+        SerializationError: Unknown tag, malformed value, or a pickle / model class the
+            policy refuses.
+    """
+    if not (isinstance(tagged, (tuple, list)) and len(tagged) == 2):
+        raise SerializationError(f"A tagged value is a (tag, json) pair, got {tagged!r:.80}")
     tag, body = tagged
     if tag == "json":
         return body
@@ -179,26 +271,16 @@ def decode_value(tagged: Any, policy: DecodePolicy = TRUSTED) -> Any:
     if tag == "pyjson":
         return _from_pyjson(body)
     if tag == "model":
-        path = body["class"]
-        module = path.rpartition(".")[0]
-        if not (policy.trust_all_modules or is_module_allowed(module)):
-            raise SerializationError(
-                f"Refusing to load model class {path!r}: its module is not allowed here; "
-                f"call dfm.api.allow_module_prefix({module.split('.')[0]!r}) on this site"
-            )
-        cls = _trusted_classes.get(path) if policy.trust_all_modules else None
-        if cls is None:
-            cls = _import_class(path) if policy.trust_all_modules else resolve_class(path)
-            if policy.trust_all_modules:
-                _trusted_classes[path] = cls
-        return cls.model_validate(body["data"])
+        cls = model_class(_model_path(body), policy)
+        return cls.model_validate(body.get("data"))
     if tag == "bytes":
         return base64.b64decode(body)
     if tag == "pickle":
         if not policy.allow_pickle:
             raise SerializationError(
                 "Refusing to unpickle a value: this site does not allow pickled data. Send "
-                "JSON-able values or pydantic models, or allow pickle in the site's config"
+                "JSON-able values or pydantic models, or set allow-pickle: true for the site "
+                "in the federation config"
             )
         return pickle.loads(base64.b64decode(body))
     raise SerializationError(f"Unknown value tag {tag!r}")

@@ -91,22 +91,24 @@ class ErrorToken(BaseModel):
             print(info.stack_trace)
 
 
-_PICKLED_TAG: Literal["__dfm__pickled__"] = "__dfm__pickled__"
+PICKLED_TAG: Literal["__dfm__pickled__"] = "__dfm__pickled__"
+"""The ``tag`` of a PickledObject's JSON form."""
 
 
 class PickledObject(BaseModel):
     """A literal that is not JSON, carried in pipeline JSON as base64 pickle.
 
     ``PickledObject(value)`` fails if the value cannot be pickled. Its JSON form is
-    ``{"tag": "__dfm__pickled__", "value": <base64 pickle>}``; loading that form
-    unpickles, so load pipelines only from sources you trust.
+    ``{"tag": "__dfm__pickled__", "value": <base64 pickle>}``. Loading that form never
+    unpickles: a pipeline read from JSON holds an :class:`EncodedLiteral` instead, and
+    only a site whose config allows pickle decodes it.
     """
 
     model_config = ConfigDict(
         frozen=True, extra="forbid", defer_build=True, arbitrary_types_allowed=True
     )
 
-    tag: Literal["__dfm__pickled__"] = _PICKLED_TAG
+    tag: Literal["__dfm__pickled__"] = PICKLED_TAG
     value: Any
 
     def __init__(self, value: Any = None, /, **data: Any) -> None:
@@ -120,12 +122,14 @@ class PickledObject(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _unpickle_or_check(cls, data: Any) -> Any:
-        if isinstance(data, dict) and data.get("tag") == _PICKLED_TAG:
-            payload = data.get("value")
-            if not isinstance(payload, str):
-                raise ValueError("a pickled object's value must be a base64 string")
-            return {"value": pickle.loads(base64.b64decode(payload))}
+    def _refuse_json_or_check(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("tag") == PICKLED_TAG:
+            raise ValueError(
+                "A PickledObject's JSON form is not unpickled: loading data must not run "
+                "code. Pipelines keep it as a dfm.api.EncodedLiteral, which a site that "
+                "allows pickle decodes; decode it yourself only if you trust its source "
+                "(EncodedLiteral(('pickle', payload)).decode(dfm.api.TRUSTED))"
+            )
         if isinstance(data, dict):
             try:
                 pickle.dumps(data.get("value"))
@@ -139,19 +143,14 @@ class PickledObject(BaseModel):
         return base64.b64encode(pickle.dumps(value)).decode("ascii")
 
     def __eq__(self, other: object) -> bool:
+        """Equal to a PickledObject of an equal value (others decide for themselves)."""
         if not isinstance(other, PickledObject):
-            return False
+            return NotImplemented
         try:
             return bool(self.value == other.value)
         except Exception:
             return self.value is other.value
 
     def __hash__(self) -> int:
+        """Identity hash: the wrapped value need not be hashable."""
         return id(self)
-
-
-def revive_pickled(value: Any) -> Any:
-    """Turn the JSON form of a pickled object back into a :class:`PickledObject`."""
-    if isinstance(value, dict) and value.get("tag") == _PICKLED_TAG and len(value) == 2:
-        return PickledObject.model_validate(value)
-    return value

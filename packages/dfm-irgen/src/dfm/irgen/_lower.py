@@ -9,9 +9,8 @@ from dfm.api import (
     START_PLACE_NAME,
     STATUS_PLACE_NAME,
     FedInfo,
-    PickledObject,
     Pipeline,
-    encode_value,
+    encode_literal,
 )
 
 from ._graph import LogicalGraph, OpNode, YieldNode
@@ -55,10 +54,10 @@ class _TransitionDraft:
 
 
 def _literal(value: Any) -> tuple[str, Any]:
-    if isinstance(value, PickledObject):
-        value = value.value
+    # An EncodedLiteral (a pickle or model read from pipeline JSON) keeps its payload:
+    # the site decodes it under its own policy, never the application.
     try:
-        return encode_value(value)
+        return encode_literal(value)
     except ValueError as e:
         raise ValueError(f"A literal parameter cannot be serialized: {e}") from e
 

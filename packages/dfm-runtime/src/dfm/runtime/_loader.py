@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-from dfm.api import allow_module_prefix
+from dfm.api import allow_federation
 
 from ._site import Site
 
@@ -18,7 +18,8 @@ def site_runtime_module_name(federation: str, site: str) -> str:
 def load_site_runtime_module(federation: str, site: str, *, adapters: bool = True) -> ModuleType:
     """Import the generated runtime module of a site and check what it must export.
 
-    Also allows polymorphic JSON to resolve classes of the federation package.
+    Also allows polymorphic JSON to resolve classes of the federation's generated
+    packages (``dfm.api.allow_federation``).
 
     Args:
         federation: The federation's code package.
@@ -49,7 +50,7 @@ def load_site_runtime_module(federation: str, site: str, *, adapters: bool = Tru
         _check_this_site(module, name)
     if not isinstance(module.API_VERSION, str):
         raise ValueError(f"{name}.API_VERSION must be a string, not {module.API_VERSION!r}")
-    allow_module_prefix(federation)
+    allow_federation(federation)
     return module
 
 

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from dfm.api import Frame
+from dfm.api import Frame, federation_prefixes
 
 from ._discovery import installed_targets
 from ._session import Session
@@ -134,7 +134,9 @@ def run_command(argv: list[str]) -> int:
         return 2
     try:
         _check_federation(args.federation, args.pipeline)
-        pipeline = Pipeline.load_from_file(args.pipeline, allow=(args.federation,))
+        pipeline = Pipeline.load_from_file(
+            args.pipeline, allow=federation_prefixes(args.federation)
+        )
         with Session(
             args.federation, args.homesite, target=args.target, **dict(args.option)
         ) as session:

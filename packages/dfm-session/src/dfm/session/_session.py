@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from types import ModuleType, TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
-from dfm.api import START_PLACE_NAME, FedInfo, FlowInfo, Frame, allow_module_prefix
+from dfm.api import START_PLACE_NAME, FedInfo, FlowInfo, Frame, allow_federation
 
 from ._callbacks import CallbackDispatcher, DfmDataCallback
 from ._discovery import default_target_name, load_target
@@ -71,7 +71,7 @@ class Session:
         self._logger = logger or configure_session_logging()
         self._dispatcher = callback_dispatcher or DirectDispatcher()
         self._target_name = target or os.environ.get("DFM_TARGET") or default_target_name()
-        allow_module_prefix(federation_name)
+        allow_federation(federation_name)
         target_class = load_target(self._target_name)
         target_class.check_options(kwargs)
         info = SessionInfo(federation_name, homesite, self._logger.getChild(self._target_name))
