@@ -13,7 +13,7 @@ import pytest
 from dfm.api import FedInfo, allow_module_prefix
 
 OPS_SOURCE = """
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 from dfm.api import Advise, NodeParam, Operation, PlaceParam
 
 
@@ -33,6 +33,27 @@ class Concat(Operation):
 class Rare(Operation):
     dfm_class_name: Literal["irgentestops.Rare"] = "irgentestops.Rare"
     __api_name__ = "ops.Rare"
+
+
+class Scale(Operation):
+    # Typed parameters, as dfm gen declares them.
+
+    dfm_class_name: Literal["irgentestops.Scale"] = "irgentestops.Scale"
+    __api_name__ = "ops.Scale"
+    dfm_param_schemas: ClassVar[dict[str, Any]] = {
+        "k": {"type": ["integer"]},
+        "factor": {"type": ["number"], "nullable": True},
+        "tags": {"type": ["array"], "items": {"type": ["string"]}, "nullable": True},
+        "mode": {"enum": ["fast", "exact"], "nullable": True},
+        "blob": {},
+    }
+    # Fields are Any so that bad literals reach the compiler's check (as they do
+    # from pipeline JSON, where an encoded or untyped value bypasses the field type).
+    k: Any | NodeParam | PlaceParam
+    factor: Any | NodeParam | PlaceParam = None
+    tags: Any | NodeParam | PlaceParam = None
+    mode: Any | NodeParam | PlaceParam = None
+    blob: Any | NodeParam | PlaceParam = None
 """
 
 

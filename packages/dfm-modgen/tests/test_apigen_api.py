@@ -77,7 +77,7 @@ sites:
       greeter:
         interface:
           "#/operations/users.GreetMe": {adapter: rich.lib.Greeter, args: from-operation}
-          "#/operations/deep.inner.Op": {adapter: rich.lib.Deep}
+          "#/operations/deep.inner.Op": {adapter: rich.lib.Deep, args: from-operation}
   away: {}
 """
 

@@ -50,7 +50,7 @@ sites:
     providers:
       site:
         interface:
-          "#/operations/users.Other": {adapter: pkg.Other, is_async: sometimes}
+          "#/operations/users.Other": {adapter: pkg.Other, is_async: sometimes, args: {}}
     interface:
       users.Other:
         adapter: pkg.Other

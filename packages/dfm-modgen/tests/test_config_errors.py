@@ -79,6 +79,7 @@ sites:
       "users.GreetMe": {adapter: pkg.Greeter}
       "#/operations/users.GreetMe":
         adapter: pkg.Greeter
+        args: from-operation
         is-async: perhaps
 """
     )
@@ -246,8 +247,12 @@ def test_operation_names() -> None:
     ("binding", "path", "message"),
     [
         ("{args: from-operation}", "", "missing required key 'adapter'"),
-        ("{adapter: 'not a path'}", ".adapter.path", "dotted Python path"),
-        ("{adapter: {path: a.B, args: {x: 1}, extra: 1}}", ".adapter", "unknown key 'extra'"),
+        ("{adapter: 'not a path', args: {}}", ".adapter", "dotted Python path"),
+        (
+            "{adapter: {path: a.B, args: {x: 1}, extra: 1}, args: {}}",
+            ".adapter",
+            "unknown key 'extra'",
+        ),
         ("{adapter: a.B, args: from-param}", ".args", "expected 'from-operation' or a mapping"),
         ("{adapter: a.B, args: [name]}", ".args", "expected 'from-operation' or a mapping"),
         (
@@ -309,16 +314,16 @@ def test_operation_names() -> None:
             "already exposed by argument 'n'",
         ),
         (
-            "{adapter: a.B, compute-cost: {fixed_time: 1}}",
+            "{adapter: a.B, args: {}, compute-cost: {fixed_time: 1}}",
             "",
             "unknown key 'compute-cost' (did you mean 'compute_cost'?)",
         ),
         (
-            "{adapter: a.B, compute_cost: {fixed_tim: 1}}",
+            "{adapter: a.B, args: {}, compute_cost: {fixed_tim: 1}}",
             ".compute_cost",
             "unknown key 'fixed_tim'",
         ),
-        ("{adapter: a.B, is-async: maybe}", ".is-async", "expected true or false"),
+        ("{adapter: a.B, args: {}, is-async: maybe}", ".is-async", "expected true or false"),
         ("{adapter: a.B, args: {1x: {const: 1}}}", ".args", "identifiers"),
     ],
 )
@@ -373,7 +378,8 @@ def test_issue_in_referenced_file_names_that_file(
         tmp_path,
         {
             "main.yaml": HEAD + OPS + 'sites: {s: {interface: {$ref: ["iface.yaml#/i"]}}}\n',
-            "iface.yaml": 'i:\n  "#/operations/users.GreetMe": {adapter: a.B, is-async: maybe}\n',
+            "iface.yaml": 'i:\n  "#/operations/users.GreetMe":\n'
+            "    {adapter: a.B, args: {}, is-async: maybe}\n",
         },
     )
     with pytest.raises(ConfigError) as exc:

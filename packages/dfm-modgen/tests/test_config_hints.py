@@ -26,7 +26,9 @@ def _one(text: str) -> tuple[str, str]:
 
 def _binding(body: str) -> str:
     return (
-        HEAD + f"sites: {{s: {{interface: {{'#/operations/a.Op': {{adapter: a.B, {body}}}}}}}}}\n"
+        HEAD
+        + "sites: {s: {interface: {'#/operations/a.Op': "
+        + f"{{adapter: a.B, args: from-operation, {body}}}}}}}}}\n"
     )
 
 
@@ -143,6 +145,7 @@ sites:
     interface:
       "#/operations/a.Op":
         adapter: a.B
+        args: from-operation
         compute_cost: {fixed_time: 0, compute_throughput: null, fixed_size: 0, output_factor: 0}
 """
     )

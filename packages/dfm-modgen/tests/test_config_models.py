@@ -71,10 +71,12 @@ operations:
       flag: {type: boolean, default: false}
     required: [req, ghost]
     returns: string
+  b.NoParams: {returns: string}
 sites:
   s:
     interface:
-      "#/operations/a.Op": {adapter: m.A}
+      "#/operations/a.Op": {adapter: m.A, args: from-operation}
+      "#/operations/b.NoParams": {adapter: m.A}
 """
     )
     op = config.operations["a.Op"]
@@ -84,8 +86,9 @@ sites:
     assert op.parameters["flag"].has_default and op.parameters["flag"].default is False
     assert not op.parameters["none"].has_default
     assert op.parameters["none"].type == ["string", "null"]
-    binding = config.sites["s"].interface["a.Op"]
+    binding = config.sites["s"].interface["b.NoParams"]
     assert binding.args == {}  # no args: body() gets no arguments
+    assert binding.keep_on_site is False
     assert binding.is_async is True
     assert binding.compute_cost is None
     assert binding.adapter == ConstructorCall(path="m.A")

@@ -40,6 +40,35 @@ GreetMe(name=3)
 GreetMe(nam="x")
 """
 
+# Long and short policy constants, so their layout is checked against ruff too.
+TRUST = """
+dfm: 1.0.0
+info: {api-version: 1.0.0, code-package: trustfmt}
+operations:
+  some.rather.long.module.LoadTheReadingsOfTheCity: {returns: x}
+  other.rather.long.module.SummarizeTheReadings: {returns: x}
+  x.Y: {returns: x}
+sites:
+  long_site:
+    allow-pickle: true
+    allow-modules: [first.long.package.models, second.long.package.models, third.one]
+    interface:
+      "#/operations/some.rather.long.module.LoadTheReadingsOfTheCity":
+        {adapter: m.A, keep-on-site: true}
+      "#/operations/other.rather.long.module.SummarizeTheReadings":
+        {adapter: m.A, keep-on-site: true}
+      "#/operations/x.Y": {adapter: m.A, keep-on-site: true}
+  medium_site:
+    allow-modules: [a]
+    interface:
+      "#/operations/some.rather.long.module.LoadTheReadingsOfTheCity":
+        {adapter: m.A, keep-on-site: true}
+      "#/operations/x.Y": {adapter: m.A, keep-on-site: true}
+  short_site:
+    interface:
+      "#/operations/x.Y": {adapter: m.A, keep-on-site: true}
+"""
+
 PLUGIN_CONFIG = """
 [mypy]
 strict = True
@@ -121,6 +150,7 @@ def test_generated_code_is_ruff_formatted(
     from dfm.modgen.config import load_federation_config_from_string
 
     generate_federation(load_federation_config_from_string(str(namespace["RICH"])), out)
+    generate_federation(load_federation_config_from_string(TRUST), out)
     done = subprocess.run(
         [
             sys.executable,

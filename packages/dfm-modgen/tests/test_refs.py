@@ -46,7 +46,7 @@ sites:
       "#/operations/a.Op": {{adapter: m.A, args: from-operation}}
       "#/operations/a.Same": {{$ref: "#/sites/s1/interface/#~1operations~1a.Op"}}
     providers:
-      p: {{interface: {{"#/operations/a.Op": {{adapter: m.B}}}}}}
+      p: {{interface: {{"#/operations/a.Op": {{adapter: m.B, args: from-operation}}}}}}
       q: {{$ref: "#/sites/s1/providers/p"}}
   s2: {{$ref: "#/sites/s1"}}
 """

@@ -23,7 +23,7 @@ operations:
 sites:
   s1:
     interface:
-      "#/operations/a.One": {adapter: m.A}
+      "#/operations/a.One": {adapter: m.A, args: from-operation}
       "#/operations/b.Two": {adapter: m.B}
   s2: {}
 """

@@ -47,6 +47,7 @@ from ._polymorphic import (
     trust_classes,
     trusted_class,
 )
+from ._schema_check import ValueSchema, schema_problems
 from ._statement import Block, Expression, Statement
 from ._tagged import TRUSTED, DecodePolicy, SerializationError, decode_value, encode_value
 from ._tokens import ErrorInfo, ErrorToken, PickledObject, StopToken
@@ -160,6 +161,7 @@ __all__ = [
     "Statement",
     "StopToken",
     "TryFromCache",
+    "ValueSchema",
     "WriteToCache",
     "Yield",
     "allow_federation",
@@ -168,6 +170,7 @@ __all__ = [
     "is_module_allowed",
     "make_auto_id",
     "resolve_class",
+    "schema_problems",
     "site_identifier",
     "trust_classes",
     "trusted_class",

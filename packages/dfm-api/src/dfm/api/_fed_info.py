@@ -54,13 +54,22 @@ class SendCostInfo(BaseModel):
 
 
 class OperationInfo(BaseModel):
-    """One operation a site (or provider) offers, with its cost and call style."""
+    """One operation a site (or provider) offers, with its cost and call style.
+
+    Attributes:
+        operation: The operation's name in the federation config.
+        compute_cost: Its estimated cost there.
+        is_async: Whether the adapter's ``body`` is a coroutine.
+        keep_on_site: Its results never leave that site (``keep-on-site`` in the
+            config): the compiler places every consumer on the same site.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     operation: str
     compute_cost: ComputeCostInfo = Field(default_factory=ComputeCostInfo)
     is_async: bool = True
+    keep_on_site: bool = False
 
 
 class ProviderInfo(BaseModel):

@@ -46,9 +46,11 @@ class Located(BaseModel):
 class Operation(Expression, Located):
     """Base of every generated operation class.
 
-    A generated class sets ``dfm_class_name`` (its own import path) and the class
+    A generated class sets ``dfm_class_name`` (its own import path), the class
     attribute ``__api_name__`` (the operation's name in the federation config, e.g.
-    ``"users.GreetMe"``), and declares one field per operation parameter.
+    ``"users.GreetMe"``) and ``dfm_param_schemas`` (parameter name → the JSON Schema of
+    its values, which the compiler and the session check values against), and
+    declares one field per operation parameter.
     """
 
     model_config = ConfigDict(
@@ -56,6 +58,7 @@ class Operation(Expression, Located):
     )
 
     __api_name__: ClassVar[str]
+    dfm_param_schemas: ClassVar[dict[str, Any]] = {}
 
     def accept(self, visitor: ApiVisitor) -> None:
         """Dispatch to ``visitor.visit_operation``."""

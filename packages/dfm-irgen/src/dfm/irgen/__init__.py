@@ -5,6 +5,7 @@
 in a :class:`PreparedPipeline`. Everything here is pure and deterministic.
 """
 
+from ._checks import ParamCheck
 from ._compile import candidate_sites, prepare
 from ._ir import (
     AdapterCall,
@@ -38,6 +39,7 @@ __all__ = [
     "InPlace",
     "LiteralValue",
     "NetIR",
+    "ParamCheck",
     "ParamValue",
     "PlaceValue",
     "PreparedPipeline",

@@ -8,6 +8,7 @@ from typing import Literal
 
 from dfm.api import FedInfo, Pipeline
 
+from ._checks import literal_problems, param_checks
 from ._graph import build_graph
 from ._lower import Lowering
 from ._placement import CostModel, place
@@ -73,8 +74,9 @@ def prepare(
         logger: Where warnings go (default: the ``dfm.irgen`` logger).
 
     Raises:
-        ValueError: The pipeline is malformed, uses something not supported yet, or an
-            operation cannot be placed; the message names the node.
+        ValueError: The pipeline is malformed, uses something not supported yet, a
+            literal parameter does not match its declared type (every such literal is
+            listed), or an operation cannot be placed; the message names the node.
     """
     log = logger or _logger
     if pipeline.mode != "execute":
@@ -84,6 +86,12 @@ def prepare(
         )
     candidates = candidate_sites(fed_info, homesite, restrict_to_sites)
     graph = build_graph(pipeline)
+    problems = literal_problems(graph)
+    if problems:
+        count = len(problems)
+        what = "literal parameter does" if count == 1 else "literal parameters do"
+        listing = "".join(f"\n  - {p}" for p in problems)
+        raise ValueError(f"{count} {what} not match their declared types:{listing}")
     model = CostModel(fed_info, federation_name, log)
     placement = place(graph, fed_info, homesite, candidates, model)
     model.warn_missing_once()
@@ -98,6 +106,7 @@ def prepare(
         net_irs_by_site=nets,
         yield_places=lowering.yield_places(),
         param_places=sorted(graph.param_places),
+        param_checks=param_checks(graph),
         status_site=placement.status_site,
         placement={ident: placement.sites[ident] for ident in graph.order},
     )

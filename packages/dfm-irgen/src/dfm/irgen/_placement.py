@@ -7,6 +7,12 @@ first, most expensive first, on their cheapest site; their inputs are then place
 backwards, each on the site that gets its value to the consumer cheapest, keeping any
 placement already made. Ties go to the site listed first in fed_info, so placement is
 the same in every process.
+
+Results of an operation that keeps them on its site (``keep_on_site`` in fed_info) may
+not be sent to another site: such a send costs infinitely much, so consumers are placed
+where the data is whenever that is possible. A placement that still sends such a value
+away is repaired (the consumer moves to the data, else the producer to the consumer)
+or refused with an error naming the operation, its site and the consumer.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from dataclasses import dataclass
 from dfm.api import BestOf, FedInfo, OperationInfo, SendCostInfo
 
 from ._graph import LogicalGraph, OpNode
+from ._keep_on_site import KeepOnSite
 
 MISSING_SEND_COST = SendCostInfo(fixed_time=1e6, bandwidth=None)
 """Used between two sites when fed_info gives no send cost: 10^6 s, so that sending
@@ -27,6 +34,7 @@ _warned_lock = threading.Lock()
 _warned_federations: set[str] = set()
 
 Cost = tuple[float, float]
+_NEVER = float("inf")
 
 
 @dataclass(frozen=True)
@@ -129,11 +137,26 @@ def place(
     candidates: list[str],
     model: CostModel,
 ) -> Placement:
-    """Place every operation of ``graph`` on one of its allowed candidate sites."""
+    """Place every operation of ``graph`` on one of its allowed candidate sites.
+
+    Raises:
+        ValueError: No placement keeps every ``keep_on_site`` value on its site.
+    """
     options = {
         ident: allowed_sites(graph.ops[ident], fed_info, candidates) for ident in graph.order
     }
+    kept = {
+        ident: {site for site, info in found if info.keep_on_site}
+        for ident, found in options.items()
+    }
+    data_inputs = {ident: _data_inputs(graph.ops[ident]) for ident in graph.order}
     rank = {s: i for i, s in enumerate(fed_info.sites)}
+
+    def send_time(up: str, src: str, dst: str, size: float, data: bool) -> float:
+        if data and src != dst and src in kept[up]:
+            return _NEVER
+        return model.send(src, dst).time(size)
+
     cost: dict[str, dict[str, Cost]] = {}
     for ident in graph.order:
         node = graph.ops[ident]
@@ -141,8 +164,10 @@ def place(
         for site, info in options[ident]:
             in_time, in_size = 0.0, 0.0
             for up in node.upstream():
+                data = up in data_inputs[ident]
                 t, s = min(
-                    (c[0] + model.send(src, site).time(c[1]), c[1]) for src, c in cost[up].items()
+                    (c[0] + send_time(up, src, site, c[1], data), c[1])
+                    for src, c in cost[up].items()
                 )
                 in_time, in_size = in_time + t, in_size + s
             compute = info.compute_cost
@@ -156,7 +181,9 @@ def place(
 
     def with_yields(ident: str, site: str) -> Cost:
         t, s = cost[ident][site]
-        return (t + yielded.get(ident, 0) * model.send(site, homesite).time(s), s)
+        if ident in yielded:
+            t += yielded[ident] * send_time(ident, site, homesite, s, True)
+        return (t, s)
 
     chosen: dict[str, str] = {}
 
@@ -172,10 +199,12 @@ def place(
             for up in graph.ops[node].upstream():
                 if up in chosen:
                     continue
+                data = up in data_inputs[node]
                 best = min(
                     cost[up],
                     key=lambda src: (
-                        with_yields(up, src)[0] + model.send(src, where).time(cost[up][src][1]),
+                        with_yields(up, src)[0]
+                        + send_time(up, src, where, cost[up][src][1], data),
                         cost[up][src][1],
                         rank[src],
                     ),
@@ -194,7 +223,12 @@ def place(
     ranked = sorted(sinks, key=lambda ident: best_site(ident)[0], reverse=True)
     for ident in ranked:
         settle(ident, best_site(ident)[1])
+    KeepOnSite(graph, fed_info, homesite, options, kept, data_inputs).enforce(chosen)
     return Placement(sites=chosen, status_site=_status_site(chosen, homesite))
+
+
+def _data_inputs(node: OpNode) -> set[str]:
+    return {ref.id.as_identifier() for ref in node.refs.values()}
 
 
 def _status_site(chosen: dict[str, str], homesite: str) -> str:

@@ -6,11 +6,28 @@ import hashlib
 import logging
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
-from dfm.api import START_PLACE_NAME, STATUS_PLACE_NAME, Frame
+from dfm.api import START_PLACE_NAME, STATUS_PLACE_NAME, Frame, ValueSchema
 
+from ._checks import ParamCheck
 from ._ir import NetIR, YieldPlace
+
+
+def _place_problem(index: int, required: set[str], given: set[str]) -> str:
+    missing = sorted(required - given)
+    extra = sorted(given - required)
+    parts = []
+    if missing:
+        parts.append(
+            f"is missing input parameters that are required PlaceParams in the pipeline: {missing}"
+        )
+    if extra:
+        parts.append(
+            f"provided unexpected parameters that are not PlaceParams in the pipeline: {extra}"
+        )
+    known = sorted(required) or "none"
+    return f"Parameter set {index} {' and '.join(parts)} (the pipeline's PlaceParams: {known})"
 
 
 class PreparedPipeline(BaseModel):
@@ -29,8 +46,11 @@ class PreparedPipeline(BaseModel):
     net_irs_by_site: dict[str, NetIR] = Field(default_factory=dict)
     yield_places: list[YieldPlace] = Field(default_factory=list)
     param_places: list[str] = Field(default_factory=list)
+    param_checks: dict[str, list[ParamCheck]] = Field(default_factory=dict)
     status_site: str = ""
     placement: dict[str, str] = Field(default_factory=dict)
+
+    _checkers: dict[str, list[tuple[ParamCheck, ValueSchema]]] | None = PrivateAttr(None)
 
     def net_irs(self) -> dict[str, NetIR]:
         """The NetIR of every participating site."""
@@ -74,17 +94,22 @@ class PreparedPipeline(BaseModel):
         return {y.place for y in self.yield_places}
 
     def check_input_params(self, params: list[tuple[Frame, dict[str, Any]]]) -> None:
-        """Check that every parameter set has exactly the pipeline's PlaceParams.
+        """Check every parameter set: exactly the pipeline's PlaceParams, of the right types.
 
         ``__start_place__`` in a set is ignored (the session adds it). A set is named by
         its frame's parameter set index (``frame.input_paramset_index()``), which is the
-        same across ``execute`` and later ``send_input_params`` calls of one job.
+        same across ``execute`` and later ``send_input_params`` calls of one job. A value
+        must match the declared schema of every parameter it feeds (see
+        :attr:`param_checks`).
 
         Raises:
-            ValueError: naming the parameter set index, every missing and every unexpected
-                place, and the pipeline's PlaceParams.
+            ValueError: listing every problem of every set: missing and unexpected
+                places (with the pipeline's PlaceParams), and each value of the wrong
+                type with its place, the operation and parameter, what was expected and
+                what was given.
         """
         required = set(self.param_places)
+        problems: list[str] = []
         for frame, values in params:
             if frame.is_stop_frame():
                 continue
@@ -95,25 +120,38 @@ class PreparedPipeline(BaseModel):
                     f"not {type(values).__name__}"
                 )
             given = set(values) - {START_PLACE_NAME}
-            missing = sorted(required - given)
-            extra = sorted(given - required)
-            problems = []
-            if missing:
-                problems.append(
-                    "is missing input parameters that are required PlaceParams in the "
-                    f"pipeline: {missing}"
-                )
-            if extra:
-                problems.append(
-                    "provided unexpected parameters that are not PlaceParams in the "
-                    f"pipeline: {extra}"
-                )
-            if problems:
-                known = sorted(required) or "none"
-                raise ValueError(
-                    f"Parameter set {index} {' and '.join(problems)} (the pipeline's "
-                    f"PlaceParams: {known})"
-                )
+            if given != required:
+                problems.append(_place_problem(index, required, given))
+            if self.param_checks:
+                problems.extend(self._type_problems(index, values))
+        if len(problems) == 1:
+            raise ValueError(problems[0])
+        if problems:
+            listing = "".join(f"\n  - {p}" for p in problems)
+            raise ValueError(
+                f"{len(problems)} problems with the input parameters (nothing was sent):"
+                f"{listing}"
+            )
+
+    def _type_problems(self, index: int, values: dict[str, Any]) -> list[str]:
+        if self._checkers is None:
+            # Compiled once per prepared pipeline; the schemas do not change.
+            self._checkers = {
+                place: [(check, ValueSchema(check.json_schema)) for check in checks]
+                for place, checks in self.param_checks.items()
+            }
+        problems: list[str] = []
+        for place, checkers in self._checkers.items():
+            if place not in values:
+                continue
+            value = values[place]
+            for check, schema in checkers:
+                for problem in schema.problems(value):
+                    problems.append(
+                        f"Parameter set {index}, place {place!r}: {check.node} parameter "
+                        f"{check.parameter!r} {problem}"
+                    )
+        return problems
 
     def check_callbacks(
         self, place_names: set[str], logger: logging.Logger, has_default: bool = False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from ..config import (
     AdapterBinding,
@@ -14,6 +15,7 @@ from ..config import (
 )
 from ._errors import GenerationError
 from ._layout import HEADER, ModulePath, module_files, module_name, split_name
+from ._param_schemas import exposed_schema, parameter_schema
 from ._schema_gen import SchemaPackage
 from ._source import Imports, annotated_field, docstring, literal_field, py_literal, py_string
 from ._types import TypeMapper, union_members
@@ -22,7 +24,7 @@ __all__ = ["ApiPackage"]
 
 #: Names the generated modules import; an operation class may not take them.
 RESERVED_CLASS_NAMES = frozenset(
-    {"Any", "Literal", "Advise", "NodeParam", "PlaceParam", "Operation", "TypeAlias"}
+    {"Any", "ClassVar", "Literal", "Advise", "NodeParam", "PlaceParam", "Operation", "TypeAlias"}
 )
 _IGNORE = "# type: ignore[assignment]"
 
@@ -33,6 +35,14 @@ def _describe(spec: ParameterSpec | ExposeAs, required: bool, default: str | Non
         text += "."
     status = "Required." if required else f"Optional (default {default or 'None'})."
     return f"{text} {status}".strip()
+
+
+def _schemas_field(schemas: dict[str, Any], imports: Imports) -> str:
+    # The parameters' JSON Schemas, which the compiler collects for value checks.
+    classvar = imports.name("typing", "ClassVar")
+    any_ = imports.name("typing", "Any")
+    target = f"    dfm_param_schemas: {classvar}[dict[str, {any_}]] = "
+    return target + py_literal(schemas, 4, len(target) - 4)
 
 
 def _classes(grouped: Mapping[ModulePath, list[str]]) -> dict[ModulePath, list[str]]:
@@ -134,8 +144,10 @@ class ApiPackage:
         literal = imports.name("typing", "Literal")
         fields: list[str] = []
         attrs: list[str] = []
+        schemas: dict[str, Any] = {}
         for pname, spec in op.parameters.items():
             required = op.is_required(pname)
+            schemas[pname] = parameter_schema(self._config, spec, required)
             hint = f"{cls}{pname.title().replace('_', '')}"
             literal_types = (
                 mapper.members(spec.json_schema(), hint) if spec.accepts_literal_input else []
@@ -155,6 +167,8 @@ class ApiPackage:
         lines = [f"class {cls}({base}):", docstring(text, 4), ""]
         lines.append(literal_field("dfm_class_name", literal, path, 4))
         lines.append(f"    __api_name__ = {py_string(name)}")
+        if schemas:
+            lines.append(_schemas_field(schemas, imports))
         if fields:
             lines.extend(["", *fields])
         return "\n".join(lines)
@@ -201,7 +215,9 @@ class ApiPackage:
         mapper = self._mapper(imports)
         fields: list[str] = []
         attrs: list[str] = []
+        exposed: dict[str, Any] = {}
         for _arg, expose in binding.exposed():
+            exposed[expose.param] = exposed_schema(expose)
             literal_types: list[str] = []
             if expose.accepts_literal_input:
                 literal_types = mapper.members({"type": list(expose.type)}, f"{cls}{expose.param}")
@@ -221,6 +237,13 @@ class ApiPackage:
             lines.append("    provider: None = None")
         else:
             lines.append(literal_field("provider", literal, prov, 4))
+        if exposed:
+            op = self._config.operations[name]
+            schemas = {
+                p: parameter_schema(self._config, spec, op.is_required(p))
+                for p, spec in op.parameters.items()
+            }
+            lines.append(_schemas_field({**schemas, **exposed}, imports))
         if fields:
             lines.extend(["", *fields])
         return "\n".join(lines)

@@ -9,10 +9,17 @@ from dfm.api import ComputeCostInfo, FedInfo, OperationInfo, ProviderInfo, SendC
 
 from ..config import AdapterBinding, FederationConfig, site_identifier
 from ._layout import HEADER
-from ._source import docstring, py_string
+from ._source import LINE_LENGTH, docstring, py_string
 from ._this_site import this_site_module
 
-__all__ = ["DEFAULT_COMPUTE_COST", "SESSION_MODULE", "build_fed_info", "runtime_files"]
+__all__ = [
+    "DEFAULT_COMPUTE_COST",
+    "SESSION_MODULE",
+    "allowed_modules",
+    "build_fed_info",
+    "kept_on_site",
+    "runtime_files",
+]
 
 logger = logging.getLogger("dfm.modgen")
 
@@ -34,11 +41,29 @@ from typing import TYPE_CHECKING, Any, Final
 if TYPE_CHECKING:
     from {session} import Session
 
-__all__ = ["API_VERSION", "FEDERATION_NAME", "SITE_NAME", "ThisSite", "get_session"]
+__all__ = [
+    "ALLOW_MODULES",
+    "ALLOW_PICKLE",
+    "API_VERSION",
+    "FEDERATION_NAME",
+    "KEEP_ON_SITE",
+    "SITE_NAME",
+    "ThisSite",
+    "get_session",
+]
 
 API_VERSION: Final = {api_version}
 FEDERATION_NAME: Final = {federation}
 SITE_NAME: Final = {site}
+
+# What this site accepts from others (allow-pickle, allow-modules in the federation
+# config): whether it unpickles received values, and the module prefixes whose
+# pydantic models it builds from them (besides dfm and classes it defines itself).
+{allow_pickle}
+{allow_modules}
+# Interface entries ("op", or "provider:op") whose results never leave this site
+# (keep-on-site in the federation config).
+{keep_on_site}
 
 
 def get_session(
@@ -73,6 +98,60 @@ def __getattr__(name: str) -> Any:
 '''
 
 
+def _str_tuple(target: str, items: list[str]) -> str:
+    strings = [py_string(i) for i in items]
+    flat = f"({strings[0]},)" if len(strings) == 1 else f"({', '.join(strings)})"
+    line = f"{target} = {flat}"
+    if len(line) <= LINE_LENGTH:
+        return line
+    return f"{target} = (\n" + "".join(f"    {s},\n" for s in strings) + ")"
+
+
+def _str_frozenset(target: str, items: list[str]) -> str:
+    if not items:
+        return f"{target} = frozenset()"
+    strings = [py_string(i) for i in items]
+    inner = "{" + ", ".join(strings) + "}"
+    line = f"{target} = frozenset({inner})"
+    if len(line) <= LINE_LENGTH:
+        return line
+    if 4 + len(inner) <= LINE_LENGTH:
+        return f"{target} = frozenset(\n    {inner}\n)"
+    body = "".join(f"        {s},\n" for s in strings)
+    return f"{target} = frozenset(\n    {{\n{body}    }}\n)"
+
+
+def allowed_modules(config: FederationConfig, key: str) -> list[str]:
+    """The module prefixes a site builds received models from (``ALLOW_MODULES``).
+
+    Args:
+        config: The federation config.
+        key: The site's key under ``sites:``.
+
+    Returns:
+        The federation's generated schema package, then the site's ``allow-modules``.
+    """
+    schema = f"{config.code_package}.fed.schema"
+    return [schema, *(m for m in config.sites[key].allow_modules if m != schema)]
+
+
+def kept_on_site(config: FederationConfig, key: str) -> list[str]:
+    """The interface entries of a site marked ``keep-on-site`` (``KEEP_ON_SITE``).
+
+    Args:
+        config: The federation config.
+        key: The site's key under ``sites:``.
+
+    Returns:
+        ``op`` for the site's own interface, ``provider:op`` for a provider's, sorted.
+    """
+    site = config.sites[key]
+    kept = [op for op, b in site.interface.items() if b.keep_on_site]
+    for name, provider in site.providers.items():
+        kept += [f"{name}:{op}" for op, b in provider.interface.items() if b.keep_on_site]
+    return sorted(kept)
+
+
 def _operation_info(
     op: str, binding: AdapterBinding, where: str, warned: set[str]
 ) -> OperationInfo:
@@ -90,7 +169,12 @@ def _operation_info(
         info = DEFAULT_COMPUTE_COST
     else:
         info = ComputeCostInfo.model_validate(cost.model_dump())
-    return OperationInfo(operation=op, compute_cost=info, is_async=binding.is_async)
+    return OperationInfo(
+        operation=op,
+        compute_cost=info,
+        is_async=binding.is_async,
+        keep_on_site=binding.keep_on_site,
+    )
 
 
 def build_fed_info(config: FederationConfig) -> FedInfo:
@@ -171,6 +255,13 @@ def runtime_files(config: FederationConfig) -> dict[str, str]:
             api_version=py_string(config.info.api_version),
             federation=py_string(fed),
             site=py_string(sid),
+            allow_pickle=f"ALLOW_PICKLE: Final[bool] = {config.sites[key].allow_pickle!r}",
+            allow_modules=_str_tuple(
+                "ALLOW_MODULES: Final[tuple[str, ...]]", allowed_modules(config, key)
+            ),
+            keep_on_site=_str_frozenset(
+                "KEEP_ON_SITE: Final[frozenset[str]]", kept_on_site(config, key)
+            ),
         )
         out[f"runtime/{sid}/_this_site.py"] = this_site_module(config, key)
     fed_info = build_fed_info(config).to_json_dict()

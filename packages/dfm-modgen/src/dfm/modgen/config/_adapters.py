@@ -207,6 +207,8 @@ class AdapterBinding(ConfigModel):
         args: ``"from-operation"`` (pass the caller's keywords through) or adapter
             argument name → source. Empty means ``body()`` gets no arguments.
         compute_cost: Cost model; a pessimistic default is used when missing.
+        keep_on_site: Results of this operation on this site never leave the site
+            (``keep-on-site``): the compiler places every consumer there.
     """
 
     adapter: ConstructorSpec
@@ -215,6 +217,7 @@ class AdapterBinding(ConfigModel):
     is_async: bool = Field(True, alias="is-async")
     args: Literal["from-operation"] | dict[str, ArgSource] = Field(default_factory=dict)
     compute_cost: ComputeCost | None = None
+    keep_on_site: bool = Field(False, alias="keep-on-site")
 
     def exposed(self) -> list[tuple[str, ExposeAs]]:
         """The exposed parameters of this binding.

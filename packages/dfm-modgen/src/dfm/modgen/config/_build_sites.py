@@ -167,6 +167,8 @@ def _build_binding(
         return None
     raw = data.get("args")
     args: str | dict[str, ArgSource] = {}
+    if "args" not in data and op is not None:
+        _check_no_args(ctx, node, path, op)
     if isinstance(raw, str):
         if raw == "from-operation":
             args = raw
@@ -184,6 +186,26 @@ def _build_binding(
     shell = {k: v for k, v in data.items() if k != "args"}
     binding = ctx.validate(AdapterBinding, shell, node, path)
     return None if binding is None else binding.model_copy(update={"args": args})
+
+
+def _check_no_args(ctx: BuildContext, node: Node, path: ConfigPath, op: str) -> None:
+    # Without ``args`` the call method passes nothing: every parameter the pipeline
+    # sets would be dropped silently and the job would finish with wrong results.
+    declared = ctx.operations.get(op)
+    if declared is not None:
+        params = list(declared.parameters)
+    else:
+        params = sorted(ctx.operation_params.get(op) or ())
+    if not params:
+        return
+    ctx.issue(
+        node,
+        path,
+        f"the binding has no 'args', so body() would get none of the parameters of {op!r} "
+        f"({', '.join(params)}): add 'args: from-operation' to pass them all, or map them "
+        f"(args: {{{params[0]}: {{from-param: {params[0]}}}, ...}}); write 'args: {{}}' to "
+        "pass none on purpose",
+    )
 
 
 def _build_args(

@@ -12,10 +12,13 @@ __all__ = [
     "JSON_BUILTIN_TYPES",
     "ConfigModel",
     "ConstructorCall",
+    "ClassPath",
     "ConstructorSpec",
     "DottedPath",
+    "ModulePrefix",
     "Identifier",
     "TypeList",
+    "check_class_path",
     "check_dotted_path",
     "check_identifier",
     "check_type_name",
@@ -82,6 +85,49 @@ def check_dotted_path(value: str) -> str:
     return value
 
 
+def check_class_path(value: str) -> str:
+    """Validate the path of a class: ``module.Class`` (or ``pkg.module.Class``).
+
+    Generated code imports the module and takes the class from it, so a bare class
+    name (no module) cannot work.
+
+    Args:
+        value: The candidate.
+
+    Returns:
+        ``value`` unchanged.
+
+    Raises:
+        ValueError: When it is not a dotted path with a module part.
+    """
+    check_dotted_path(value)
+    if "." not in value:
+        raise ValueError(
+            "must be 'module.Class' (the class and the module that defines it, like "
+            f"'mypkg.adapters.Echo'), got {value!r}"
+        )
+    return value
+
+
+def check_module_prefix(value: str) -> str:
+    """Validate a module prefix such as ``mypkg`` or ``mypkg.models``.
+
+    Args:
+        value: The candidate.
+
+    Returns:
+        ``value`` unchanged.
+
+    Raises:
+        ValueError: When a segment is not an identifier.
+    """
+    if not value or not all(is_identifier(part) for part in value.split(".")):
+        raise ValueError(
+            f"must be a dotted Python module path like 'mypkg.models', got {value!r}"
+        )
+    return value
+
+
 def check_type_name(value: str) -> str:
     """Validate a parameter type name: a JSON builtin or a dotted class path.
 
@@ -118,6 +164,10 @@ def _to_type_list(value: Any) -> Any:
 Identifier = Annotated[str, AfterValidator(check_identifier)]
 #: A dotted Python path (``pkg.mod.Name``).
 DottedPath = Annotated[str, AfterValidator(check_dotted_path)]
+#: The path of a class, with its module (``pkg.mod.Class``).
+ClassPath = Annotated[str, AfterValidator(check_class_path)]
+#: A module prefix (``pkg`` or ``pkg.models``).
+ModulePrefix = Annotated[str, AfterValidator(check_module_prefix)]
 #: ``type:`` of a parameter: one name or a list; always stored as a list.
 TypeList = Annotated[
     list[Annotated[str, AfterValidator(check_type_name)]],
@@ -131,11 +181,11 @@ class ConstructorCall(ConfigModel):
     Written in YAML either as a bare dotted path or as ``{path, args}``.
 
     Attributes:
-        path: Dotted path of the class.
+        path: Dotted path of the class, module included (``pkg.mod.Class``).
         args: JSON values passed as keyword arguments to the constructor.
     """
 
-    path: DottedPath
+    path: ClassPath
     args: dict[str, Any] = Field(default_factory=dict)
 
 

@@ -68,12 +68,15 @@ def key_hint(key: Any) -> str:
 
 
 def _as_written(data: Any, loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
-    # A scalar accepted for a list (``type: string``) is reported where it was
-    # written, not at the item ``[0]`` pydantic made of it.
+    # A scalar accepted for a list (``type: string``) or a mapping (``adapter:
+    # pkg.Class`` for ``{path: pkg.Class}``) is reported where it was written, not at
+    # the item ``[0]`` or key pydantic made of it.
     value = data
     for index, part in enumerate(loc):
+        if isinstance(value, str):
+            return loc[:index]
         if isinstance(part, int) and not isinstance(value, list):
-            return loc[:index] if isinstance(value, str) else loc
+            return loc
         if isinstance(value, dict) and part in value:
             value = value[part]
         elif isinstance(value, list) and isinstance(part, int) and part < len(value):

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, PrivateAttr
 
 from ._adapters import AdapterBinding
-from ._common import ConfigModel, ConstructorSpec, DottedPath, Identifier
+from ._common import ClassPath, ConfigModel, ConstructorSpec, Identifier, ModulePrefix
 from ._operations import OperationConfig
 from ._provision import ProvisionConfig
 
@@ -89,8 +89,31 @@ class SecretsVaultConfig(ConfigModel):
         args: Constructor keyword arguments.
     """
 
-    path: DottedPath | None = None
+    path: ClassPath | None = None
     args: dict[str, Any] = Field(default_factory=dict)
+
+
+def _module_list(value: Any) -> Any:
+    if isinstance(value, str):
+        raise ValueError(
+            f"expected a list of module prefixes like [mypkg, other.models], got {value!r}"
+        )
+    return value
+
+
+def _no_duplicates(value: list[str]) -> list[str]:
+    seen: set[str] = set()
+    for prefix in value:
+        if prefix in seen:
+            raise ValueError(f"{prefix!r} is listed twice")
+        seen.add(prefix)
+    return value
+
+
+#: ``allow-modules``: module prefixes, each once.
+ModuleList = Annotated[
+    list[ModulePrefix], BeforeValidator(_module_list), AfterValidator(_no_duplicates)
+]
 
 
 class ProviderConfig(ConfigModel):
@@ -121,6 +144,11 @@ class SiteConfig(ConfigModel):
         providers: Provider name → provider.
         send_cost: Target site → transfer cost (keys as written; fed_info.json reduces
             them to site identifiers).
+        allow_pickle: The site unpickles values it receives (``allow-pickle``; off by
+            default: a pickle runs whatever code its sender chose).
+        allow_modules: Module prefixes whose pydantic models the site builds from
+            values it receives (``allow-modules``), besides ``dfm`` and the
+            federation's generated schema models.
     """
 
     info: dict[str, Any] | None = None
@@ -130,6 +158,8 @@ class SiteConfig(ConfigModel):
     interface: Interface = Field(default_factory=dict)
     providers: dict[Identifier, ProviderConfig] = Field(default_factory=dict)
     send_cost: dict[str, SendCost] = Field(default_factory=dict)
+    allow_pickle: bool = Field(False, alias="allow-pickle")
+    allow_modules: ModuleList = Field(default_factory=list, alias="allow-modules")
 
 
 def _not_dfm(value: str) -> str:
