@@ -115,6 +115,34 @@ def test_nested_pickles_are_not_unpickled_either(tmp_path: Path) -> None:
     assert isinstance(back.dfm_body[0].x["a"][0], EncodedLiteral)  # type: ignore[attr-defined]
 
 
+def test_encoded_literals_pass_typed_fields_unchecked(tmp_path: Path) -> None:
+    # A str-typed (Concat.a) or model-typed (Shape.origin) field cannot check an encoded
+    # value: it stays encoded there and the other fields are validated as usual.
+    target = tmp_path / "pwned.txt"
+    literal = {"tag": "__dfm__value__", "value": ["pickle", _evil_pickle(target)]}
+    with Pipeline() as p:
+        from dfmtestops import Concat, Shape
+
+        Concat(a="x", b="y")
+        Shape(points={})
+    data = json.loads(p.model_dump_json())
+    data["dfm_body"][0]["a"] = literal
+    data["dfm_body"][1]["origin"] = {"tag": "__dfm__pickled__", "value": _evil_pickle(target)}
+    back = Pipeline.model_validate(data)
+    concat, shape = back.dfm_body
+    assert type(concat).__name__ == "Concat" and type(concat) is Concat
+    assert isinstance(concat.a, EncodedLiteral) and concat.b == "y"  # type: ignore[attr-defined]
+    assert isinstance(shape.origin, EncodedLiteral)  # type: ignore[attr-defined]
+    assert concat.model_fields_set == Concat.model_validate(
+        json.loads(p.model_dump_json())["dfm_body"][0]
+    ).model_fields_set
+    again = Pipeline.model_validate_json(back.model_dump_json())
+    assert again == back and not target.exists()
+    data["dfm_body"][0]["b"] = 3
+    with pytest.raises(ValueError, match="b"):
+        Pipeline.model_validate(data)  # the other fields are still checked
+
+
 def test_load_from_file_does_not_unpickle(tmp_path: Path) -> None:
     target = tmp_path / "pwned.txt"
     file = tmp_path / "p.json"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import sys
 
 import pytest
@@ -17,6 +16,7 @@ from dfm.runtime import (
     Router,
     SecretsVault,
     SecretsVaultConfig,
+    SecretsVaultError,
     Site,
     TokenPackage,
     load_site_runtime_module,
@@ -79,19 +79,60 @@ class DictVault(SecretsVault):
         return self.secrets[key]
 
 
-def test_configured_vault_and_fallback(monkeypatch, caplog) -> None:
+def test_configured_vault(monkeypatch) -> None:
     module = type(sys)("vaultmod")
     module.DictVault = DictVault  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "vaultmod", module)
     for path in ("vaultmod.DictVault", "vaultmod:DictVault"):
         vault = SecretsVaultConfig(path, {"secrets": {"k": "v"}}).create()
         assert vault.secret_for_key("k") == "v"
-    with caplog.at_level(logging.ERROR):
-        vault = SecretsVaultConfig("nowhere.Vault").create()
-    assert type(vault) is SecretsVault
-    assert "nowhere.Vault" in caplog.text and "falling back" in caplog.text
-    with caplog.at_level(logging.ERROR):
-        assert type(SecretsVaultConfig("vaultmod.DictVault", {"bad": 1}).create()) is SecretsVault
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        (
+            SecretsVaultConfig("nowhere.Vault"),
+            r"Cannot create the secrets vault 'nowhere.Vault': ModuleNotFoundError: "
+            r"No module named 'nowhere'",
+        ),
+        (
+            SecretsVaultConfig("vaultmod.Missing"),
+            r"Cannot create the secrets vault 'vaultmod.Missing': module 'vaultmod' has no "
+            r"class 'Missing'",
+        ),
+        (
+            SecretsVaultConfig("vaultmod.DictVault", {"bad": 1}),
+            r"Cannot create the secrets vault 'vaultmod.DictVault' with args \{'bad': 1\}: "
+            r"TypeError: .*unexpected keyword argument 'bad'",
+        ),
+        (
+            SecretsVaultConfig("vaultmod.NoLookup"),
+            r"'vaultmod.NoLookup' has no secret_for_key method",
+        ),
+        (
+            SecretsVaultConfig(None, {"prefx": "X_"}),
+            r"Cannot create the secrets vault \(environment variables\) with args "
+            r"\{'prefx': 'X_'\}: TypeError",
+        ),
+        (SecretsVaultConfig("novault"), r"'novault' is not a 'module.Class' path"),
+    ],
+)
+def test_a_vault_that_cannot_be_created_is_an_error_not_a_fallback(
+    monkeypatch, caplog, config: SecretsVaultConfig, message: str
+) -> None:
+    # No silent fall back to environment variables: a site with a broken vault would
+    # hand its adapters the wrong secrets (or ones an attacker can set).
+    module = type(sys)("vaultmod")
+    module.DictVault = DictVault  # type: ignore[attr-defined]
+    module.NoLookup = type("NoLookup", (), {})  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "vaultmod", module)
+    monkeypatch.setenv("DFM_SECRET_K", "from-the-environment")
+    with pytest.raises(SecretsVaultError, match=message):
+        config.create()
+    with pytest.raises(SecretsVaultError, match=message):
+        Site(ctx(), secrets_vault_config=config)
+    assert "falling back" not in caplog.text
 
 
 def test_cache_storage(tmp_path, monkeypatch) -> None:

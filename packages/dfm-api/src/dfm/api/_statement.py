@@ -104,6 +104,29 @@ def _normalize_literal(value: Any, depth: int = 0) -> Any:
     return value
 
 
+def _normalize_fields(data: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for key, value in data.items():
+        if key == "dfm_body":
+            out[key] = value
+        elif key == "dfm_after":
+            if isinstance(value, Statement):
+                value = value.dfm_node_id
+            elif isinstance(value, NodeRef):
+                value = value.id
+            out[key] = value
+        else:
+            out[key] = _normalize_literal(value)
+    return out
+
+
+def _maybe_encoded(value: Any) -> bool:
+    # Cheap test on raw input: an EncodedLiteral, or the JSON form of one.
+    if type(value) is EncodedLiteral:
+        return True
+    return type(value) is dict and value.get("tag") in (TAGGED_LITERAL, PICKLED_TAG)
+
+
 def _tagged_json(value: Any) -> Any:
     if type(value) is EncodedLiteral:
         return value.model_dump()
@@ -113,15 +136,13 @@ def _tagged_json(value: Any) -> Any:
 _twins: dict[tuple[type[Any], frozenset[str]], type[Any]] = {}
 
 
-def _validate_with_encoded(cls: type[Statement], data: dict[str, Any]) -> Statement:
-    """Validate a statement some of whose parameters are encoded literals.
+def _twin(cls: type[Statement], encoded: frozenset[str]) -> type[Statement]:
+    """A subclass of ``cls`` whose ``encoded`` fields are typed ``Any``, cached.
 
-    An encoded literal cannot be checked against its field's type (it may not even be
-    decodable here), so those fields are validated as ``Any`` by a cached subclass (the
-    "twin"), every other field and validator as usual, and the result is rebuilt as
-    ``cls`` itself.
+    An encoded literal cannot be checked against (or serialized as) its field's type:
+    it may not even be decodable here. Statements holding one are validated and
+    serialized through their twin; the statement itself stays a ``cls``.
     """
-    encoded = frozenset(k for k, v in data.items() if type(v) is EncodedLiteral)
     twin = _twins.get((cls, encoded))
     if twin is None:
         annotations: dict[str, Any] = {"_dfm_twin": ClassVar[bool]}
@@ -143,10 +164,43 @@ def _validate_with_encoded(cls: type[Statement], data: dict[str, Any]) -> Statem
         metaclass: Any = type(cls)
         twin = metaclass(cls.__name__, (cls,), namespace)
         _twins[(cls, encoded)] = twin
+    return twin
+
+
+def _encoded_fields(values: dict[str, Any]) -> frozenset[str]:
+    return frozenset(k for k, v in values.items() if type(v) is EncodedLiteral)
+
+
+def _validate_with_encoded(cls: type[Statement], data: dict[str, Any]) -> Statement:
+    """Validate a statement some of whose parameters are encoded literals (see `_twin`)."""
+    twin = _twin(cls, _encoded_fields(data))
+    # The twin would resolve dfm_class_name to cls, not to itself: leave it out (its
+    # default is the same) and count it as set again afterwards.
     body = {k: v for k, v in data.items() if k != "dfm_class_name"}
     with _build.detached():
         checked = twin.model_validate(body)
-    return cls.model_construct(_fields_set=set(checked.model_fields_set), **dict(checked))
+    fields_set = set(checked.model_fields_set) | ({"dfm_class_name"} & data.keys())
+    return cls.model_construct(_fields_set=fields_set, **dict(checked))
+
+
+def _dump_with_encoded(statement: Statement, info: SerializationInfo) -> Any:
+    """Serialize a statement holding encoded literals through its twin (see `_twin`)."""
+    twin = _twin(type(statement), _encoded_fields(statement.__dict__))
+    with _build.detached():
+        copy = twin.model_construct(
+            _fields_set=set(statement.model_fields_set), **statement.__dict__
+        )
+    return copy.model_dump(
+        mode=info.mode,
+        include=info.include,  # type: ignore[arg-type]  # pydantic hands them over as-is
+        exclude=info.exclude,  # type: ignore[arg-type]
+        context=info.context,
+        by_alias=info.by_alias,
+        exclude_unset=info.exclude_unset,
+        exclude_defaults=info.exclude_defaults,
+        exclude_none=info.exclude_none,
+        round_trip=info.round_trip,
+    )
 
 
 class Statement(PolymorphicBaseModel):
@@ -171,9 +225,11 @@ class Statement(PolymorphicBaseModel):
             if (
                 isinstance(data, dict)
                 and not cls.__dict__.get("_dfm_twin", False)
-                and any(type(v) is EncodedLiteral for v in data.values())
+                and any(_maybe_encoded(v) for v in data.values())
             ):
-                return _validate_with_encoded(cls, data)
+                normalized = _normalize_fields(data)
+                if any(type(v) is EncodedLiteral for v in normalized.values()):
+                    return _validate_with_encoded(cls, normalized)
             return handler(data)
         except ValidationError as e:
             raise ValueError(summarize_validation_error(cls, e)) from None
@@ -183,19 +239,7 @@ class Statement(PolymorphicBaseModel):
     def _statements_to_refs(cls, data: Any) -> Any:
         if not cls._dfm_concrete or not isinstance(data, dict):
             return data
-        out = {}
-        for key, value in data.items():
-            if key == "dfm_body":
-                out[key] = value
-            elif key == "dfm_after":
-                if isinstance(value, Statement):
-                    value = value.dfm_node_id
-                elif isinstance(value, NodeRef):
-                    value = value.id
-                out[key] = value
-            else:
-                out[key] = _normalize_literal(value)
-        return out
+        return _normalize_fields(data)
 
     @model_serializer(mode="wrap")
     def _literals_keep_their_types(
@@ -203,6 +247,8 @@ class Statement(PolymorphicBaseModel):
     ) -> Any:
         # Plain JSON would turn a literal tuple into a list, int keys into strings and
         # choke on bytes; such literals are written in the serializer's tagged form.
+        if not type(self).__dict__.get("_dfm_twin", False) and _encoded_fields(self.__dict__):
+            return _dump_with_encoded(self, info)
         if info.mode != "json":
             return handler(self)
         special = {

@@ -8,6 +8,7 @@ site generates from the NetIR it receives lives in ``dfm.runtime.codegen``.
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ._adapter_check import check_adapters
     from .apigen import (
         GenerationError,
         GenerationReport,
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 
 # The config loader and dfm gen (and YAML) are only imported when used.
 _LAZY = {
+    "check_adapters": "_adapter_check",
     "GenerationError": "apigen",
     "GenerationReport": "apigen",
     "build_fed_info": "apigen",
@@ -58,6 +60,7 @@ __all__ = [
     "GenerationError",
     "GenerationReport",
     "build_fed_info",
+    "check_adapters",
     "generate_federation",
     "load_federation_config",
     "load_federation_config_from_dict",

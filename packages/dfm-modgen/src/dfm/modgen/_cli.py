@@ -1,4 +1,4 @@
-"""``dfm gen``: the modgen subcommand of the ``dfm`` command."""
+"""``dfm gen`` and ``dfm check``: the modgen subcommands of the ``dfm`` command."""
 
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ from pathlib import Path
 from typing import TextIO
 
 from .apigen import GenerationError, write_federation
-from .config import ConfigError, load_federation_config
+from .config import ConfigError, ConfigIssue, FederationConfig, load_federation_config
 
-__all__ = ["gen_command"]
+__all__ = ["check_command", "gen_command"]
 
 _PROG = "dfm gen"
+_CHECK_PROG = "dfm check"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -38,7 +39,86 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "-v", "--verbose", action="store_true", help="list every file written, unchanged or removed"
     )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="after generating, import every adapter and check it against its binding "
+        "(as dfm check does, with DIR on the import path); exit 1 on any mismatch",
+    )
     return parser
+
+
+def _check_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=_CHECK_PROG,
+        description=(
+            "Check a federation config and its adapters: load the config (every mistake is "
+            "reported), import every adapter class, and check that its constructor takes the "
+            "binding's args, that body() is async exactly when is-async says so, and that "
+            "body() accepts every argument the binding passes and requires none it may leave "
+            "out. Exit 1 when anything does not fit."
+        ),
+    )
+    parser.add_argument("config", metavar="CONFIG", help="the federation config (*.dfm.yaml)")
+    parser.add_argument(
+        "-p",
+        "--path",
+        metavar="DIR",
+        action="append",
+        default=[],
+        help="a folder to import the adapters (and the generated package) from; repeatable "
+        "(default: the config's folder, then the current directory)",
+    )
+    return parser
+
+
+def _report_adapters(prog: str, config: FederationConfig, issues: list[ConfigIssue]) -> int:
+    stdout, stderr = sys.stdout, sys.stderr
+    bindings = sum(
+        len(site.interface) + sum(len(p.interface) for p in site.providers.values())
+        for site in config.sites.values()
+    )
+    if issues:
+        noun = "problem" if len(issues) == 1 else "problems"
+        print(
+            f"{prog}: error: {len(issues)} {noun} with the adapters of federation "
+            f"{config.code_package!r}:",
+            file=stderr,
+        )
+        for issue in issues:
+            print(f"  - {issue}", file=stderr)
+        return 1
+    print(
+        f"{prog}: federation {config.code_package!r}: the adapters of all {bindings} "
+        f"binding{'s' * (bindings != 1)} fit their operations",
+        file=stdout,
+    )
+    return 0
+
+
+def check_command(argv: list[str]) -> int:
+    """Check a federation config and that every adapter fits its binding.
+
+    Args:
+        argv: The arguments after ``dfm check``.
+
+    Returns:
+        0 when the config loads and every adapter fits, 1 otherwise, 2 for a bad
+        command line.
+    """
+    try:
+        args = _check_parser().parse_args(argv)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 2
+    from ._adapter_check import check_adapters
+
+    try:
+        config = load_federation_config(args.config)
+    except ConfigError as exc:
+        print(f"{_CHECK_PROG}: error: {exc}", file=sys.stderr)
+        return 1
+    folders = args.path or [str(Path(args.config).resolve().parent), os.getcwd()]
+    return _report_adapters(_CHECK_PROG, config, check_adapters(config, folders))
 
 
 class _WarningHandler(logging.Handler):
@@ -109,4 +189,9 @@ def gen_command(argv: list[str]) -> int:
             print(f"  {verb} {_show(path)}", file=stdout)
         for path in report.removed:
             print(f"  removed   {_show(path)}", file=stdout)
+    if args.check:
+        from ._adapter_check import check_adapters
+
+        folders = [args.output, str(Path(args.config).resolve().parent)]
+        return _report_adapters(_PROG, config, check_adapters(config, folders))
     return 0

@@ -34,7 +34,7 @@ from ._package import Router, TokenPackage, to_wire_or_error
 from ._params import EncodedParams, decode_params, encode_params
 from ._pool import DaemonThreadPool
 from ._runner import NetRunner
-from ._secrets import SecretsVault, SecretsVaultConfig
+from ._secrets import SecretsVault, SecretsVaultConfig, SecretsVaultError
 from ._site import CacheConfig, Provider, Site
 from ._site_runners import SiteRunners
 from ._site_thread import SiteThread
@@ -58,6 +58,7 @@ __all__ = [
     "Router",
     "SecretsVault",
     "SecretsVaultConfig",
+    "SecretsVaultError",
     "SendSpec",
     "SerializationError",
     "Site",

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import importlib
-import logging
 import os
+import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
-_logger = logging.getLogger("dfm.runtime")
+
+class SecretsVaultError(ValueError):
+    """A site's secrets vault cannot be created; the message says which and why."""
+
+
+def _cause(exc: BaseException) -> str:
+    return traceback.format_exception_only(type(exc), exc)[-1].strip()
 
 
 class SecretsVault:
@@ -56,26 +62,42 @@ class SecretsVaultConfig:
     args: dict[str, Any] = field(default_factory=dict)
 
     def create(self) -> SecretsVault:
-        """Build the vault; on any failure log the error and use the env-var vault."""
+        """Build the vault.
+
+        There is no fall back to environment variables: a site whose configured vault
+        is broken must not run adapters with secrets from somewhere else.
+
+        Raises:
+            SecretsVaultError: The class cannot be found or built, or has no
+                ``secret_for_key`` method; the message names the vault and the cause.
+        """
+        name = repr(self.path) if self.path is not None else "(environment variables)"
+        with_args = f" with args {self.args!r}" if self.args else ""
+        what = f"Cannot create the secrets vault {name}{with_args}"
         if self.path is None:
-            try:
-                return SecretsVault(**self.args)
-            except Exception:
-                _logger.exception("Cannot create the secrets vault with args %r", self.args)
-                return SecretsVault()
-        try:
+            cls: Any = SecretsVault
+        else:
             module_name, sep, class_name = self.path.partition(":")
             if not sep:
                 module_name, _, class_name = self.path.rpartition(".")
-            cls = getattr(importlib.import_module(module_name), class_name)
+            if not module_name or not class_name:
+                raise SecretsVaultError(
+                    f"{what}: {self.path!r} is not a 'module.Class' path; fix secrets_vault "
+                    "of the site in the federation config"
+                )
+            try:
+                module = importlib.import_module(module_name)
+            except Exception as e:
+                raise SecretsVaultError(f"{what}: {_cause(e)}") from e
+            cls = getattr(module, class_name, None)
+            if cls is None:
+                raise SecretsVaultError(
+                    f"{what}: module {module_name!r} has no class {class_name!r}"
+                )
+        try:
             vault = cls(**self.args)
-            if not callable(getattr(vault, "secret_for_key", None)):
-                raise TypeError(f"{self.path} has no secret_for_key method")
-            return vault  # type: ignore[no-any-return]
-        except Exception:
-            _logger.exception(
-                "Cannot create the secrets vault %r; falling back to environment variables "
-                "(DFM_SECRET_<KEY>)",
-                self.path,
-            )
-            return SecretsVault()
+        except Exception as e:
+            raise SecretsVaultError(f"{what}: {_cause(e)}") from e
+        if not callable(getattr(vault, "secret_for_key", None)):
+            raise SecretsVaultError(f"{what}: {self.path!r} has no secret_for_key method")
+        return vault  # type: ignore[no-any-return]

@@ -24,6 +24,20 @@ __all__ = ["RUNTIME_MODULE", "this_site_module"]
 #: imports it (modgen sits below the runtime), so the import line is built here.
 RUNTIME_MODULE = "dfm" + ".runtime"
 
+_LOOKUP = '''
+
+def _adapter_class(module: Any, name: str, entry: str) -> Any:
+    """The adapter class ``name`` of ``module``, or an error naming both and the entry."""
+    found = getattr(module, name, None)
+    if not isinstance(found, type):
+        raise ImportError(
+            f"The adapter of {entry} is {module.__name__}.{name}, but module "
+            f"{module.__name__!r} has no class {name!r}: fix 'adapter' of that binding in "
+            "the federation config (and run dfm gen), or define the class"
+        )
+    return found
+'''
+
 _HELPERS = '''
 
 def _make_adapter(key: str, site: Any, provider: Any) -> Any:
@@ -94,13 +108,16 @@ class _SiteWriter:
 
     def register(self, prov: str | None, op: str, binding: AdapterBinding) -> str:
         key = f"{prov}:{op}" if prov else op
-        cls = self.class_ref(binding.adapter.path)
+        module, _, name = binding.adapter.path.rpartition(".")
+        self.imports.module(module)
+        where = f"{op} on site {self.sid}" + (f" (provider {prov})" if prov else "")
+        lookup = [module, py_string(name), py_string(where)]
         args = binding.adapter.args
-        entry = f"    {py_string(key)}: ({cls}, {py_literal(args)}),"
+        entry = f"    {py_string(key)}: ({call('', '_adapter_class', lookup, '', 0)}, "
+        entry += f"{py_literal(args)}),"
         if len(entry) > LINE_LENGTH or "\n" in entry:
-            entry = (
-                f"    {py_string(key)}: (\n        {cls},\n        {py_literal(args, 8)},\n    ),"
-            )
+            cls = call("", "_adapter_class", lookup, ",", 8)
+            entry = f"    {py_string(key)}: (\n{cls}\n        {py_literal(args, 8)},\n    ),"
         self.adapters.append(entry)
         span = {"dfm.site": self.sid, "dfm.operation": op, "dfm.adapter": binding.adapter.path}
         if prov:
@@ -219,4 +236,4 @@ def this_site_module(config: FederationConfig, key: str) -> str:
         0,
     )
     body = "\n\n\n".join(classes)
-    return f"{doc}\n\n{w.imports.render()}\n\n{tables}\n{_HELPERS}\n\n{body}\n"
+    return f"{doc}\n\n{w.imports.render()}\n{_LOOKUP}\n\n{tables}\n{_HELPERS}\n\n{body}\n"

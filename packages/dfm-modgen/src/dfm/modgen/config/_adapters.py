@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Discriminator, Field, Tag
+from pydantic import AfterValidator, Discriminator, Field, PrivateAttr, Tag
 
 from ._common import ConfigModel, ConstructorSpec, Identifier, TypeList
+from ._errors import ConfigIssue
 from ._operations import InputFlags
 
 __all__ = [
@@ -218,6 +219,21 @@ class AdapterBinding(ConfigModel):
     args: Literal["from-operation"] | dict[str, ArgSource] = Field(default_factory=dict)
     compute_cost: ComputeCost | None = None
     keep_on_site: bool = Field(False, alias="keep-on-site")
+
+    _origin: ConfigIssue | None = PrivateAttr(default=None)
+
+    @property
+    def origin(self) -> ConfigIssue | None:
+        """Where the binding is written (file, path there, note), when it was loaded."""
+        return self._origin
+
+    def __eq__(self, other: object) -> bool:
+        """Equal bindings have equal fields, wherever they are written."""
+        if not isinstance(other, AdapterBinding):
+            return NotImplemented
+        return self.__dict__ == other.__dict__
+
+    __hash__ = ConfigModel.__hash__
 
     def exposed(self) -> list[tuple[str, ExposeAs]]:
         """The exposed parameters of this binding.

@@ -185,7 +185,11 @@ def _build_binding(
         ctx.issue(node, (*path, "args"), f"expected 'from-operation' or a mapping, got {raw!r}")
     shell = {k: v for k, v in data.items() if k != "args"}
     binding = ctx.validate(AdapterBinding, shell, node, path)
-    return None if binding is None else binding.model_copy(update={"args": args})
+    if binding is None:
+        return None
+    binding = binding.model_copy(update={"args": args})
+    binding._origin = ctx.locate(node, path)
+    return binding
 
 
 def _check_no_args(ctx: BuildContext, node: Node, path: ConfigPath, op: str) -> None:

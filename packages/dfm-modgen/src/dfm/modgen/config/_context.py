@@ -200,6 +200,20 @@ class BuildContext:
                 return physical, f" (used as {format_path(used)} via $ref{origin})"
         return path, ""
 
+    def locate(self, node: Node, path: ConfigPath) -> ConfigIssue:
+        """Where a value is written, as an issue without a message of its own.
+
+        Args:
+            node: The value.
+            path: Its logical path in the merged config.
+
+        Returns:
+            ``ConfigIssue(file, path in that file, note)``; the note (possibly empty)
+            says where text reached through a ``$ref`` is used.
+        """
+        where, note = self._locate(node.src, path)
+        return ConfigIssue(node.src.file, where, note)
+
     def issue(self, node: Node | Source | None, path: ConfigPath, message: str) -> None:
         """Record an issue.
 
