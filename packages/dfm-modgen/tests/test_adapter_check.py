@@ -251,3 +251,11 @@ def test_missing_adapter_class_names_class_and_module(
         "class 'Nope': fix 'adapter' of that binding in the federation config (and run dfm "
         "gen), or define the class"
     )
+
+
+def test_the_dfm_cli_entry_points_are_registered() -> None:
+    from importlib.metadata import entry_points
+
+    found = {ep.name: ep for ep in entry_points(group="dfm.cli") if ep.name in ("gen", "check")}
+    assert found["check"].load() is check_command
+    assert found["gen"].load() is gen_command
