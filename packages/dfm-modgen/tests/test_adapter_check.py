@@ -52,6 +52,11 @@ sites:
     interface:
       "#/operations/data.Load": {adapter: checklib.NoBody, args: from-operation}
       "#/operations/data.Ping": {adapter: checklib.Ping}
+  w:
+    impl: checklib.NoSite
+    secrets_vault: {path: checklib.Vault, args: {prefx: X_}}
+    providers:
+      q: {impl: checklib.NoProvider}
 """
 
 CHECKLIB = """
@@ -91,9 +96,23 @@ class Built:
 
 class NoBody:
     pass
+
+
+class Vault:
+    def __init__(self, prefix="DFM_"):
+        self.prefix = prefix
+
+    def secret_for_key(self, key):
+        return key
 """
 
 EXPECTED = [
+    ("w.impl", "module 'checklib' has no class 'NoSite'"),
+    ("w.providers.q.impl", "module 'checklib' has no class 'NoProvider'"),
+    (
+        "w.secrets_vault",
+        "checklib.Vault() does not accept 'prefx', which secrets_vault.args gives (prefx)",
+    ),
     (
         't.interface["#/operations/data.Load"].adapter',
         "checklib.Sloppy() requires 'cfg', which adapter.args does not give (nor does the "
@@ -161,9 +180,7 @@ def test_every_mismatch_is_reported_with_file_and_path(project: Path) -> None:
 
 
 def test_good_adapters_pass(project: Path) -> None:
-    config = load_federation_config_from_string(
-        CONFIG.split("  t:")[0], base_dir=project
-    )
+    config = load_federation_config_from_string(CONFIG.split("  t:")[0], base_dir=project)
     assert check_adapters(config, [project]) == []
 
 
@@ -188,9 +205,7 @@ def test_dfm_check_command(project: Path, capsys: pytest.CaptureFixture[str]) ->
     out, err = capsys.readouterr()
     assert out == ""
     lines = err.splitlines()
-    assert lines[0] == (
-        "dfm check: error: 11 problems with the adapters of federation 'checkfed':"
-    )
+    assert lines[0] == ("dfm check: error: 14 problems with the adapters of federation 'checkfed':")
     assert len(lines) == 1 + len(EXPECTED)
     where = f"  - {project.resolve() / 'fed.dfm.yaml'}: sites."
     assert all(line.startswith(where) for line in lines[1:])
@@ -221,7 +236,7 @@ def test_dfm_gen_check_generates_then_checks(
     assert gen_command(["fed.dfm.yaml", "--output", "out", "--check"]) == 1
     out, err = capsys.readouterr()
     assert (project / "out" / "checkfed" / "fed" / "runtime" / "s" / "__init__.py").is_file()
-    assert "dfm gen: error: 11 problems with the adapters of federation 'checkfed':" in err
+    assert "dfm gen: error: 14 problems with the adapters of federation 'checkfed':" in err
     (project / "good.dfm.yaml").write_text(CONFIG.split("  t:")[0])
     assert gen_command(["good.dfm.yaml", "--output", "out", "--check"]) == 0
     out, err = capsys.readouterr()

@@ -120,17 +120,17 @@ def _normalize_fields(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _maybe_encoded(value: Any) -> bool:
-    # Cheap test on raw input: an EncodedLiteral, or the JSON form of one.
-    if type(value) is EncodedLiteral:
-        return True
-    return type(value) is dict and value.get("tag") in (TAGGED_LITERAL, PICKLED_TAG)
+_ENCODED_TAGS = frozenset({TAGGED_LITERAL, PICKLED_TAG})
 
 
-def _tagged_json(value: Any) -> Any:
-    if type(value) is EncodedLiteral:
-        return value.model_dump()
-    return {"tag": TAGGED_LITERAL, "value": list(encode_value(value))}
+def _maybe_encoded(data: dict[str, Any]) -> bool:
+    # Cheap test on raw input (every statement pays it): a field value that is an
+    # EncodedLiteral, or the JSON form of one.
+    for value in data.values():
+        kind = type(value)
+        if kind is EncodedLiteral or (kind is dict and value.get("tag") in _ENCODED_TAGS):
+            return True
+    return False
 
 
 _twins: dict[tuple[type[Any], frozenset[str]], type[Any]] = {}
@@ -222,11 +222,7 @@ class Statement(PolymorphicBaseModel):
             # are expected and must stay cheap.
             return handler(data)
         try:
-            if (
-                isinstance(data, dict)
-                and not cls.__dict__.get("_dfm_twin", False)
-                and any(_maybe_encoded(v) for v in data.values())
-            ):
+            if type(data) is dict and _maybe_encoded(data) and not cls.__dict__.get("_dfm_twin"):
                 normalized = _normalize_fields(data)
                 if any(type(v) is EncodedLiteral for v in normalized.values()):
                     return _validate_with_encoded(cls, normalized)
@@ -247,16 +243,18 @@ class Statement(PolymorphicBaseModel):
     ) -> Any:
         # Plain JSON would turn a literal tuple into a list, int keys into strings and
         # choke on bytes; such literals are written in the serializer's tagged form.
-        if not type(self).__dict__.get("_dfm_twin", False) and _encoded_fields(self.__dict__):
-            return _dump_with_encoded(self, info)
-        if info.mode != "json":
-            return handler(self)
-        special = {
-            name: _tagged_json(value)
-            for name, value in self.__dict__.items()
-            if type(value) not in _JSON_SAFE
-            and (type(value) is EncodedLiteral or _needs_tagging(value))
-        }
+        json = info.mode == "json"
+        special: dict[str, Any] = {}
+        for name, value in self.__dict__.items():
+            kind = type(value)
+            if kind in _JSON_SAFE:
+                continue
+            if kind is EncodedLiteral:
+                if not type(self).__dict__.get("_dfm_twin"):
+                    return _dump_with_encoded(self, info)
+                special[name] = value.model_dump()
+            elif json and _needs_tagging(value):
+                special[name] = {"tag": TAGGED_LITERAL, "value": list(encode_value(value))}
         return handler(self.model_copy(update=special) if special else self)
 
     def model_post_init(self, context: Any, /) -> None:

@@ -5,8 +5,10 @@ the class, the class can be built from the binding's constructor ``args`` (plus 
 ``site``/``provider`` the runtime passes), ``body`` is a coroutine exactly when the
 binding says ``is-async``, and ``body()`` accepts every argument the binding passes
 and requires none the binding may leave out (an optional operation parameter is only
-passed when the pipeline sets it). Every mismatch is reported, with the file and path
-of its binding.
+passed when the pipeline sets it). The classes a site names besides adapters (its
+``impl``, its providers' ``impl`` and its ``secrets_vault``) must import too, and a
+vault must take its ``args``: a site whose vault cannot be created fails every job.
+Every mismatch is reported, with the file and path where it is written.
 """
 
 from __future__ import annotations
@@ -178,6 +180,47 @@ def _check_binding(config: FederationConfig, op: str, binding: AdapterBinding) -
     return problems
 
 
+def _where(origin: ConfigIssue | None, path: ConfigPath, config: FederationConfig) -> ConfigIssue:
+    if origin is not None:
+        return origin
+    return ConfigIssue(config.source_file, path, "")
+
+
+def _check_site_classes(config: FederationConfig) -> Iterator[tuple[ConfigIssue, str, str]]:
+    """(location, key under it, problem) for the impl and vault classes of every site."""
+    for key, site in config.sites.items():
+        where = _where(site.origin, ("sites", key), config)
+        if site.impl is not None:
+            _, problem = _load_class(site.impl.path)
+            if problem:
+                yield where, "impl", problem
+        for name, provider in site.providers.items():
+            pwhere = _where(provider.origin, ("sites", key, "providers", name), config)
+            if provider.impl is not None:
+                _, problem = _load_class(provider.impl.path)
+                if problem:
+                    yield pwhere, "impl", problem
+        vault = site.secrets_vault
+        if vault is not None and vault.path is not None:
+            cls, problem = _load_class(vault.path)
+            if problem is None:
+                sig = _signature(cls)
+                if sig is not None:
+                    given = dict.fromkeys(vault.args, _ALWAYS)
+                    for problem in _check_call(
+                        sig,
+                        given,
+                        f"{vault.path}()",
+                        lambda a: f"secrets_vault.args gives ({a})",
+                        never="secrets_vault.args does not give",
+                    ):
+                        yield where, "secrets_vault", problem
+                if not callable(getattr(cls, "secret_for_key", None)):
+                    yield where, "secrets_vault", f"{vault.path} has no secret_for_key method"
+            else:
+                yield where, "secrets_vault", problem
+
+
 def check_adapters(
     config: FederationConfig, search_path: Sequence[str | Path] = ()
 ) -> list[ConfigIssue]:
@@ -189,16 +232,16 @@ def check_adapters(
             adapters' packages and the generated package live).
 
     Returns:
-        Every mismatch, as issues with the file and path of the binding (its
-        ``adapter`` key); empty when all adapters fit.
+        Every mismatch, as issues with the file and path where it is written (a site's
+        ``impl`` or ``secrets_vault``, a binding's ``adapter``); empty when everything
+        fits.
     """
     issues: list[ConfigIssue] = []
     with _on_sys_path(search_path):
+        for where, key, problem in _check_site_classes(config):
+            issues.append(ConfigIssue(where.file, (*where.path, key), problem + where.message))
         for path, op, binding in _bindings(config):
-            origin = binding.origin
-            file = origin.file if origin is not None else config.source_file
-            where = origin.path if origin is not None else path
-            note = origin.message if origin is not None else ""
+            at = _where(binding.origin, path, config)
             for problem in _check_binding(config, op, binding):
-                issues.append(ConfigIssue(file, (*where, "adapter"), problem + note))
+                issues.append(ConfigIssue(at.file, (*at.path, "adapter"), problem + at.message))
     return issues

@@ -107,7 +107,9 @@ def _build_site(ctx: BuildContext, node: Node, path: ConfigPath) -> SiteConfig |
     site = ctx.validate(SiteConfig, shell, node, path)
     if site is None:
         return None
-    return site.model_copy(update={"interface": interface, "providers": providers})
+    site = site.model_copy(update={"interface": interface, "providers": providers})
+    site._origin = ctx.locate(node, path)
+    return site
 
 
 def _build_provider(
@@ -119,7 +121,11 @@ def _build_provider(
     interface = _build_interface(ctx, node, data, path, providers)
     shell = {k: v for k, v in data.items() if k != "interface"}
     provider = ctx.validate(ProviderConfig, shell, node, path)
-    return None if provider is None else provider.model_copy(update={"interface": interface})
+    if provider is None:
+        return None
+    provider = provider.model_copy(update={"interface": interface})
+    provider._origin = ctx.locate(node, path)
+    return provider
 
 
 def _build_interface(

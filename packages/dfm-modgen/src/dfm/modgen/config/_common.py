@@ -122,9 +122,7 @@ def check_module_prefix(value: str) -> str:
         ValueError: When a segment is not an identifier.
     """
     if not value or not all(is_identifier(part) for part in value.split(".")):
-        raise ValueError(
-            f"must be a dotted Python module path like 'mypkg.models', got {value!r}"
-        )
+        raise ValueError(f"must be a dotted Python module path like 'mypkg.models', got {value!r}")
     return value
 
 

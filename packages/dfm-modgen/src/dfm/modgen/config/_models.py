@@ -9,6 +9,7 @@ from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, Private
 
 from ._adapters import AdapterBinding
 from ._common import ClassPath, ConfigModel, ConstructorSpec, Identifier, ModulePrefix
+from ._errors import ConfigIssue
 from ._operations import OperationConfig
 from ._provision import ProvisionConfig
 
@@ -130,6 +131,21 @@ class ProviderConfig(ConfigModel):
     impl: ConstructorSpec | None = None
     interface: Interface = Field(default_factory=dict)
 
+    _origin: ConfigIssue | None = PrivateAttr(default=None)
+
+    @property
+    def origin(self) -> ConfigIssue | None:
+        """Where this is written (file, path there, note), when it was loaded."""
+        return self._origin
+
+    def __eq__(self, other: object) -> bool:
+        """Equal when the fields are, wherever it is written."""
+        if not isinstance(other, type(self)):
+            return NotImplemented
+        return self.__dict__ == other.__dict__
+
+    __hash__ = ConfigModel.__hash__
+
 
 class SiteConfig(ConfigModel):
     """One site of the federation.
@@ -160,6 +176,21 @@ class SiteConfig(ConfigModel):
     send_cost: dict[str, SendCost] = Field(default_factory=dict)
     allow_pickle: bool = Field(False, alias="allow-pickle")
     allow_modules: ModuleList = Field(default_factory=list, alias="allow-modules")
+
+    _origin: ConfigIssue | None = PrivateAttr(default=None)
+
+    @property
+    def origin(self) -> ConfigIssue | None:
+        """Where this is written (file, path there, note), when it was loaded."""
+        return self._origin
+
+    def __eq__(self, other: object) -> bool:
+        """Equal when the fields are, wherever it is written."""
+        if not isinstance(other, type(self)):
+            return NotImplemented
+        return self.__dict__ == other.__dict__
+
+    __hash__ = ConfigModel.__hash__
 
 
 def _not_dfm(value: str) -> str:
