@@ -226,6 +226,17 @@ def test_schema_models(rich_out: Path, import_generated: Importer) -> None:
     assert top.Bag.model_validate({"anything": 1}).model_extra == {"anything": 1}
 
 
+def test_schema_models_are_trusted_without_an_allow_list(
+    rich_out: Path, import_generated: Importer
+) -> None:
+    from dfm.api import decode_value, encode_value, trusted_class
+
+    geo = import_generated(rich_out, "richfed.fed.schema.geo")
+    tagged = encode_value(geo.Point(x=2.0))
+    assert tagged[0] == "model" and trusted_class(tagged[1]["class"]) is geo.Point
+    assert decode_value(tagged) == geo.Point(x=2.0)  # the default, restrictive policy
+
+
 def test_default_value_not_matching_any_type_is_still_emitted(tmp_path: Path) -> None:
     config = load_federation_config_from_string(
         "dfm: 1.0.0\ninfo: {api-version: 1.0.0, code-package: dflt}\n"

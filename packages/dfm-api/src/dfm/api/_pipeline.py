@@ -18,6 +18,10 @@ from ._visitor import ApiVisitor
 class Pipeline(Block):
     """A pipeline: statements built inside ``with Pipeline() as p:``.
 
+    It round-trips through JSON (``model_dump_json`` / ``model_validate_json``). Loading
+    JSON is inert: it never unpickles and never imports a module outside the allow-list
+    (see :class:`EncodedLiteral` and :func:`allow_module_prefix`).
+
     Example:
         >>> with Pipeline(name="hello") as p:
         ...     Yield(value=GreetMe(name=PlaceParam(place="name")))  # doctest: +SKIP
@@ -72,10 +76,16 @@ class Pipeline(Block):
     ) -> Pipeline:
         """Read a pipeline saved with :meth:`save_to_file`.
 
+        Loading is inert, as for ``Pipeline.model_validate_json``: nothing is unpickled
+        and no module outside the allow-list is imported; pickled literals (and model
+        literals of classes not trusted here) stay :class:`EncodedLiteral` for the site
+        to decode under its own policy.
+
         Args:
             file: A path, or a URL when fsspec is installed.
-            allow: Module prefixes whose classes the JSON may name (e.g. your federation
-                package); see :func:`allow_module_prefix`.
+            allow: Module prefixes whose classes the JSON may name, e.g.
+                ``federation_prefixes("myfed")`` (a federation's generated packages);
+                see :func:`allow_module_prefix`. Classes already imported need none.
             **fsspec_kwargs: Passed to ``fsspec.open`` for URLs.
 
         Raises:

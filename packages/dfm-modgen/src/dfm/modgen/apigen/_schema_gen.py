@@ -17,7 +17,15 @@ from pydantic import BaseModel
 from ..config import FederationConfig
 from ._errors import GenerationError
 from ._layout import HEADER, ModulePath, module_files, module_name, split_name
-from ._source import Imports, annotated_field, assignment, docstring, py_literal, py_string
+from ._source import (
+    Imports,
+    annotated_field,
+    assignment,
+    call,
+    docstring,
+    py_literal,
+    py_string,
+)
 from ._types import TypeMapper
 
 __all__ = ["SchemaPackage"]
@@ -136,6 +144,10 @@ class SchemaPackage:
             # Annotations are strings (forward references): resolve them now that
             # every class and alias exists.
             parts.append("\n".join(f"{c}.model_rebuild()" for c in writer.class_names))
+            # Values of these models arriving from other sites are built without an
+            # allow-list entry: the classes are generated from the federation config.
+            trust = imports.name("dfm.api", "trust_classes")
+            parts.append(call("", trust, writer.class_names, "", 0))
         body = "\n\n\n".join(parts)
         return f"{doc}\n\n{imports.render()}\n\n\n{body}\n"
 
