@@ -239,8 +239,10 @@ def model_class(path: str, policy: DecodePolicy) -> type[BaseModel]:
                 found: Any = importlib.import_module(module)
                 for part in qualname.split("."):
                     found = getattr(found, part)
-            except (ImportError, AttributeError) as e:
-                raise SerializationError(f"Cannot load model class {path!r}: {e}") from e
+            except Exception as e:  # an allowed module that fails to import, too
+                raise SerializationError(
+                    f"Cannot load model class {path!r}: {type(e).__name__}: {e}"
+                ) from e
             cls = _imported[path] = found
     if not (isinstance(cls, type) and issubclass(cls, BaseModel)):
         raise SerializationError(f"Refusing to load {path!r}: it is not a pydantic model class")
