@@ -17,6 +17,7 @@ from dfm.api import (
     FedInfo,
     FlowInfo,
     Frame,
+    NodeId,
     SerializationError,
     StopToken,
     decode_value,
@@ -126,6 +127,29 @@ def test_model_class_outside_allow_list_is_refused() -> None:
     tagged = ("model", {"class": "somewhere.Else", "data": {}})
     with pytest.raises(SerializationError, match="not allowed here"):
         decode_value(tagged, DecodePolicy())
+
+
+def test_models_inside_containers_travel_as_json() -> None:
+    value = [(NodeId(ident=1), {"flow": FlowInfo(hint=2)}), ErrorToken(errors=[])]
+    tagged = encode_value(value)
+    assert tagged[0] == "pyjson"
+    # No pickle needed: a site that refuses pickles still reads it.
+    assert decode_value(tagged, DecodePolicy()) == value
+
+
+def test_models_inside_containers_obey_the_allow_list() -> None:
+    tagged = ("pyjson", ["L", [["M", {"class": "somewhere.Else", "data": {}}]]])
+    with pytest.raises(SerializationError, match="not allowed here"):
+        decode_value(tagged, DecodePolicy())
+
+
+def test_a_local_model_inside_a_container_cannot_be_sent() -> None:
+    class Local(BaseModel):
+        x: int = 1
+
+    # Its class cannot be found by path on the other side (nor pickled).
+    with pytest.raises(SerializationError, match="local object"):
+        encode_value([Local()])
 
 
 @given(

@@ -3,9 +3,10 @@
 ``encode_value`` turns any value into a *tagged value* ``(tag, json)``:
 
 * ``json``: plain JSON (None, bool, int, finite float, str, lists, str-keyed dicts);
-* ``pyjson``: JSON plus what plain JSON loses — tuples, non-str dict keys, bytes and
-  non-finite floats — with every container tagged (``["L", …]``, ``["T", …]``,
-  ``["D", [[k, v], …]]``, ``["B", b64]``, ``["F", "nan"]``);
+* ``pyjson``: JSON plus what plain JSON loses — tuples, non-str dict keys, bytes,
+  non-finite floats and pydantic models inside containers — with every container
+  tagged (``["L", …]``, ``["T", …]``, ``["D", [[k, v], …]]``, ``["B", b64]``,
+  ``["F", "nan"]``, ``["M", {"class": …, "data": …}]``);
 * ``model``: a pydantic model by class path and JSON data (``stop`` and ``flow`` are
   short forms of the two control tokens, which cross sites with every frame);
 * ``bytes``: base64;
@@ -127,10 +128,25 @@ def _to_pyjson(value: Any) -> Any:
         return ["D", [[_to_pyjson(k), _to_pyjson(v)] for k, v in value.items()]]
     if kind is bytes:
         return ["B", base64.b64encode(value).decode("ascii")]
+    if isinstance(value, BaseModel):
+        # Models inside containers (e.g. the [(NodeId, advice), …] lists of discovery)
+        # travel as JSON like top-level ones, not as a pickle of the whole container.
+        return ["M", _model_body(value)]
     raise _NotPyJson
 
 
-def _from_pyjson(value: Any) -> Any:
+def _model_body(value: BaseModel) -> dict[str, Any]:
+    cls = type(value)
+    if "<locals>" in cls.__qualname__:
+        raise _NotPyJson
+    try:
+        data = value.model_dump(mode="json")
+    except Exception:
+        raise _NotPyJson from None
+    return {"class": f"{cls.__module__}.{cls.__qualname__}", "data": data}
+
+
+def _from_pyjson(value: Any, policy: DecodePolicy) -> Any:
     if not isinstance(value, list):
         return value
     if len(value) != 2 or not isinstance(value[0], str):
@@ -139,19 +155,21 @@ def _from_pyjson(value: Any) -> Any:
     if tag in ("L", "T", "D") and not isinstance(body, list):
         raise SerializationError(f"Malformed pyjson container {value!r:.80}")
     if tag == "L":
-        return [_from_pyjson(v) for v in body]
+        return [_from_pyjson(v, policy) for v in body]
     if tag == "T":
-        return tuple(_from_pyjson(v) for v in body)
+        return tuple(_from_pyjson(v, policy) for v in body)
     if tag == "D":
         if not all(isinstance(pair, list) and len(pair) == 2 for pair in body):
             raise SerializationError(f"Malformed pyjson mapping {value!r:.80}")
-        return {_from_pyjson(k): _from_pyjson(v) for k, v in body}
+        return {_from_pyjson(k, policy): _from_pyjson(v, policy) for k, v in body}
     if tag == "B":
         return base64.b64decode(body)
     if tag == "F":
         if body not in ("nan", "inf", "-inf"):
             raise SerializationError(f"Malformed pyjson float {body!r:.80}")
         return float(body)
+    if tag == "M":
+        return _decode_model(body, policy)
     raise SerializationError(f"Unknown pyjson container tag {tag!r}")
 
 
@@ -180,14 +198,10 @@ def encode_value(value: Any) -> tuple[str, Any]:
     if kind is FlowInfo:
         return ("flow", value.hint)
     if isinstance(value, BaseModel):
-        cls = type(value)
-        if "<locals>" not in cls.__qualname__:
-            try:
-                data = value.model_dump(mode="json")
-            except Exception:
-                return _pickle(value)
-            return ("model", {"class": f"{cls.__module__}.{cls.__qualname__}", "data": data})
-        return _pickle(value)
+        try:
+            return ("model", _model_body(value))
+        except _NotPyJson:
+            return _pickle(value)
     if type(value) is bytes:
         return ("bytes", base64.b64encode(value).decode("ascii"))
     try:
@@ -249,6 +263,12 @@ def model_class(path: str, policy: DecodePolicy) -> type[BaseModel]:
     return cls
 
 
+def _decode_model(body: Any, policy: DecodePolicy) -> Any:
+    # A top-level ``model`` value and an ``M`` item of a pyjson container alike.
+    cls = model_class(_model_path(body), policy)
+    return cls.model_validate(body.get("data"))
+
+
 def decode_value(tagged: Any, policy: DecodePolicy = _RESTRICTIVE) -> Any:
     """Decode a tagged value produced by :func:`encode_value`.
 
@@ -271,10 +291,9 @@ def decode_value(tagged: Any, policy: DecodePolicy = _RESTRICTIVE) -> Any:
     if tag == "flow":
         return _FLOW if body is None else FlowInfo(hint=body)
     if tag == "pyjson":
-        return _from_pyjson(body)
+        return _from_pyjson(body, policy)
     if tag == "model":
-        cls = model_class(_model_path(body), policy)
-        return cls.model_validate(body.get("data"))
+        return _decode_model(body, policy)
     if tag == "bytes":
         return base64.b64decode(body)
     if tag == "pickle":
