@@ -25,6 +25,8 @@ from dfm.api import (
     encode_value,
 )
 
+from ._advice import MAX_ADVISOR_CALLS, advice_report, build_advice, discover
+from ._advisors import AdviceContext, AdvisorSpec, field_advisor
 from ._context import FLOW, STOP_TOKEN, DfmContext, select
 from ._host import HostEvents, SiteHost
 from ._job import JobController
@@ -41,8 +43,11 @@ from ._site_thread import SiteThread
 
 __all__ = [
     "FLOW",
+    "MAX_ADVISOR_CALLS",
     "STOP_TOKEN",
     "TRUSTED",
+    "AdviceContext",
+    "AdvisorSpec",
     "CacheConfig",
     "DaemonThreadPool",
     "DecodePolicy",
@@ -67,11 +72,15 @@ __all__ = [
     "SiteThread",
     "TokenPackage",
     "TransitionSpec",
+    "advice_report",
+    "build_advice",
     "decode_params",
     "decode_value",
     "done_value",
     "encode_params",
+    "discover",
     "encode_value",
+    "field_advisor",
     "load_site_runtime_module",
     "select",
     "site_runtime_module_name",
