@@ -83,6 +83,11 @@ class StubProvider:
         return self._site
 
 
+async def stub_build_advice(adapter: Any, /, **params: Any) -> Any:
+    """Stands for dfm.runtime.build_advice: shows what the discover method passed."""
+    return (adapter, params)
+
+
 CONFIG = """
 dfm: 1.0.0
 info: {api-version: 1.0.0, code-package: callfed}
@@ -186,6 +191,7 @@ def runtime(
     stub.Provider = StubProvider  # type: ignore[attr-defined]
     stub.CacheConfig = StubCacheConfig  # type: ignore[attr-defined]
     stub.SecretsVaultConfig = StubSecretsVaultConfig  # type: ignore[attr-defined]
+    stub.build_advice = stub_build_advice  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "dfm.runtime", stub)
     monkeypatch.delitem(sys.modules, "calllib", raising=False)
     out = tmp_path / "out"
@@ -276,13 +282,27 @@ def test_from_operation_and_sync(runtime: ModuleType) -> None:
         site.call_ops_Bad()
 
 
-def test_discovery_is_not_available_yet(runtime: ModuleType) -> None:
+def test_discovery_prepares_arguments_like_the_call(runtime: ModuleType) -> None:
     site = _site(runtime)
-    with pytest.raises(NotImplementedError, match="discover_ops_Echo"):
-        asyncio.run(site.discover_ops_Echo(a="x"))
-    assert not inspect.iscoroutinefunction(site.discover_ops_Sync)
-    with pytest.raises(NotImplementedError):
-        site.discover_ops_Sync()
+    advise = object()  # stands for an Advise() marker: passed through like any value
+    _, call_got = asyncio.run(site.call_ops_Echo(a=advise, greeting="Hey"))
+    adapter, got = asyncio.run(site.discover_ops_Echo(a=advise, greeting="Hey"))
+    assert adapter is site.adapter_ops_Echo
+    assert got == call_got and got["a"] is advise and got["fmt"] == "Hey"
+    adapter, got = asyncio.run(site.prov.discover_ops_Echo(a="p"))
+    assert adapter is site.prov.adapter_ops_Echo
+    assert got == {"a": "p", "mine": "hello", "where": "callfed", "key": "secret:API_KEY"}
+    assert asyncio.run(site.discover_ops_Pass(b=1)) == (site.adapter_ops_Pass, {"b": 1})
+
+
+def test_discovery_is_always_a_coroutine(runtime: ModuleType) -> None:
+    # B9: the site net always awaits discover_<op>, so a sync adapter's is async too.
+    site = _site(runtime)
+    assert not inspect.iscoroutinefunction(site.call_ops_Sync)
+    for name in ("discover_ops_Sync", "discover_ops_Bad", "discover_ops_Echo"):
+        assert inspect.iscoroutinefunction(getattr(site, name))
+    adapter, got = asyncio.run(site.discover_ops_Sync(a="given"))
+    assert adapter is site.adapter_ops_Sync and got == {"a": "given"}
 
 
 def test_other_site_has_plain_bases(

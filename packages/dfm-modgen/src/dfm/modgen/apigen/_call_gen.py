@@ -1,5 +1,8 @@
 """The ``call_<op>`` / ``discover_<op>`` methods of generated sites and providers.
 
+``discover_<op>`` builds the same keyword arguments and runs the adapter's field
+advisors on them (``dfm.runtime.build_advice``); it is always ``async``.
+
 How a call method builds the adapter's keyword arguments from the binding's
 ``args``:
 
@@ -107,13 +110,8 @@ def call_method(key: str, op: str, binding: AdapterBinding, in_provider: bool) -
     lines = [
         _signature(binding.is_async, f"call_{suffix}"),
         docstring(f"Run {op} with {binding.adapter.path}.", 8),
+        *_packed_lines(binding, site),
     ]
-    if binding.args == "from-operation":
-        lines.append("        packed: dict[str, Any] = dict(kwargs)")
-    else:
-        lines.append("        packed: dict[str, Any] = {}")
-        for arg, source in binding.args.items():
-            lines.extend(_arg_lines(arg, source, site))
     lines.append(call("with ", "_span", [site, py_string(key)], ":", 8))
     adapter = f"self.adapter_{suffix}"
     if binding.is_async:
@@ -123,20 +121,37 @@ def call_method(key: str, op: str, binding: AdapterBinding, in_provider: bool) -
     return lines
 
 
-def discover_method(op: str, binding: AdapterBinding) -> list[str]:
-    """The lines of ``discover_<op>`` (async exactly when ``call_<op>`` is).
+def _packed_lines(binding: AdapterBinding, site: str) -> list[str]:
+    """The lines building ``packed``, the adapter's keyword arguments."""
+    if binding.args == "from-operation":
+        return ["        packed: dict[str, Any] = dict(kwargs)"]
+    lines = ["        packed: dict[str, Any] = {}"]
+    for arg, source in binding.args.items():
+        lines.extend(_arg_lines(arg, source, site))
+    return lines
+
+
+def discover_method(op: str, binding: AdapterBinding, in_provider: bool, builder: str) -> list[str]:
+    """The lines of ``discover_<op>``: always ``async``, whatever ``is-async`` says.
+
+    It prepares the adapter's arguments exactly as ``call_<op>`` does (``Advise()``
+    markers pass through like any value) and returns the advice of the adapter's field
+    advisors. Being always a coroutine, the site net awaits it for sync adapters too.
 
     Args:
         op: The operation name.
         binding: The adapter binding.
+        in_provider: Whether the method belongs to a provider class.
+        builder: The local name of ``dfm.runtime.build_advice``.
 
     Returns:
         Source lines, indented for a class body.
     """
-    name = f"discover_{method_suffix(op)}"
-    message = py_string(f"discovery ({name}) is not implemented yet")
+    site = "self.site" if in_provider else "self"
+    suffix = method_suffix(op)
     return [
-        _signature(binding.is_async, name),
-        docstring(f"Advise values for the parameters of {op} (not available yet).", 8),
-        call("raise ", "NotImplementedError", [message], "", 8),
+        _signature(True, f"discover_{suffix}"),
+        docstring(f"Advise values for the parameters of {op}.", 8),
+        *_packed_lines(binding, site),
+        call("return await ", builder, [f"self.adapter_{suffix}", "**packed"], "", 8),
     ]

@@ -173,9 +173,10 @@ class _SiteWriter:
             )
             for op, key in keys.items()
         ]
+        builder = self.imports.name(RUNTIME_MODULE, "build_advice") if interface else ""
         for op, binding in interface.items():
             lines += ["", *call_method(keys[op], op, binding, prov is not None)]
-            lines += ["", *discover_method(op, binding)]
+            lines += ["", *discover_method(op, binding, prov is not None, builder)]
         return lines
 
     def config_const(self, name: str, cls: str, value: BaseModel | None) -> str:
