@@ -25,6 +25,7 @@ from ._ir import (
     Transition,
     YieldPlace,
 )
+from ._ir_discovery import AdapterDiscovery, AdviceEntry, AdviceReport
 from ._lower import STATUS_TRANSITION
 from ._placement import MISSING_SEND_COST
 from ._prepared import PreparedPipeline
@@ -33,6 +34,9 @@ __all__ = [
     "MISSING_SEND_COST",
     "STATUS_TRANSITION",
     "AdapterCall",
+    "AdapterDiscovery",
+    "AdviceEntry",
+    "AdviceReport",
     "DoneValue",
     "FlowValue",
     "IRStmt",

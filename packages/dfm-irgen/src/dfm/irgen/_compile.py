@@ -9,7 +9,8 @@ from typing import Literal
 from dfm.api import FedInfo, Pipeline
 
 from ._checks import literal_problems, param_checks
-from ._graph import build_graph
+from ._discover import DiscoveryLowering
+from ._graph import LogicalGraph, build_graph
 from ._lower import Lowering
 from ._placement import CostModel, place
 from ._prepared import PreparedPipeline
@@ -65,6 +66,10 @@ def prepare(
 ) -> PreparedPipeline:
     """Compile a pipeline into one NetIR per participating site.
 
+    In discovery mode (``pipeline.mode == "discovery"``) nothing is placed: every
+    candidate site offering an operation gets a net asking its adapter for advice
+    (see ``dfm.irgen._discover``).
+
     Args:
         pipeline: The pipeline to compile.
         fed_info: The federation's sites, operations and costs.
@@ -79,11 +84,6 @@ def prepare(
             listed), or an operation cannot be placed; the message names the node.
     """
     log = logger or _logger
-    if pipeline.mode != "execute":
-        raise ValueError(
-            f"Pipeline mode {pipeline.mode!r} is not supported yet by the compiler (discovery "
-            "arrives in a later DFM release); use mode='execute'"
-        )
     candidates = candidate_sites(fed_info, homesite, restrict_to_sites)
     graph = build_graph(pipeline)
     problems = literal_problems(graph)
@@ -92,6 +92,8 @@ def prepare(
         what = "literal parameter does" if count == 1 else "literal parameters do"
         listing = "".join(f"\n  - {p}" for p in problems)
         raise ValueError(f"{count} {what} not match their declared types:{listing}")
+    if pipeline.mode == "discovery":
+        return _prepare_discovery(pipeline, graph, fed_info, homesite, federation_name, candidates)
     model = CostModel(fed_info, federation_name, log)
     placement = place(graph, fed_info, homesite, candidates, model)
     model.warn_missing_once()
@@ -109,4 +111,28 @@ def prepare(
         param_checks=param_checks(graph),
         status_site=placement.status_site,
         placement={ident: placement.sites[ident] for ident in graph.order},
+    )
+
+
+def _prepare_discovery(
+    pipeline: Pipeline,
+    graph: LogicalGraph,
+    fed_info: FedInfo,
+    homesite: str,
+    federation_name: str,
+    candidates: list[str],
+) -> PreparedPipeline:
+    # No placement: every candidate site that offers an operation is asked about it.
+    lowering = DiscoveryLowering(pipeline, graph, fed_info, homesite, federation_name, candidates)
+    nets = lowering.lower()
+    return PreparedPipeline(
+        federation_name=federation_name,
+        homesite=homesite,
+        pipeline_name=pipeline.name,
+        api_version=pipeline.api_version,
+        mode="discovery",
+        net_irs_by_site=nets,
+        yield_places=lowering.yield_places(),
+        param_places=[],
+        status_site=lowering.status_site,
     )

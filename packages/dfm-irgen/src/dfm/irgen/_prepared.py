@@ -120,7 +120,13 @@ class PreparedPipeline(BaseModel):
                     f"not {type(values).__name__}"
                 )
             given = set(values) - {START_PLACE_NAME}
-            if given != required:
+            if given and self.mode == "discovery":
+                problems.append(
+                    f"Parameter set {index} provides values for {sorted(given)}, but a "
+                    "discovery pipeline takes no parameters: its PlaceParams are advised, like "
+                    "Advise(); execute it with input_params={} (or run it with mode='execute')"
+                )
+            elif given != required:
                 problems.append(_place_problem(index, required, given))
             if self.param_checks:
                 problems.extend(self._type_problems(index, values))
@@ -129,8 +135,7 @@ class PreparedPipeline(BaseModel):
         if problems:
             listing = "".join(f"\n  - {p}" for p in problems)
             raise ValueError(
-                f"{len(problems)} problems with the input parameters (nothing was sent):"
-                f"{listing}"
+                f"{len(problems)} problems with the input parameters (nothing was sent):{listing}"
             )
 
     def _type_problems(self, index: int, values: dict[str, Any]) -> list[str]:
