@@ -170,3 +170,23 @@ def test_pickled_literals_stay_encoded_in_pipeline_files(tmp_path: Path) -> None
     assert back == p
     assert isinstance(back.dfm_body[0].x, EncodedLiteral)  # type: ignore[attr-defined]
     assert back.dfm_body[0].x.decode(TRUSTED) == {1, 2}  # type: ignore[attr-defined]
+
+
+def test_unset_parameters_stay_unset() -> None:
+    # Only the parameters the user set are passed to adapters (their defaults apply to
+    # the rest), so a loaded pipeline must know which ones were set.
+    from dfmtestops import Concat, Echo
+
+    with Pipeline() as p:
+        Echo()
+        Echo(x=None)
+        Concat(a="x", site="s1")
+    data = json.loads(p.model_dump_json())
+    assert "x" not in data["dfm_body"][0] and data["dfm_body"][1]["x"] is None
+    assert "b" not in data["dfm_body"][2] and data["dfm_body"][2]["site"] == "s1"
+    back = Pipeline.model_validate_json(p.model_dump_json())
+    assert back == p
+    params = [s.operation_params() for s in back.dfm_body]  # type: ignore[attr-defined]
+    assert params == [{}, {"x": None}, {"a": "x"}]
+    again = Pipeline.model_validate(p.model_dump())
+    assert [s.operation_params() for s in again.dfm_body] == params  # type: ignore[attr-defined]

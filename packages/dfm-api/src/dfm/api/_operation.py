@@ -33,6 +33,9 @@ NodeParam: TypeAlias = Annotated[Expression | NodeRef, _ValidatedAsNodeRef()]
 """A parameter value produced by another node of the pipeline."""
 
 
+_SKIP = frozenset({"site", "provider", "dfm_class_name", "dfm_node_id", "dfm_after"})
+
+
 class Located(BaseModel):
     """Where a node runs: ``site`` pins it, ``BestOf`` lets the compiler choose.
 
@@ -66,5 +69,8 @@ class Operation(Expression, Located):
 
     def operation_params(self) -> dict[str, Any]:
         """The operation parameters the user set explicitly, by name."""
-        skip = {"site", "provider", "dfm_class_name", "dfm_node_id", "dfm_after"}
-        return {name: getattr(self, name) for name in self.model_fields_set if name not in skip}
+        return {name: getattr(self, name) for name in self.model_fields_set if name not in _SKIP}
+
+    def _unset_parameters(self) -> set[str]:
+        """Unset parameters are not written, so a JSON round trip keeps them unset."""
+        return set(type(self).__pydantic_fields__) - self.model_fields_set - _SKIP

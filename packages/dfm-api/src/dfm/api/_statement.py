@@ -251,11 +251,24 @@ class Statement(PolymorphicBaseModel):
                 continue
             if kind is EncodedLiteral:
                 if not type(self).__dict__.get("_dfm_twin"):
-                    return _dump_with_encoded(self, info)
+                    return self._without_unset(_dump_with_encoded(self, info))
                 special[name] = value.model_dump()
             elif json and _needs_tagging(value):
                 special[name] = {"tag": TAGGED_LITERAL, "value": list(encode_value(value))}
-        return handler(self.model_copy(update=special) if special else self)
+        return self._without_unset(handler(self.model_copy(update=special) if special else self))
+
+    def _without_unset(self, data: Any) -> Any:
+        # Fields the user did not set are left out, so that they are still unset after a
+        # round trip (an operation passes only the parameters the user set).
+        unset = self._unset_parameters()
+        if unset and isinstance(data, dict):
+            for name in unset:
+                data.pop(name, None)
+        return data
+
+    def _unset_parameters(self) -> set[str]:
+        """The fields a dump leaves out because the user did not set them (none here)."""
+        return set()
 
     def model_post_init(self, context: Any, /) -> None:
         """Add the new statement to the innermost open block."""
