@@ -94,3 +94,43 @@ def test_pipeline_runs_across_three_sites(meteo: Any) -> None:
         assert error.errors[0].site == "south"
     assert isinstance(by_place[(Frame.stop_frame(), STATUS_PLACE_NAME)][1], StopToken)
     assert received[-1][1].is_stop_frame()
+
+
+def test_discovery_script_advises_cities(meteo: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    import importlib.util
+
+    from dfm.api import DISCOVERY_PLACE_NAME, NodeId
+    from dfm.api.discovery import AdvisedOneOf, ErrorFieldAdvice, SingleFieldAdvice
+    from dfm.session import JobStatus, Session
+
+    spec = importlib.util.spec_from_file_location(
+        "meteo_discover", Path(meteo.__file__).parent / "discover.py"
+    )
+    assert spec and spec.loader
+    discover = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(discover)
+    received: dict[str, Any] = {}
+    with Session(federation_name="meteo", homesite="app") as session:
+        job = session.execute(
+            session.prepare(discover.build_discovery()),
+            place_callbacks={DISCOVERY_PLACE_NAME: lambda s, n, f, p, d: received.update({s: d})},
+        )
+        assert job.wait_until_finished(timeout=60)
+        assert job.get_status() == JobStatus.FINISHED
+
+    def cities(names: list[str]) -> SingleFieldAdvice:
+        return SingleFieldAdvice(
+            "city", AdvisedOneOf(names), SingleFieldAdvice("days", AdvisedOneOf([1, 7, 30, 90]))
+        )
+
+    error = "Expected one of ['seville', 'malaga', 'naples'] but got atlantis"
+    assert received == {
+        "north": [(NodeId(ident=0), cities(["oslo", "tromso", "bergen"]))],
+        "south": [
+            (NodeId(ident=0), cities(["seville", "malaga", "naples"])),
+            (NodeId(ident=1), SingleFieldAdvice("city", "atlantis", ErrorFieldAdvice(error))),
+        ],
+    }
+    assert discover.main() == 0
+    out = capsys.readouterr().out
+    assert "city: one of ['oslo', 'tromso', 'bergen']" in out and error in out

@@ -273,3 +273,34 @@ def test_a_discovery_report_crosses_sites_as_json() -> None:
     back = decode_value(tagged, DecodePolicy())  # a policy that refuses pickles
     assert back == report
     assert dict(back)[NodeId(ident=0)] == shirts()
+
+
+def test_describe_reads_like_the_advice() -> None:
+    assert shirts().describe() == "\n".join(
+        [
+            "color:",
+            "  = 'red'",
+            "    size: one of ['S', 'M']",
+            "  = 'green'",
+            "    size: 'L'",
+        ]
+    )
+    assert bad_size().describe() == f"size = 'XL'\n  error: {XL_ERROR}"
+    chained = SingleFieldAdvice(
+        "cfg",
+        AdvisedDict({"unit": AdvisedSubsetOf(["K"]), "ok": Okay()}, allow_extras=True),
+        SingleFieldAdvice(
+            "day",
+            AdvisedDateRange(dt.date(2020, 1, 1)),
+            SingleFieldAdvice("why", AdvisedError("none"), PartialFieldAdvice()),
+        ),
+    )
+    assert chained.describe().splitlines() == [
+        "cfg: a dict {'unit': any of ['K'], 'ok': any value, ...}",
+        "day: a date from 2020-01-01 to any time",
+        "why: no good value: none",
+        "  (not explored further: choose the value above, then ask again)",
+    ]
+    assert ErrorFieldAdvice("x").describe() == "error: x"
+    with pytest.raises(NotImplementedError):
+        AdvisedValue().describe()

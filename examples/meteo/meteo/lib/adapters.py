@@ -1,4 +1,8 @@
-"""Adapters of the meteo federation: plain classes with a ``body()`` method."""
+"""Adapters of the meteo federation: plain classes with a ``body()`` method.
+
+``LoadReadings`` also has field advisors: a discovery pipeline (``discover.py``) asks
+each data site which cities and periods it can serve.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,9 @@ import math
 import random
 from typing import Any
 
+from dfm.api.discovery import AdvisedOneOf, AdvisedValue
+from dfm.runtime import AdviceContext, field_advisor
+
 
 class LoadReadings:
     """Serves the readings of the cities this site holds (synthetic, deterministic)."""
@@ -14,6 +21,16 @@ class LoadReadings:
     def __init__(self, site: Any, cities: list[str]) -> None:
         self.site_name = site.site_name
         self.cities = cities
+
+    @field_advisor("city", order=0)
+    def advise_city(self, value: Any, context: AdviceContext) -> AdvisedValue:
+        """The cities this site holds readings of."""
+        return AdvisedOneOf(self.cities)
+
+    @field_advisor("days", order=1)
+    def advise_days(self, value: Any, context: AdviceContext) -> AdvisedValue:
+        """The periods worth asking for."""
+        return AdvisedOneOf([1, 7, 30, 90])
 
     async def body(self, city: str, days: int = 30) -> list[float]:
         if city not in self.cities:

@@ -44,6 +44,10 @@ class AdvisedValue(BaseModel):
         """``(True, v)`` when the advice leaves one value only, which later advisors see."""
         return (False, None)
 
+    def describe(self) -> str:
+        """A short text for people: ``one of ['S', 'M']``."""
+        raise NotImplementedError
+
 
 class AdvisedLiteral(AdvisedValue):
     """Exactly one value is good: ``value``."""
@@ -67,6 +71,10 @@ class AdvisedLiteral(AdvisedValue):
     def assumed_value(self) -> tuple[bool, Any]:
         """The literal."""
         return (True, self.value)
+
+    def describe(self) -> str:
+        """The value."""
+        return repr(self.value)
 
 
 class AdvisedOneOf(AdvisedValue):
@@ -112,6 +120,10 @@ class AdvisedOneOf(AdvisedValue):
         """The value when there is only one."""
         return (True, self.values[0]) if len(self.values) == 1 else (False, None)
 
+    def describe(self) -> str:
+        """``one of [...]``."""
+        return f"one of {self.values!r}"
+
 
 class AdvisedSubsetOf(AdvisedValue):
     """Any collection of elements of ``values`` is good (a list, tuple or set)."""
@@ -136,6 +148,10 @@ class AdvisedSubsetOf(AdvisedValue):
     def options(self) -> list[Any]:
         """The elements one may choose from."""
         return list(self.values)
+
+    def describe(self) -> str:
+        """``any of [...]``."""
+        return f"any of {self.values!r}"
 
 
 class AdvisedDict(AdvisedValue):
@@ -182,6 +198,12 @@ class AdvisedDict(AdvisedValue):
     def is_satisfiable(self) -> bool:
         """Whether every key can be satisfied."""
         return all(advice.is_satisfiable() for advice in self.value.values())
+
+    def describe(self) -> str:
+        """``a dict {key: ..., ...}``."""
+        keys = ", ".join(f"{k!r}: {v.describe()}" for k, v in self.value.items())
+        more = ", ..." if self.allow_extras else ""
+        return f"a dict {{{keys}{more}}}"
 
 
 def _parse_date(value: Any) -> Any:
@@ -246,6 +268,12 @@ class AdvisedDateRange(AdvisedValue):
         except TypeError:
             return True
 
+    def describe(self) -> str:
+        """``a date from ... to ...``."""
+        start = "any time" if self.start is None else self.start.isoformat()
+        end = "any time" if self.end is None else self.end.isoformat()
+        return f"a date from {start} to {end}"
+
 
 def _before(a: dt.date, b: dt.date) -> bool:
     if isinstance(a, dt.datetime) != isinstance(b, dt.datetime):
@@ -277,6 +305,10 @@ class AdvisedError(AdvisedValue):
         """Never."""
         return False
 
+    def describe(self) -> str:
+        """``no good value: msg``."""
+        return f"no good value: {self.msg}"
+
 
 class Okay(AdvisedValue):
     """Any value is good (an advisor that only validates returns this)."""
@@ -286,6 +318,10 @@ class Okay(AdvisedValue):
     def validation_error(self, value: Any) -> str | None:
         """Never an error."""
         return None
+
+    def describe(self) -> str:
+        """``any value``."""
+        return "any value"
 
 
 AnyAdvisedValue = Annotated[

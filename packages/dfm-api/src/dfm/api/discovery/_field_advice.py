@@ -65,6 +65,22 @@ class FieldAdvice(BaseModel):
     def _collect(self, found: dict[str, None]) -> None:
         raise NotImplementedError
 
+    def describe(self) -> str:
+        """The advice as indented text, one field per line, for people to read.
+
+        For example::
+
+            color:
+              = 'red'
+                size: one of ['S', 'M']
+              = 'green'
+                size: 'L'
+        """
+        return "\n".join(self._lines(""))
+
+    def _lines(self, pad: str) -> list[str]:
+        raise NotImplementedError
+
 
 class ErrorFieldAdvice(FieldAdvice):
     """This path cannot work: ``msg`` says why."""
@@ -92,6 +108,9 @@ class ErrorFieldAdvice(FieldAdvice):
     def _collect(self, found: dict[str, None]) -> None:
         found[self.msg] = None
 
+    def _lines(self, pad: str) -> list[str]:
+        return [f"{pad}error: {self.msg}"]
+
 
 class PartialFieldAdvice(FieldAdvice):
     """Advice stopped here (``break_on_advice``): choose the field before, ask again."""
@@ -115,6 +134,9 @@ class PartialFieldAdvice(FieldAdvice):
 
     def _collect(self, found: dict[str, None]) -> None:
         pass
+
+    def _lines(self, pad: str) -> list[str]:
+        return [f"{pad}(not explored further: choose the value above, then ask again)"]
 
 
 def _edge_is_good(edge: FieldAdvice | None) -> bool:
@@ -207,6 +229,18 @@ class SingleFieldAdvice(FieldAdvice):
         if self.edge is not None:
             self.edge._collect(found)
 
+    def _lines(self, pad: str) -> list[str]:
+        if isinstance(self.value, AdvisedValue):
+            head = f"{pad}{self.field}: {self.value.describe()}"
+        else:
+            head = f"{pad}{self.field} = {self.value!r}"
+        if self.edge is None:
+            return [head]
+        # An error about this field's value is told under it; the next field follows it.
+        if isinstance(self.edge, (ErrorFieldAdvice, PartialFieldAdvice)):
+            return [head, *self.edge._lines(pad + "  ")]
+        return [head, *self.edge._lines(pad)]
+
 
 class BranchFieldAdvice(FieldAdvice):
     """The values of one field, each with its own advice for the fields after it.
@@ -247,6 +281,14 @@ class BranchFieldAdvice(FieldAdvice):
         for _, edge in self.branches:
             if edge is not None:
                 edge._collect(found)
+
+    def _lines(self, pad: str) -> list[str]:
+        lines = [f"{pad}{self.field}:"]
+        for value, edge in self.branches:
+            lines.append(f"{pad}  = {value!r}")
+            if edge is not None:
+                lines += edge._lines(pad + "    ")
+        return lines
 
 
 AnyFieldAdvice: TypeAlias = Annotated[
