@@ -499,3 +499,35 @@ def test_place_param_is_not_a_given_value() -> None:
     # The compiler replaces PlaceParams by Advise() in discovery; a PlaceParam object
     # reaching an advisor would be a concrete (and wrong) value.
     assert not isinstance(PlaceParam(place="p"), Advise)
+
+
+async def test_advice_that_cannot_travel_as_json_is_an_error() -> None:
+    class Opaque:
+        def __repr__(self) -> str:
+            return "<opaque>"
+
+    class Adapter:
+        @field_advisor("x")
+        def advise_x(self, value: Any, context: AdviceContext) -> AdvisedValue:
+            return AdvisedOneOf([Opaque()])
+
+    advice = await build_advice(Adapter())
+    assert isinstance(advice, ErrorFieldAdvice)
+    assert "advise_x (advisor of 'x') failed: PydanticSerializationError" in advice.msg
+
+
+async def test_a_bad_given_value_json_cannot_carry_is_shown_by_its_repr() -> None:
+    class Opaque:
+        def __repr__(self) -> str:
+            return "<opaque>"
+
+    class Adapter:
+        @field_advisor("y")
+        def advise_y(self, value: Any, context: AdviceContext) -> AdvisedValue:
+            return AdvisedLiteral(1)
+
+    advice = await build_advice(Adapter(), y=Opaque())
+    assert advice == SingleFieldAdvice(
+        "y", "<opaque>", ErrorFieldAdvice("Expected 1 but got <opaque>")
+    )
+    assert decode_value(encode_value([advice]), DecodePolicy()) == [advice]

@@ -27,6 +27,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from pydantic_core import to_jsonable_python
+
 from dfm.api import Advise, NodeId
 from dfm.api.discovery import (
     AdvisedError,
@@ -157,6 +159,9 @@ async def build_advice(adapter: Any, /, **params: Any) -> AnyFieldAdvice | None:
                         f"it returned {type(advice).__name__}, not an advised value from "
                         "dfm.api.discovery (AdvisedOneOf, AdvisedLiteral, Okay, ...)"
                     )
+                # Advice travels as JSON: a value that cannot is the advisor's error, not
+                # a report the site cannot send.
+                advice.model_dump(mode="json")
                 error = None if advised else advice.validation_error(given)
             except Exception as e:
                 message = f"{_describe(adapter, advisor)} failed: {type(e).__name__}: {e}"
@@ -166,7 +171,8 @@ async def build_advice(adapter: Any, /, **params: Any) -> AnyFieldAdvice | None:
                 if error is None:
                     following.append(point)  # a good given value: nothing to advise
                 else:
-                    point.attach(SingleFieldAdvice(field, given, ErrorFieldAdvice(error)))
+                    shown = _jsonable(given)
+                    point.attach(SingleFieldAdvice(field, shown, ErrorFieldAdvice(error)))
                 continue
             following += _advise(point, field, advice)
         frontier = following
@@ -176,6 +182,15 @@ async def build_advice(adapter: Any, /, **params: Any) -> AnyFieldAdvice | None:
     if isinstance(result, _Node):
         return result.finish()
     return result  # type: ignore[return-value]  # None or an error/partial leaf
+
+
+def _jsonable(value: Any) -> Any:
+    """The given value as advice shows it: itself if JSON can carry it, else its repr."""
+    try:
+        to_jsonable_python(value)
+    except Exception:
+        return repr(value)
+    return value
 
 
 def _advise(point: _Point, field: str, advice: AdvisedValue) -> list[_Point]:
