@@ -9,9 +9,12 @@ provider. Both local modes: sites on threads, and sites in their own processes.
 from __future__ import annotations
 
 import importlib
+import os
+import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -217,3 +220,28 @@ def test_generated_sites_advise_across_sites(session: Session, shop: ModuleType)
         (Frame([0]), STATUS_PLACE_NAME, StopToken()),
         (Frame.stop_frame(), STATUS_PLACE_NAME, StopToken()),
     ]
+
+
+def test_generated_discover_methods_pass_mypy_strict(shop: ModuleType, tmp_path: Path) -> None:
+    pytest.importorskip("mypy", reason="mypy is not installed")
+    root = Path(shop.__file__).parents[3]
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--strict",
+            "--follow-imports=silent",  # the hand-written shoplib is not ours to check
+            "--no-error-summary",
+            "--cache-dir",
+            str(tmp_path / "mypy-cache"),
+            "-p",
+            "shopfed.fed.runtime",
+        ],
+        cwd=root,
+        env=dict(os.environ, MYPYPATH=str(root)),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
