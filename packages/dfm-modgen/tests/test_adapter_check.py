@@ -248,7 +248,7 @@ def test_missing_adapter_class_names_class_and_module(
 ) -> None:
     # dfm-modgen sits beside the runtime: a stand-in for what _this_site.py imports.
     stub = ModuleType("dfm.runtime")
-    for name in ("Site", "Provider", "CacheConfig", "SecretsVaultConfig"):
+    for name in ("Site", "Provider", "CacheConfig", "SecretsVaultConfig", "build_advice"):
         setattr(stub, name, type(name, (), {}))
     monkeypatch.setitem(sys.modules, "dfm.runtime", stub)
     config = load_federation_config(project / "fed.dfm.yaml")
