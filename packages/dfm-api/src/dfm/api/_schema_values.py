@@ -113,3 +113,5 @@ def describe(schema: Any) -> str:
     if not words and isinstance(schema.get("$ref"), str):
         words = [schema["$ref"].rsplit("/", 1)[-1]]
     return " or ".join(dict.fromkeys(words)) or "anything"
+
+
