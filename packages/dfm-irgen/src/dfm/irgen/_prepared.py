@@ -135,7 +135,8 @@ class PreparedPipeline(BaseModel):
         if problems:
             listing = "".join(f"\n  - {p}" for p in problems)
             raise ValueError(
-                f"{len(problems)} problems with the input parameters (nothing was sent):{listing}"
+                f"{len(problems)} problems with the input parameters (nothing was sent):"
+                f"{listing}"
             )
 
     def _type_problems(self, index: int, values: dict[str, Any]) -> list[str]:
