@@ -136,6 +136,45 @@ def find_packages(root: Path = ROOT) -> list[Package]:
     return packages
 
 
+META_PACKAGE = "dfm-all"
+"""The metadata-only distribution that pins every other one (``pip install dfm-all``)."""
+
+
+def meta_package_problems(packages: list[Package], version: str) -> list[str]:
+    """What is wrong with the meta-package: missing, or not pinning every distribution.
+
+    The workspace has exactly one meta-package, ``dfm-all``; it holds no code and
+    depends with ``==VERSION`` on every other distribution under packages/, and on
+    nothing else.
+    """
+    metas = [p for p in packages if p.is_meta]
+    if not metas:
+        return [
+            f"packages/{META_PACKAGE}: missing; the meta-package (metadata only, "
+            "bypass-selection = true) must depend on every distribution"
+        ]
+    problems = [
+        f"packages/{p.dir_name}: a second meta-package; {META_PACKAGE} is the only one"
+        for p in metas
+        if p.name != META_PACKAGE
+    ]
+    names = {p.name for p in packages}
+    for meta in metas:
+        where = f"packages/{meta.dir_name}"
+        pinned = {r.name for r in meta.requirements()}
+        for name in sorted(names - {meta.name} - pinned):
+            problems.append(f"{where}: meta-package does not depend on {name}=={version}")
+        for req in meta.requirements():
+            if req.name not in names:
+                problems.append(
+                    f"{where}: meta-package depends on {req.text!r}, which is not a DFM "
+                    "distribution (it holds only the pins of the distributions under packages/)"
+                )
+        if (meta.path / "src").exists():
+            problems.append(f"{where}: meta-package has a src/ folder; it holds no code")
+    return problems
+
+
 def sibling_closure(packages: list[Package], name: str) -> list[Package]:
     """The package called ``name`` and every sibling it depends on, transitively."""
     by_name = {p.name: p for p in packages}

@@ -7,7 +7,8 @@ Writes VERSION and rewrites every exact sibling pin (``dfm-xxx==X``) to
 tests-integration/plugins/*/pyproject.toml. The ranged dependencies of the test
 plugins (``dfm-session>=0.1,<0.2``, as a third-party plugin writes them) move to the
 new minor series (``>=0.2,<0.3``), as their authors would.
-The files are edited as text, so their layout and comments are kept.
+The files are edited as text, so their layout and comments are kept. It refuses to
+bump while the meta-package (packages/dfm-all) does not pin every distribution.
 """
 
 from __future__ import annotations
@@ -17,7 +18,14 @@ import re
 import sys
 from pathlib import Path
 
-from _repo import PLUGIN_RANGE_RE, ROOT, minor_range, read_version
+from _repo import (
+    PLUGIN_RANGE_RE,
+    ROOT,
+    find_packages,
+    meta_package_problems,
+    minor_range,
+    read_version,
+)
 
 _VERSION_RE = re.compile(r"^\d+(\.\d+)*((a|b|rc)\d+)?(\.post\d+)?(\.dev\d+)?$")
 # "dfm-name==1.2.3" or "dfm-name[extra] == 1.2.3" up to the closing quote, a ';'
@@ -45,6 +53,10 @@ def bump(root: Path, new_version: str, *, dry_run: bool = False) -> list[Path]:
         raise ValueError(
             f"{new_version!r} is not a public PEP 440 version (like 1.2.0 or 1.2.0rc1)"
         )
+    # A release of dfm-all that lacks a distribution would install an incomplete DFM.
+    meta = meta_package_problems(find_packages(root), new_version)
+    if meta:
+        raise ValueError("; ".join(meta) + " (fix the meta-package first)")
     changed: list[Path] = []
     version_file = root / "VERSION"
     if not version_file.is_file() or read_version(root) != new_version:

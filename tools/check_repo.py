@@ -19,6 +19,7 @@ from _repo import (
     ROOT,
     Package,
     find_packages,
+    meta_package_problems,
     module_name,
     read_version,
     version_tuple,
@@ -68,10 +69,7 @@ def check_package(pkg: Package, version: str, siblings: dict[str, Package]) -> l
         problem("has no README.md")
 
     if pkg.is_meta:
-        missing = sorted(set(siblings) - {pkg.name} - {r.name for r in pkg.requirements()})
-        for name in missing:
-            problem(f"meta-package does not depend on {name}=={version}")
-        return problems
+        return problems  # its dependencies: meta_package_problems
 
     if not (pkg.path / "tests").is_dir():
         problem("has no tests/ directory")
@@ -214,6 +212,7 @@ def find_problems(root: Path) -> list[str]:
     siblings = {p.name: p for p in packages}
     for pkg in packages:
         problems.extend(check_package(pkg, version, siblings))
+    problems.extend(meta_package_problems(packages, version))
     problems.extend(check_architecture(packages))
     problems.extend(check_layering(packages))
     problems.extend(check_plugin_ranges(root, version))

@@ -51,6 +51,30 @@ dependencies = [
 """
 
 
+META_PYPROJECT = """\
+[project]
+name = "dfm-all"
+dynamic = ["version"]
+dependencies = [{deps}]
+
+[tool.hatch.version]
+path = "../../VERSION"
+pattern = "(?P<version>.+)"
+
+[tool.hatch.build.targets.wheel]
+bypass-selection = true
+"""
+
+
+def write_meta_package(root: Path, names: list[str]) -> Path:
+    meta = root / "packages" / "dfm-all"
+    meta.mkdir(parents=True, exist_ok=True)
+    (meta / "README.md").write_text("# dfm-all\n")
+    deps = ", ".join(f'"{n}==0.1.0"' for n in names)
+    (meta / "pyproject.toml").write_text(META_PYPROJECT.format(deps=deps))
+    return meta
+
+
 def write_package(root: Path, name: str, leaf: str, deps: list[str]) -> Path:
     pkg = root / "packages" / name
     leaf_dir = pkg / "src" / "dfm" / leaf
@@ -66,12 +90,13 @@ def write_package(root: Path, name: str, leaf: str, deps: list[str]) -> Path:
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    """A valid fake workspace: VERSION 0.1.0, three packages, one third-party plugin."""
+    """A valid fake workspace: VERSION 0.1.0, three packages, dfm-all, one third-party plugin."""
     root = tmp_path / "repo"
     root.mkdir()
     (root / "VERSION").write_text("0.1.0\n")
     for name, leaf, deps in FAKE_PACKAGES:
         write_package(root, name, leaf, deps)
+    write_meta_package(root, [name for name, _, _ in FAKE_PACKAGES])
     plugin = root / "tests-integration" / "plugins" / "acme"
     plugin.mkdir(parents=True)
     (plugin / "pyproject.toml").write_text(PLUGIN_PYPROJECT)
@@ -82,3 +107,9 @@ def repo(tmp_path: Path) -> Path:
 def add_package(repo: Path) -> Callable[[str, str, list[str]], Path]:
     """Add a valid package to the fake workspace: add_package(name, leaf, deps)."""
     return lambda name, leaf, deps: write_package(repo, name, leaf, deps)
+
+
+@pytest.fixture
+def set_meta(repo: Path) -> Callable[[list[str]], Path]:
+    """Rewrite the fake dfm-all to pin exactly these distributions: set_meta(names)."""
+    return lambda names: write_meta_package(repo, names)

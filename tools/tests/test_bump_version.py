@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import bump_version
@@ -71,7 +72,7 @@ def test_dry_run_changes_nothing(repo: Path, capsys: pytest.CaptureFixture[str])
     assert bump_version.main(["0.3.0", "--root", str(repo), "--dry-run"]) == 0
     assert {p: p.read_text() for p in repo.rglob("*") if p.is_file()} == before
     out = capsys.readouterr().out
-    assert "would change 4 file(s)" in out
+    assert "would change 5 file(s)" in out
     assert "packages/dfm-b/pyproject.toml" in out
 
 
@@ -83,3 +84,18 @@ def test_invalid_version_is_refused(repo: Path, bad: str) -> None:
 
 def test_same_version_changes_nothing(repo: Path) -> None:
     assert bump_version.bump(repo, "0.1.0") == []
+
+
+def test_bump_refuses_while_the_meta_package_misses_a_distribution(
+    repo: Path,
+    capsys: pytest.CaptureFixture[str],
+    add_package: Callable[[str, str, list[str]], Path],
+    set_meta: Callable[[list[str]], Path],
+) -> None:
+    add_package("dfm-d", "d", ['"dfm-a==0.1.0"'])
+    assert bump_version.main(["0.2.0", "--root", str(repo)]) == 2
+    assert "meta-package does not depend on dfm-d" in capsys.readouterr().err
+    assert (repo / "VERSION").read_text() == "0.1.0\n"  # nothing changed
+    set_meta(["dfm-a", "dfm-b", "dfm-target-c", "dfm-d"])
+    assert bump_version.main(["0.2.0", "--root", str(repo)]) == 0
+    assert '"dfm-d==0.2.0"' in (repo / "packages/dfm-all/pyproject.toml").read_text()

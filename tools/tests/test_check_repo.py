@@ -20,13 +20,18 @@ def edit(path: Path, old: str, new: str) -> None:
 def test_valid_tree_passes(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert problems(repo) == []
     assert check_repo.main(["--root", str(repo)]) == 0
-    assert "OK (3 packages)" in capsys.readouterr().out
+    assert "OK (4 packages)" in capsys.readouterr().out
 
 
 def test_a_new_package_is_checked_generically(
-    repo: Path, add_package: Callable[[str, str, list[str]], Path]
+    repo: Path,
+    add_package: Callable[[str, str, list[str]], Path],
+    set_meta: Callable[[list[str]], Path],
 ) -> None:
     pkg = add_package("dfm-d", "d", ['"dfm-target-c==0.1.0"'])
+    # the meta-package must list it too
+    assert problems(repo) == ["packages/dfm-all: meta-package does not depend on dfm-d==0.1.0"]
+    set_meta(["dfm-a", "dfm-b", "dfm-target-c", "dfm-d"])
     assert problems(repo) == []
     (pkg / "src/dfm/d/py.typed").unlink()
     assert problems(repo) == ["packages/dfm-d: leaf package src/dfm/d has no py.typed"]
@@ -153,18 +158,40 @@ def test_directory_named_differently_from_distribution(repo: Path) -> None:
     )
 
 
-def test_meta_package(repo: Path) -> None:
-    meta = repo / "packages/dfm-all"
-    meta.mkdir()
-    (meta / "README.md").write_text("# dfm-all\n")
-    (meta / "pyproject.toml").write_text(
-        '[project]\nname = "dfm-all"\ndynamic = ["version"]\n'
-        'dependencies = ["dfm-a==0.1.0", "dfm-b==0.1.0"]\n'
-        '[tool.hatch.version]\npath = "../../VERSION"\npattern = "(?P<version>.+)"\n'
-        "[tool.hatch.build.targets.wheel]\nbypass-selection = true\n"
-    )
+def test_meta_package_lists_every_distribution(
+    repo: Path, set_meta: Callable[[list[str]], Path]
+) -> None:
+    set_meta(["dfm-a", "dfm-b"])
     assert problems(repo) == [
         "packages/dfm-all: meta-package does not depend on dfm-target-c==0.1.0"
+    ]
+
+
+def test_meta_package_holds_only_pins(repo: Path) -> None:
+    meta = repo / "packages/dfm-all/pyproject.toml"
+    edit(meta, '"dfm-a==0.1.0"', '"dfm-a==0.1.0", "numpy>=1"')
+    (repo / "packages/dfm-all/src").mkdir()
+    assert problems(repo) == [
+        "packages/dfm-all: meta-package depends on 'numpy>=1', which is not a DFM distribution "
+        "(it holds only the pins of the distributions under packages/)",
+        "packages/dfm-all: meta-package has a src/ folder; it holds no code",
+    ]
+
+
+def test_meta_package_pins_are_exact(repo: Path) -> None:
+    edit(repo / "packages/dfm-all/pyproject.toml", '"dfm-a==0.1.0"', '"dfm-a>=0.1"')
+    assert problems(repo) == [
+        "packages/dfm-all: sibling pin 'dfm-a>=0.1' is not exactly 'dfm-a==0.1.0'"
+    ]
+
+
+def test_meta_package_is_required(repo: Path) -> None:
+    import shutil
+
+    shutil.rmtree(repo / "packages/dfm-all")
+    assert problems(repo) == [
+        "packages/dfm-all: missing; the meta-package (metadata only, bypass-selection = true) "
+        "must depend on every distribution"
     ]
 
 
