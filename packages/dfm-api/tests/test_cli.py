@@ -131,7 +131,10 @@ def test_help_with_no_commands_installed(
     assert "none installed" in capsys.readouterr().out
 
 
-def test_version(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("flag", ["--version", "-V"])
+def test_version(
+    flag: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     def not_called() -> tuple[Subcommand, ...]:
         raise AssertionError("--version must not scan entry points")
 
@@ -140,7 +143,7 @@ def test_version(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[
         expected = distribution("dfm-api").version
     except PackageNotFoundError:
         expected = "unknown"
-    assert _cli.main(["--version"]) == 0
+    assert _cli.main([flag]) == 0
     assert capsys.readouterr().out == f"DFM, version {expected}\n"
 
 

@@ -175,13 +175,13 @@ def format_help(subcommands: dict[str, Subcommand]) -> str:
         The help text, ending with a newline.
     """
     lines = [
-        f"usage: {_PROG} [--version] [-h | --help] <command> [args...]",
+        f"usage: {_PROG} [-V | --version] [-h | --help] <command> [args...]",
         "",
         "DFM (Data Federation Mesh): run data pipelines across a federation of sites.",
         "",
         "options:",
-        "  -h, --help  show this help and exit",
-        "  --version   show the DFM version and exit",
+        "  -h, --help     show this help and exit",
+        "  -V, --version  show the DFM version and exit",
         "",
         "commands:",
     ]
@@ -189,7 +189,11 @@ def format_help(subcommands: dict[str, Subcommand]) -> str:
         width = max(len(name) for name in subcommands)
         for name, sub in subcommands.items():
             lines.append(f"  {name:<{width}}  {help_line(sub)}")
-        lines += ["", f"Run '{_PROG} <command> --help' for the options of a command."]
+        lines += [
+            "",
+            f"Run '{_PROG} <command> --help' for the options of a command; "
+            f"'eval \"$({_PROG} completion bash)\"' turns on TAB completion.",
+        ]
     else:
         lines.append(
             "  (none installed: subcommands come with DFM's distributions: "
@@ -237,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     stdout, stderr = sys.stdout, sys.stderr
 
-    if args and args[0] == "--version":
+    if args and args[0] in ("--version", "-V"):
         print(f"DFM, version {dfm_version()}", file=stdout)
         return 0
 
