@@ -209,3 +209,45 @@ def test_runners_are_closed_when_the_job_ends_or_they_are_detached() -> None:
     other.detach(detached)
     other.terminate(JobStatus.ABORTED)
     assert other.wait(5) and len(detached.closed) == 1
+
+
+def test_states_follow_the_transitions() -> None:
+    from dfm.session import STREAM_TRANSITIONS, StreamState
+
+    stream = JobStream("s1")
+    assert stream.state is StreamState.OPEN and not stream.ended
+    stream.put(status(STOP, StopToken()))
+    stream.end()
+    assert stream.state in (StreamState.ENDING, StreamState.DRAINED) and stream.ended
+    assert stream.wait(5) and stream.state is StreamState.DRAINED
+    assert not stream.fail("late") and not stream.terminate(JobStatus.ABORTED)
+    assert stream.state is StreamState.DRAINED and stream.status is JobStatus.FINISHED
+
+    cancelled = JobStream("s2")
+    assert cancelled.terminate(JobStatus.ABORTED)
+    assert cancelled.state is StreamState.TERMINATED and cancelled.wait(0)
+    assert cancelled.status is JobStatus.ABORTED
+
+    failing = JobStream("s3")
+    assert failing.fail("site a died")
+    assert failing.state in (StreamState.FAILING, StreamState.DRAINED)
+    assert failing.wait(5) and failing.state is StreamState.DRAINED
+    assert failing.status is JobStatus.FAILED and failing.errors == ["site a died"]
+
+    # Every state is covered and only the final ones have no way out.
+    assert set(STREAM_TRANSITIONS) == set(StreamState)
+    assert {s for s, out in STREAM_TRANSITIONS.items() if not out} == {
+        StreamState.DRAINED,
+        StreamState.TERMINATED,
+    }
+
+
+def test_a_move_outside_the_transitions_is_refused() -> None:
+    import pytest
+
+    from dfm.session import StreamState
+
+    stream = JobStream("s4")
+    stream.terminate(JobStatus.ABORTED)
+    with pytest.raises(RuntimeError, match="TERMINATED -> ENDING is not a transition"):
+        stream._move(StreamState.ENDING)

@@ -47,9 +47,12 @@ from ._session import Session
 from ._status import FailureStatus, JobStatus
 from ._stream import JobStream
 from ._stream_job import StreamJob
+from ._stream_state import TRANSITIONS as STREAM_TRANSITIONS
+from ._stream_state import StreamState
 from ._target import TARGET_API_VERSION, ExecuteRequest, SessionInfo, Target
 
 __all__ = [
+    "STREAM_TRANSITIONS",
     "TARGET_API_VERSION",
     "AsyncioDispatcher",
     "CallbackDispatcher",
@@ -73,6 +76,7 @@ __all__ = [
     "Session",
     "SessionInfo",
     "StreamJob",
+    "StreamState",
     "Target",
     "TargetEntry",
     "TargetLoadError",

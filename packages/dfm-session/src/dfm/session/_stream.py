@@ -14,15 +14,15 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from dfm.api import STATUS_PLACE_NAME, TRUSTED, DecodePolicy, ErrorToken, StopToken
+from dfm.api import TRUSTED, DecodePolicy, ErrorToken
 
 from ._callbacks import CallbackRunner, Delivery
 from ._logging import LOGGER_NAME
 from ._status import FailureStatus, JobStatus
+from ._stream_state import TRANSITIONS, StatusTokens, StreamState
 from ._threads import DELIVERY_THREADS
 
 _BATCH = 512
-_MAX_STATUS_ERRORS = 100
 
 
 class _End:
@@ -51,6 +51,10 @@ class JobStream:
     arrived, FAILED otherwise (the ErrorTokens are in :attr:`errors`). The attached
     runner's ``close()`` is called when the job ends or the runner is detached.
 
+    Its life is :attr:`state`, a :class:`StreamState`, moved only along
+    ``TRANSITIONS``: OPEN → ENDING | FAILING | TERMINATING; ENDING, FAILING →
+    DRAINED | TERMINATING; TERMINATING → TERMINATED.
+
     Args:
         job_id: The job's id.
         decode_policy: How to decode package payloads.
@@ -76,16 +80,13 @@ class JobStream:
         self._log = logger or logging.getLogger(LOGGER_NAME)
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._lock = threading.Lock()
+        self._state = StreamState.OPEN
         self._status = JobStatus.SUBMITTED
         self._errors: list[ErrorToken | str] = []
-        self._status_errors: list[ErrorToken] = []
-        self._saw_final_stop = False
-        self._ended = False
-        self._failure: str | None = None
-        self._fail_status: FailureStatus | None = None
-        self._has_status: set[int] = set()  # parameter set indexes whose status arrived
-        self._terminal = False
-        self._done = threading.Event()
+        self._tracked = StatusTokens()
+        self._failure: str | None = None  # why it fails although the sites ended
+        self._fail_status: FailureStatus | None = None  # how to end the open frames then
+        self._done = threading.Event()  # set on entering a final state
         self._runner: CallbackRunner | None = None
         self._buffer: deque[Delivery] = deque(maxlen=buffer_limit)
         self._dropped = 0
@@ -94,6 +95,21 @@ class JobStream:
         self._on_final: list[Callable[[JobStream], None]] = []
 
     # -- state ---------------------------------------------------------------------
+    @property
+    def state(self) -> StreamState:
+        """Where the stream is in its life."""
+        return self._state
+
+    def _move(self, to: StreamState) -> None:
+        """Change state (with the lock held); a move outside TRANSITIONS is a bug."""
+        if to not in TRANSITIONS[self._state]:
+            raise RuntimeError(
+                f"JobStream {self.job_id}: {self._state.name} -> {to.name} is not a transition"
+            )
+        self._state = to
+        if to.is_final:
+            self._done.set()
+
     @property
     def status(self) -> JobStatus:
         """The job's status."""
@@ -107,8 +123,8 @@ class JobStream:
 
     @property
     def ended(self) -> bool:
-        """Whether the stream accepts no more tokens."""
-        return self._ended
+        """Whether the stream accepts no more tokens (it is no longer OPEN)."""
+        return not self._state.accepts_tokens
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait until the job is final and every token was handed to the runner."""
@@ -117,7 +133,7 @@ class JobStream:
     def add_final_callback(self, callback: Callable[[JobStream], None]) -> None:
         """Call ``callback(stream)`` once the job is final (at once if it already is)."""
         with self._lock:
-            if not self._done.is_set():
+            if not self._state.is_final:
                 self._on_final.append(callback)
                 return
         callback(self)
@@ -131,7 +147,7 @@ class JobStream:
     # -- producers -----------------------------------------------------------------
     def put(self, token: Any) -> None:
         """Queue one token for the application; ignored once the stream ended."""
-        if not self._ended:
+        if self._state.accepts_tokens:
             self._queue.put(token)
             if not self._active:
                 self._ensure_thread()
@@ -144,9 +160,9 @@ class JobStream:
             status: With ``failure``: deliver ErrorToken statuses as :meth:`fail` does.
         """
         with self._lock:
-            if self._ended:
+            if not self._state.accepts_tokens:
                 return
-            self._ended = True
+            self._move(StreamState.ENDING)
             self._failure = failure
             self._fail_status = status
             self._queue.put(_END)
@@ -163,9 +179,9 @@ class JobStream:
             False if the job had already ended, was terminated or is final.
         """
         with self._lock:
-            if self._ended or self._terminal or self._status.is_final():
+            if not self._state.accepts_tokens:
                 return False
-            self._ended = True
+            self._move(StreamState.FAILING)
             self._failure = reason
             self._fail_status = status
             self._status, self._errors = JobStatus.FAILED, [reason]
@@ -183,11 +199,10 @@ class JobStream:
             False if the job was already final or terminated.
         """
         with self._lock:
-            if self._terminal or self._done.is_set():
-                return False
-            failing = self._status.is_final()
-            self._terminal = True
-            self._ended = True
+            if StreamState.TERMINATING not in TRANSITIONS[self._state]:
+                return False  # terminated already, or final
+            failing = self._state is StreamState.FAILING
+            self._move(StreamState.TERMINATING)
             if not failing:
                 self._status = status
                 if reason:
@@ -243,52 +258,58 @@ class JobStream:
                 self._active = False
             raise
 
-    def _loop(self) -> None:
-        get, get_nowait = self._queue.get, self._queue.get_nowait
-        out: list[Delivery] = []
-        while True:
-            if self._done.is_set():
-                try:
-                    first = get_nowait()
-                except queue.Empty:
-                    with self._lock:
-                        if self._queue.empty():
-                            self._thread_ident = None
-                            self._active = False
-                            return
-                    continue
-            else:
-                first = get()
-            batch = [first]
+    def _next_batch(self) -> list[Any] | None:
+        """The next queued items (blocking while not final); None when the loop may stop."""
+        get_nowait = self._queue.get_nowait
+        if self._state.is_final:
             try:
-                while len(batch) < _BATCH:
-                    batch.append(get_nowait())
+                first = get_nowait()
             except queue.Empty:
-                pass
+                with self._lock:
+                    if self._queue.empty():
+                        self._thread_ident = None
+                        self._active = False
+                        return None
+                return []
+        else:
+            first = self._queue.get()
+        batch = [first]
+        try:
+            while len(batch) < _BATCH:
+                batch.append(get_nowait())
+        except queue.Empty:
+            pass
+        return batch
+
+    def _loop(self) -> None:
+        out: list[Delivery] = []
+        while (batch := self._next_batch()) is not None:
             for item in batch:
                 if isinstance(item, _Attach):
-                    if not self._terminal:
+                    if not self._state.is_terminal:
                         self._deliver(out)
                         self._switch(item)
                     else:
                         self._close_runner(item.runner)  # never attached: nothing comes
                     item.processed.set()
-                elif self._terminal:
+                elif self._state.is_terminal:
                     continue
                 elif isinstance(item, _End):
                     if self._failure and self._fail_status is not None:
                         out += self._fail_status.tokens(
-                            self._failure, self._has_status, self._saw_final_stop
+                            self._failure,
+                            self._tracked.frames_with_status,
+                            self._tracked.saw_final_stop,
                         )
                     self._deliver(out)
                     self._finish()
-                elif not self._done.is_set():
+                elif not self._state.is_final:
                     token = self._track(item)
                     if token is not None:
                         out.append(token)
-            if self._terminal:
+            if self._state.is_terminal:
                 out.clear()
-                if not self._done.is_set():
+                if not self._state.is_final:
                     self._finish()
                 continue
             self._deliver(out)
@@ -304,17 +325,9 @@ class JobStream:
                 token = self._unpack(item)
             except Exception as e:  # a broken package fails the job, never the delivery
                 self._log.exception("Job %s: cannot unpack a token", self.job_id)
-                self._status_errors.append(ErrorToken.from_exception(e))
+                self._tracked.broken(ErrorToken.from_exception(e))
                 return None
-        if token.place == STATUS_PLACE_NAME:
-            data = token.data
-            if not token.frame.is_stop_frame():
-                self._has_status.add(token.frame.input_paramset_index())
-            if isinstance(data, ErrorToken):
-                if len(self._status_errors) < _MAX_STATUS_ERRORS:
-                    self._status_errors.append(data)
-            elif isinstance(data, StopToken) and token.frame.is_stop_frame():
-                self._saw_final_stop = True
+        self._tracked.track(token)
         return token
 
     def _deliver(self, out: list[Delivery]) -> None:
@@ -355,7 +368,7 @@ class JobStream:
             pending = list(self._buffer)
             self._buffer.clear()
             self._deliver(pending)
-        if self._done.is_set():  # attached after the end: it got everything there is
+        if self._state.is_final:  # attached after the end: it got everything there is
             self._close_runner(self._runner)
             self._runner = None
 
@@ -371,18 +384,14 @@ class JobStream:
         runner, self._runner = self._runner, None
         self._close_runner(runner)  # no dispatch runs now, and none follows
         with self._lock:
-            if not self._terminal:
-                if self._failure:
-                    self._status, self._errors = JobStatus.FAILED, [self._failure]
-                elif self._status_errors:
-                    self._status, self._errors = JobStatus.FAILED, list(self._status_errors)
-                elif not self._saw_final_stop:
-                    self._status = JobStatus.FAILED
-                    self._errors = ["the job ended without its final status token"]
-                else:
-                    self._status = JobStatus.FINISHED
+            if self._state.is_final:
+                return
+            if self._state is StreamState.TERMINATING:
+                self._move(StreamState.TERMINATED)  # the status was set by terminate()
+            else:
+                self._status, self._errors = self._tracked.outcome(self._failure)
+                self._move(StreamState.DRAINED)
             callbacks, self._on_final = self._on_final, []
-            self._done.set()
         for callback in callbacks:
             try:
                 callback(self)
