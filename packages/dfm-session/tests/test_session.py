@@ -257,10 +257,63 @@ def test_callback_errors_are_recorded_and_delivery_continues(
     with caplog.at_level(logging.WARNING, logger="dfm.session"):
         job = session.execute(prepared, [{"a": "bad"}, {"a": "good"}], default_callback=cb)
         assert job.wait_until_finished(5)
-    assert job.get_status() is JobStatus.FINISHED
+    # The pipeline finished, but the application did not get everything: FAILED.
+    assert job.get_status() is JobStatus.FAILED
     assert "good" in seen
     assert [str(e) for e in job.callback_errors] == ["callback bug"]
+    (error,) = job.errors
+    assert isinstance(error, str)
+    assert error.startswith("callback ") and "cb raised RuntimeError: callback bug" in error
+    assert "place 'yield', frame [0], from site home" in error
     assert "Traceback" in caplog.text and "callback bug" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "callback",
+    [lambda data: None, lambda site, node, frame, place, data, extra: None, "not callable"],
+)
+def test_a_callback_with_a_wrong_signature_is_refused_at_execute(
+    session: Session, prepared: PreparedPipeline, callback: Any
+) -> None:
+    with pytest.raises(TypeError) as e:
+        session.execute(prepared, {"a": 1}, default_callback=callback)
+    assert "default_callback" in str(e.value)
+    with pytest.raises(TypeError, match=r"place_callbacks\['yield'\]"):
+        session.execute(prepared, {"a": 1}, place_callbacks={"yield": callback})
+
+
+@pytest.mark.parametrize(
+    "callback", [print, lambda *args: None, lambda site, node, frame, place, data=None: None]
+)
+def test_callbacks_that_take_five_arguments_are_accepted(
+    session: Session, prepared: PreparedPipeline, callback: Any
+) -> None:
+    job = session.execute(prepared, {"a": 1}, default_callback=callback)
+    assert job.wait_until_finished(5) and job.get_status() is JobStatus.FINISHED
+
+
+def test_results_without_callbacks(session: Session, prepared: PreparedPipeline) -> None:
+    job = session.execute(prepared, [{"a": "x"}, {"a": "boom"}, {"a": "z"}])
+    results = job.results(timeout=5)
+    assert set(results) == {"yield"}  # status tokens are not results
+    assert results["yield"][Frame.start_frame(0)] == "x"
+    assert results["yield"][Frame.start_frame(2)] == "z"
+    assert isinstance(results["yield"][Frame.start_frame(1)], ErrorToken)
+    assert job.get_status() is JobStatus.FAILED  # frame [1] failed
+
+
+def test_results_time_out_and_need_a_collecting_handle(
+    entry_points: Any, prepared: PreparedPipeline
+) -> None:
+    session = Session("fakefed", "home", target="fake", hang=True)
+    job = session.execute(prepared, {"a": 1})
+    with pytest.raises(TimeoutError, match="did not end within 0.05s"):
+        job.results(timeout=0.05)
+    job.cancel()
+    with_callbacks = session.execute(prepared, {"a": 1}, default_callback=lambda *a: None)
+    with pytest.raises(RuntimeError, match="delivers to callbacks"):
+        with_callbacks.results(timeout=1)
+    with_callbacks.cancel()
 
 
 def test_cancel_aborts_and_stops_callbacks(entry_points: Any, prepared: PreparedPipeline) -> None:

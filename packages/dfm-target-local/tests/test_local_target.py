@@ -260,8 +260,10 @@ def test_callback_exception_is_reported_and_delivery_continues(
     job = session.execute(
         session.prepare(p), [{"a": "bad"}, {"a": "good"}], default_callback=callback
     )
-    assert job.wait_until_finished(10) and job.get_status() is JobStatus.FINISHED
+    # Every site finished, but a callback failed: the job is FAILED and says why.
+    assert job.wait_until_finished(10) and job.get_status() is JobStatus.FAILED
     assert "good" in seen and [str(e) for e in job.callback_errors] == ["callback bug"]
+    assert ["RuntimeError: callback bug" in str(e) for e in job.errors] == [True]
     assert "callback bug" in caplog.text
 
 
@@ -429,3 +431,16 @@ def test_thread_dispatcher_with_async_callbacks(federation: str, ops: ModuleType
 def test_option_types_are_checked(federation: str, options: dict[str, Any], message: str) -> None:
     with pytest.raises((TypeError, ValueError), match=message):
         Session(federation, "home", **options)
+
+
+def test_results_by_place_and_frame_without_callbacks(session: Session, ops: ModuleType) -> None:
+    with Pipeline() as p:
+        Yield(value=ops.Echo(x=PlaceParam(place="a"), site="s1"), place="echo")
+        Yield(value=ops.Echo(x="one", site="s1"), place="both", multiuse=True)
+        Yield(value=ops.Echo(x="two", site="s2"), place="both", multiuse=True)
+    job = session.execute(session.prepare(p), [{"a": 10}, {"a": 20}])
+    results = job.results(timeout=10)
+    assert job.get_status() is JobStatus.FINISHED and job.errors == []
+    f0, f1 = Frame.start_frame(0), Frame.start_frame(1)
+    assert results["echo"] == {f0: 10, f1: 20}
+    assert sorted(results["both"][f0]) == ["one", "two"] == sorted(results["both"][f1])

@@ -148,11 +148,16 @@ class Transition(_Frozen):
 
 
 class YieldPlace(_Frozen):
-    """A place of the application that receives yields (or status tokens)."""
+    """A place of the application that receives yields (or status tokens).
+
+    ``multiuse`` places are shared by several ``Yield(..., multiuse=True)``: each frame
+    may bring more than one value there.
+    """
 
     kind: Literal["control", "data"]
     place: str
     type: str = "Any"
+    multiuse: bool = False
 
 
 def _fingerprint(data: dict[str, Any]) -> str:

@@ -214,5 +214,9 @@ class Lowering:
 
     def yield_places(self) -> list[YieldPlace]:
         """The application's places: every yield place, then the status place."""
-        places = [YieldPlace(kind="data", place=p) for p in sorted(self.graph.yield_places)]
+        multiuse = {y.stmt.place for y in self.graph.yields if y.stmt.multiuse}
+        places = [
+            YieldPlace(kind="data", place=p, multiuse=p in multiuse)
+            for p in sorted(self.graph.yield_places)
+        ]
         return [*places, YieldPlace(kind="control", place=STATUS_PLACE_NAME)]

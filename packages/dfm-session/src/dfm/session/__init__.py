@@ -23,6 +23,7 @@ from ._callbacks import (
     call_callbacks,
     call_callbacks_async,
     callbacks_kind,
+    check_callback_signature,
 )
 from ._discovery import (
     TargetEntry,
@@ -43,6 +44,7 @@ from ._dispatchers import (
 )
 from ._job import FramedParams, InputFramer, InputParams, Job, UnknownJob, normalize_input_params
 from ._logging import configure_session_logging
+from ._results import JobResults, ResultCollector
 from ._session import Session
 from ._status import FailureStatus, JobStatus
 from ._stream import JobStream
@@ -69,10 +71,12 @@ __all__ = [
     "InputFramer",
     "InputParams",
     "Job",
+    "JobResults",
     "JobStatus",
     "JobStream",
     "ManualCallbackRunner",
     "ManualDispatcher",
+    "ResultCollector",
     "Session",
     "SessionInfo",
     "StreamJob",
@@ -86,6 +90,7 @@ __all__ = [
     "call_callbacks",
     "call_callbacks_async",
     "callbacks_kind",
+    "check_callback_signature",
     "clear_target_cache",
     "default_target_name",
     "configure_session_logging",

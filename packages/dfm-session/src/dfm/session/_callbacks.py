@@ -6,7 +6,7 @@ import inspect
 import logging
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Literal, NamedTuple, Protocol, TypeAlias, cast
 
 from dfm.api import TRUSTED, DecodePolicy, Frame, StopToken, encode_value
@@ -129,23 +129,41 @@ def _log_error(error: BaseException, token: Delivery) -> None:
     )
 
 
+def _routed(
+    default_callback: DfmDataCallback | None,
+    place_callbacks: Mapping[str, DfmDataCallback] | None,
+    tokens: Delivery | Iterable[Delivery] | None,
+    stopped: Callable[[], bool] | None = None,
+) -> Iterator[tuple[DfmDataCallback, Delivery]]:
+    """Each token with its callback (its place's, else the default), in order.
+
+    The one place that decides who hears a token: tokens with no callback are dropped,
+    and nothing is yielded once ``stopped()`` is true.
+    """
+    places = place_callbacks or {}
+    for token in _tokens(tokens):
+        if stopped is not None and stopped():
+            return
+        callback = places.get(token.place, default_callback)
+        if callback is not None:
+            yield callback, token
+
+
 def call_callbacks(
     default_callback: DfmDataCallbackSync | None,
     place_callbacks: Mapping[str, DfmDataCallbackSync] | None,
     tokens: Delivery | Iterable[Delivery] | None,
     on_error: ErrorHandler | None = None,
+    stopped: Callable[[], bool] | None = None,
 ) -> None:
     """Call the callback of each token, in order: its place's callback, else the default.
 
     Tokens with neither are dropped. An exception in a callback is passed to
     ``on_error`` (default: logged with its traceback) and the next token is delivered.
+    With ``stopped``, delivery ends as soon as it returns true.
     """
-    place_callbacks = place_callbacks or {}
     handle = on_error or _log_error
-    for token in _tokens(tokens):
-        callback = place_callbacks.get(token.place, default_callback)
-        if callback is None:
-            continue
+    for callback, token in _routed(default_callback, place_callbacks, tokens, stopped):
         try:
             callback(*token)
         except Exception as e:
@@ -157,18 +175,45 @@ async def call_callbacks_async(
     place_callbacks: Mapping[str, DfmDataCallbackAsync] | None,
     tokens: Delivery | Iterable[Delivery] | None,
     on_error: ErrorHandler | None = None,
+    stopped: Callable[[], bool] | None = None,
 ) -> None:
     """Await the callback of each token in order; see :func:`call_callbacks`."""
-    place_callbacks = place_callbacks or {}
     handle = on_error or _log_error
-    for token in _tokens(tokens):
-        callback = place_callbacks.get(token.place, default_callback)
-        if callback is None:
-            continue
+    for callback, token in _routed(default_callback, place_callbacks, tokens, stopped):
         try:
-            await callback(*token)
+            await cast(DfmDataCallbackAsync, callback)(*token)
         except Exception as e:
             handle(e, token)
+
+
+_PROBE = ("site", 0, Frame.start_frame(0), "yield", None)
+
+
+def check_callback_signature(callback: object, what: str) -> None:
+    """Refuse a callback that cannot take the five arguments DFM passes.
+
+    Args:
+        callback: The callback.
+        what: How to name it in the error, e.g. ``"default_callback"``.
+
+    Raises:
+        TypeError: ``callback`` is not callable, or its signature cannot bind
+            ``(from_site, node_id, frame, place, data)``.
+    """
+    if not callable(callback):
+        raise TypeError(f"{what} must be callable, not {type(callback).__name__}")
+    try:
+        signature = inspect.signature(callback)
+    except (TypeError, ValueError):  # some builtins have no signature: trust them
+        return
+    try:
+        signature.bind(*_PROBE)
+    except TypeError as e:
+        name = getattr(callback, "__qualname__", None) or repr(callback)
+        raise TypeError(
+            f"{what} {name}{signature} cannot be called as "
+            f"callback(from_site, node_id, frame, place, data): {e}"
+        ) from None
 
 
 class CallbackRunner(ABC):
@@ -190,10 +235,15 @@ class CallbackRunner(ABC):
         place_callbacks: Mapping[str, DfmDataCallback] | None,
     ) -> None:
         """Classify and keep the callbacks (raises ValueError if sync and async mix)."""
+        if default_callback is not None:
+            check_callback_signature(default_callback, "default_callback")
+        for place, callback in (place_callbacks or {}).items():
+            check_callback_signature(callback, f"place_callbacks[{place!r}]")
         self.kind: CallbacksKind = callbacks_kind(default_callback, place_callbacks)
         self.default_callback = default_callback
         self.place_callbacks: dict[str, DfmDataCallback] = dict(place_callbacks or {})
         self._errors: list[BaseException] = []
+        self._failures: list[str] = []
         self._error_count = 0
         self._errors_lock = threading.Lock()
         self.stopped = False
@@ -204,13 +254,26 @@ class CallbackRunner(ABC):
         with self._errors_lock:
             return list(self._errors)
 
+    @property
+    def failures(self) -> list[str]:
+        """The callback errors so far, each described with its token (the first 1,000)."""
+        with self._errors_lock:
+            return list(self._failures)
+
     def report_error(self, error: BaseException, token: Delivery) -> None:
         """Log a callback's exception with its traceback and record it."""
+        callback = self.place_callbacks.get(token.place, self.default_callback)
+        name = getattr(callback, "__qualname__", None) or repr(callback)
+        failure = (
+            f"callback {name} raised {type(error).__name__}: {error} (place {token.place!r}, "
+            f"frame {token.frame}, from site {token.from_site})"
+        )
         with self._errors_lock:
             self._error_count += 1
             count = self._error_count
             if len(self._errors) < _MAX_RECORDED_ERRORS:
                 self._errors.append(error)
+                self._failures.append(failure)
         if count <= _MAX_LOGGED_ERRORS:
             _log_error(error, token)
         if count == _MAX_LOGGED_ERRORS:
@@ -238,31 +301,28 @@ class CallbackRunner(ABC):
         dispatch is running (normally on the job's delivery thread); it must not raise.
         """
 
+    def _is_stopped(self) -> bool:
+        return self.stopped
+
     def call_sync(self, tokens: Iterable[Delivery]) -> None:
         """Call each token's sync callback in order, until the runner is stopped."""
-        places, default = self.place_callbacks, self.default_callback
-        for token in tokens:
-            if self.stopped:
-                return
-            callback = places.get(token.place, default)
-            if callback is not None:
-                try:
-                    callback(*token)
-                except Exception as e:
-                    self.report_error(e, token)
+        call_callbacks(
+            cast(DfmDataCallbackSync | None, self.default_callback),
+            cast(Mapping[str, DfmDataCallbackSync], self.place_callbacks),
+            tokens,
+            self.report_error,
+            self._is_stopped,
+        )
 
     async def call_async(self, tokens: Iterable[Delivery]) -> None:
         """Await each token's async callback in order, until the runner is stopped."""
-        places, default = self.place_callbacks, self.default_callback
-        for token in tokens:
-            if self.stopped:
-                return
-            callback = places.get(token.place, default)
-            if callback is not None:
-                try:
-                    await cast(DfmDataCallbackAsync, callback)(*token)
-                except Exception as e:
-                    self.report_error(e, token)
+        await call_callbacks_async(
+            cast(DfmDataCallbackAsync | None, self.default_callback),
+            cast(Mapping[str, DfmDataCallbackAsync], self.place_callbacks),
+            tokens,
+            self.report_error,
+            self._is_stopped,
+        )
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Wait until every dispatched token's callback has run, where that can be waited for.

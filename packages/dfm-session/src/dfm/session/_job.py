@@ -15,6 +15,8 @@ from ._status import JobStatus
 if TYPE_CHECKING:
     from dfm.irgen import PreparedPipeline
 
+    from ._results import JobResults
+
 InputParams: TypeAlias = Mapping[str, Any] | Sequence[Mapping[str, Any]] | None
 """Parameter sets as the user gives them: one dict, a list of dicts, or None."""
 FramedParams: TypeAlias = list[tuple[Frame, dict[str, Any]]]
@@ -191,6 +193,43 @@ class Job(ABC):
         """Exceptions raised by this handle's callbacks; they were logged, delivery went on."""
         runner = self._callback_runner
         return runner.errors if runner is not None else []
+
+    def _callback_failures(self) -> list[str]:
+        """This handle's callback errors as descriptions (they also go into ``errors``)."""
+        runner = self._callback_runner
+        return runner.failures if runner is not None else []
+
+    def results(self, timeout: float | None = None) -> JobResults:
+        """Wait for the job to end and return its yields: place → frame → value.
+
+        Only for a job executed without callbacks (``execute(prepared, params)``): its
+        results are kept for this. A value that failed is the ``ErrorToken`` that
+        arrived in its place; ``get_status()`` and ``errors`` say how the job ended.
+        A place of several ``multiuse=True`` Yields maps each frame to a list of values.
+
+        Args:
+            timeout: Seconds to wait at most; None waits without limit.
+
+        Raises:
+            TimeoutError: The job did not end within ``timeout`` (it keeps running).
+            RuntimeError: This handle delivers to callbacks, or has none (a reattach
+                without callbacks), so it keeps no results.
+        """
+        from ._results import ResultCollector
+
+        runner = self._callback_runner
+        if not isinstance(runner, ResultCollector):
+            raise RuntimeError(
+                f"Job {self.job_id!r} keeps no results: results() is for jobs executed "
+                "without callbacks; this handle "
+                + ("delivers to callbacks" if runner is not None else "has no callbacks")
+            )
+        if not self.wait_until_finished(timeout):
+            raise TimeoutError(
+                f"Job {self.job_id!r} did not end within {timeout}s (status "
+                f"{self.get_status().name}); call results() again to wait longer, or cancel()"
+            )
+        return runner.results()
 
     @property
     @abstractmethod

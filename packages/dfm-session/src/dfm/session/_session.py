@@ -12,11 +12,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from dfm.api import START_PLACE_NAME, FedInfo, FlowInfo, Frame, allow_federation
 
-from ._callbacks import CallbackDispatcher, DfmDataCallback
+from ._callbacks import CallbackDispatcher, CallbackRunner, DfmDataCallback
 from ._discovery import default_target_name, load_target
 from ._dispatchers import DirectDispatcher
 from ._job import InputFramer, InputParams, Job
 from ._logging import configure_session_logging
+from ._results import ResultCollector
 from ._target import ExecuteRequest, SessionInfo, Target
 
 if TYPE_CHECKING:
@@ -281,14 +282,16 @@ class Session:
             autostop: Send the stop frame after the given sets. With False, the job runs
                 until ``job.send_stop_frame()``.
             default_callback: ``cb(from_site, node_id, frame, place, data)`` for every
-                place without its own callback.
+                place without its own callback. Without any callback the job keeps its
+                yields for ``job.results()``.
             place_callbacks: Callbacks by place name; they win over the default.
             debug: Passed to the target (more logging).
             options: Per-job target options, e.g. ``{"job_timeout": 30}`` on ``local``.
             force_modgen: Regenerate the sites' code instead of using caches.
 
         Raises:
-            TypeError: ``pipeline`` is not a PreparedPipeline.
+            TypeError: ``pipeline`` is not a PreparedPipeline, or a callback cannot take
+                the five arguments ``(from_site, node_id, frame, place, data)``.
             ValueError: Invalid parameter sets, mixed sync/async callbacks (or a kind
                 the dispatcher cannot run), or a site cannot start the job.
         """
@@ -317,7 +320,12 @@ class Session:
         pipeline.check_callbacks(
             set(place_callbacks or {}), self._logger, has_default=default_callback is not None
         )
-        runner = self._dispatcher.create_runner(default_callback, place_callbacks)
+        runner: CallbackRunner
+        if default_callback is None and not place_callbacks:
+            # No callbacks: keep the yields for job.results().
+            runner = ResultCollector({y.place for y in pipeline.yield_places if y.multiuse})
+        else:
+            runner = self._dispatcher.create_runner(default_callback, place_callbacks)
         self.connect()
         return self._target.execute(
             ExecuteRequest(pipeline, framed, next_frame, runner, options, force_modgen, debug)

@@ -58,13 +58,16 @@ class StreamJob(Job):
 
     @property
     def errors(self) -> list[ErrorToken | str]:
-        """Why the job FAILED; empty otherwise."""
-        return self._stream.errors
+        """Why the job FAILED, this handle's callback errors included; empty otherwise."""
+        return [*self._stream.errors, *self._callback_failures()]
 
     def get_status(self) -> JobStatus:
-        """The job's current status."""
+        """The job's current status; FAILED when one of this handle's callbacks raised."""
         self._check_attached()
-        return self._stream.status
+        status = self._stream.status
+        if status is JobStatus.FINISHED and self._callback_failures():
+            return JobStatus.FAILED
+        return status
 
     def wait_until_finished(self, timeout: float | None = None) -> bool:
         """Wait for a final status and for this handle's callbacks (see :class:`Job`)."""

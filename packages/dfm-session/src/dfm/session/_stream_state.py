@@ -52,9 +52,7 @@ class StreamState(Enum):
 
 
 TRANSITIONS: dict[StreamState, frozenset[StreamState]] = {
-    StreamState.OPEN: frozenset(
-        {StreamState.ENDING, StreamState.FAILING, StreamState.TERMINATING}
-    ),
+    StreamState.OPEN: frozenset({StreamState.ENDING, StreamState.FAILING, StreamState.TERMINATING}),
     StreamState.ENDING: frozenset({StreamState.DRAINED, StreamState.TERMINATING}),
     StreamState.FAILING: frozenset({StreamState.DRAINED, StreamState.TERMINATING}),
     StreamState.TERMINATING: frozenset({StreamState.TERMINATED}),
