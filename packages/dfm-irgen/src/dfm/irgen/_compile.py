@@ -11,6 +11,7 @@ from dfm.api import FedInfo, Pipeline
 from ._checks import literal_problems, param_checks
 from ._discover import DiscoveryLowering
 from ._graph import LogicalGraph, build_graph
+from ._ir import PlacedOperation
 from ._lower import Lowering
 from ._placement import CostModel, place
 from ._prepared import PreparedPipeline
@@ -111,6 +112,16 @@ def prepare(
         param_checks=param_checks(graph),
         status_site=placement.status_site,
         placement={ident: placement.sites[ident] for ident in graph.order},
+        placement_details={
+            ident: PlacedOperation(
+                operation=graph.ops[ident].api_name,
+                node_id=graph.ops[ident].node_id,
+                site=placement.sites[ident],
+                costs=placement.decided[ident],
+                output_size=placement.sizes[ident],
+            )
+            for ident in graph.order
+        },
     )
 
 

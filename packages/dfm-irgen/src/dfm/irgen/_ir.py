@@ -160,6 +160,26 @@ class YieldPlace(_Frozen):
     multiuse: bool = False
 
 
+class PlacedOperation(_Frozen):
+    """Where one operation of a prepared pipeline runs, and the costs that decided it.
+
+    Attributes:
+        operation: The operation's name in the federation config, e.g. ``stats.Summarize``.
+        node_id: The pipeline node.
+        site: The site it runs on.
+        costs: Estimated seconds on each candidate site, as placement compared them (a
+            sink's time including the sends of its yields to the homesite; an input's
+            time including the send to its consumer's site). One entry when pinned.
+        output_size: The estimated size of its output, in bytes.
+    """
+
+    operation: str
+    node_id: int | str
+    site: str
+    costs: dict[str, float] = Field(default_factory=dict)
+    output_size: float = 0.0
+
+
 def _fingerprint(data: dict[str, Any]) -> str:
     data = {k: v for k, v in data.items() if k != "fingerprint"}
     text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)

@@ -39,10 +39,18 @@ _NEVER = float("inf")
 
 @dataclass(frozen=True)
 class Placement:
-    """Where each operation runs, and which site reports the status of each frame."""
+    """Where each operation runs, and which site reports the status of each frame.
+
+    ``decided`` holds, per operation, the cost (seconds) of each candidate site as the
+    choice compared them: a sink's time including its yields' sends to the homesite;
+    an input's time including the send to the site its consumer was placed on.
+    ``sizes`` holds each operation's estimated output size (bytes) where it runs.
+    """
 
     sites: dict[str, str]
     status_site: str
+    decided: dict[str, dict[str, float]]
+    sizes: dict[str, float]
 
 
 class CostModel:
@@ -186,6 +194,7 @@ def place(
         return (t, s)
 
     chosen: dict[str, str] = {}
+    decided: dict[str, dict[str, float]] = {}
 
     def settle(ident: str, site: str) -> None:
         # Iterative on purpose: a chain of thousands of operations must not hit the
@@ -200,15 +209,13 @@ def place(
                 if up in chosen:
                     continue
                 data = up in data_inputs[node]
-                best = min(
-                    cost[up],
-                    key=lambda src: (
-                        with_yields(up, src)[0]
-                        + send_time(up, src, where, cost[up][src][1], data),
-                        cost[up][src][1],
-                        rank[src],
-                    ),
-                )
+                via = {
+                    src: with_yields(up, src)[0]
+                    + send_time(up, src, where, cost[up][src][1], data)
+                    for src in cost[up]
+                }
+                best = min(cost[up], key=lambda src: (via[src], cost[up][src][1], rank[src]))
+                decided[up] = via  # the latest push of `up` is the one popped first
                 stack.append((up, best))
 
     consumers = graph.consumers()
@@ -222,9 +229,15 @@ def place(
 
     ranked = sorted(sinks, key=lambda ident: best_site(ident)[0], reverse=True)
     for ident in ranked:
+        decided[ident] = {s: with_yields(ident, s)[0] for s in cost[ident]}
         settle(ident, best_site(ident)[1])
     KeepOnSite(graph, fed_info, homesite, options, kept, data_inputs).enforce(chosen)
-    return Placement(sites=chosen, status_site=_status_site(chosen, homesite))
+    return Placement(
+        sites=chosen,
+        status_site=_status_site(chosen, homesite),
+        decided={ident: decided[ident] for ident in graph.order},
+        sizes={ident: cost[ident][chosen[ident]][1] for ident in graph.order},
+    )
 
 
 def _data_inputs(node: OpNode) -> set[str]:

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 from dfm.api import START_PLACE_NAME, STATUS_PLACE_NAME, Frame, ValueSchema
 
 from ._checks import ParamCheck
-from ._ir import NetIR, YieldPlace
+from ._ir import NetIR, PlacedOperation, YieldPlace
 
 
 def _place_problem(index: int, required: set[str], given: set[str]) -> str:
@@ -34,6 +34,20 @@ class PreparedPipeline(BaseModel):
     """The result of ``Session.prepare()``: one NetIR per participating site.
 
     It is data: it round-trips through JSON and can be executed many times.
+
+    Attributes:
+        federation_name: The federation's code package.
+        homesite: The application's site; yields and status tokens go there.
+        pipeline_name: The pipeline's name, if it has one.
+        api_version: The federation API version the pipeline was written against.
+        mode: ``"execute"`` (discovery is not supported yet).
+        net_irs_by_site: The NetIR of every participating site.
+        yield_places: The application's places: each yield place, then ``_dfm_status_``.
+        param_places: The PlaceParam names every parameter set must give.
+        param_checks: Per PlaceParam, the declared types its values are checked against.
+        status_site: The site whose status transition reports each frame's outcome.
+        placement: Operation node (``node0``, …) → the site it runs on.
+        placement_details: Operation node → its name, site and the costs that decided.
     """
 
     model_config = ConfigDict(extra="forbid", defer_build=True)
@@ -49,6 +63,7 @@ class PreparedPipeline(BaseModel):
     param_checks: dict[str, list[ParamCheck]] = Field(default_factory=dict)
     status_site: str = ""
     placement: dict[str, str] = Field(default_factory=dict)
+    placement_details: dict[str, PlacedOperation] = Field(default_factory=dict)
 
     _checkers: dict[str, list[tuple[ParamCheck, ValueSchema]]] | None = PrivateAttr(None)
 
@@ -88,6 +103,19 @@ class PreparedPipeline(BaseModel):
                 )
                 lines.append(f"  {t.name}: [{inputs}] -> [{sends}]")
         return "\n".join(lines)
+
+    def to_dot(self) -> str:
+        """A picture of the pipeline in Graphviz's DOT language.
+
+        Each participating site is a cluster with the operations placed there (name,
+        node, and the estimated time on every candidate site; ▶ marks the chosen
+        one); bold blue edges carry tokens between sites, labelled with the estimated
+        size; parameters (yellow) and yield places (green) are the application's.
+        Render it with ``dot -Tsvg``, or ``dfm show``.
+        """
+        from ._dot import to_dot
+
+        return to_dot(self)
 
     def yield_place_names(self) -> set[str]:
         """The places of the application that receive tokens."""
