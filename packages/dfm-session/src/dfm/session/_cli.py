@@ -1,20 +1,36 @@
-"""The ``dfm run`` and ``dfm targets`` subcommands (entry points of ``dfm.cli``)."""
+"""The ``dfm run``, ``dfm show`` and ``dfm targets`` subcommands (entry points of ``dfm.cli``)."""
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
-import os
+import shutil
+import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from dfm.api import Frame, federation_prefixes
-
+from ._cli_inputs import (
+    CliError,
+    find_federation,
+    find_homesite,
+    is_prepared,
+    load_fed_info,
+    load_pipeline,
+    load_prepared,
+    parse_params,
+    read_json_file,
+    use_working_directory,
+)
+from ._cli_output import Progress, TokenPrinter
 from ._discovery import installed_targets
-from ._session import Session
 from ._status import JobStatus
+
+if TYPE_CHECKING:
+    from dfm.irgen import PreparedPipeline
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
 
 
 def targets_command(argv: list[str]) -> int:
@@ -59,50 +75,93 @@ def _parse_option(text: str) -> tuple[str, Any]:
         return key, raw
 
 
-def _print_token(site: str, node: int | str | None, frame: Frame, place: str, data: Any) -> None:
-    print(f"{site}\t{node}\t{frame}\t{place}\t{data}", flush=True)
+def _add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "pipeline", help="the pipeline JSON file (Pipeline.save_to_file, or a prepared pipeline)"
+    )
+    parser.add_argument(
+        "--federation",
+        default=None,
+        help="the federation package (default: the one the pipeline's operations belong to, "
+        "else the only one in the working directory)",
+    )
+    parser.add_argument(
+        "--homesite",
+        default=None,
+        help="the site the application runs at (default: the federation's only site, else "
+        "its only site without operations)",
+    )
 
 
-def _check_federation(federation: str, pipeline_file: str) -> None:
-    """Fail early, and clearly, when the federation or the pipeline's operations are off."""
-    if importlib.util.find_spec(federation) is None:
-        raise ValueError(
-            f"federation package {federation!r} not found in the working directory or the "
-            f"installed packages; generate it with `dfm gen CONFIG --output .` here, or install it"
-        )
+def _prepared_from(args: argparse.Namespace) -> PreparedPipeline:
+    """Read ``args.pipeline`` and prepare it (or load it, when it is prepared already)."""
+    use_working_directory()
+    data = read_json_file(args.pipeline)
+    if is_prepared(data):
+        prepared = load_prepared(args.pipeline, data)
+        if args.federation and args.federation != prepared.federation_name:
+            raise CliError(
+                f"{args.pipeline!r} was prepared for federation {prepared.federation_name!r}, "
+                f"not {args.federation!r}"
+            )
+        if args.homesite and args.homesite != prepared.homesite:
+            raise CliError(
+                f"{args.pipeline!r} was prepared for homesite {prepared.homesite!r}, "
+                f"not {args.homesite!r}"
+            )
+        return prepared
+    federation = find_federation(args.federation, data, Path.cwd())
+    fed_info = load_fed_info(federation)
+    homesite = find_homesite(args.homesite, federation, fed_info)
+    pipeline = load_pipeline(args.pipeline, data, federation)
+    from dfm.irgen import prepare
+    from dfm.runtime import load_site_runtime_module
+
     try:
-        body = json.loads(Path(pipeline_file).read_text(encoding="utf-8")).get("dfm_body", [])
-    except (OSError, ValueError, AttributeError):
-        return  # loading the pipeline reports these
-    used = {
-        str(stmt.get("dfm_class_name", "")).split(".")[0] for stmt in body if isinstance(stmt, dict)
-    } - {"dfm", ""}
-    others = sorted(used - {federation})
-    if others:
-        raise ValueError(
-            f"the pipeline uses operations of {', '.join(map(repr, others))}, not of "
-            f"federation {federation!r}; pass --federation {others[0]}"
-        )
+        if pipeline.api_version == "":
+            module = load_site_runtime_module(federation, homesite, adapters=False)
+            pipeline = pipeline.model_copy(update={"api_version": str(module.API_VERSION)})
+        return prepare(pipeline, fed_info, homesite, federation)
+    except ValueError as e:
+        raise CliError(str(e)) from None
+
+
+def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace | int:
+    try:
+        return parser.parse_args(argv)
+    except SystemExit as e:
+        return int(e.code or 0)
 
 
 def run_command(argv: list[str]) -> int:
-    """Run a saved pipeline and print every token as it arrives.
+    """Run a saved pipeline and print every result as it arrives.
 
     Args:
         argv: The arguments after ``dfm run``.
 
     Returns:
-        0 if the job FINISHED, 1 otherwise.
+        0 if the job FINISHED, 1 if it failed, was cancelled or timed out, 2 for a
+        mistake in the arguments or the files they name.
     """
     parser = argparse.ArgumentParser(
         prog="dfm run",
-        description="Prepare and execute a pipeline saved as JSON; print each token "
-        "(site, node, frame, place, data) and the final status.",
+        description="Prepare and execute a saved pipeline; print each token (site, node, "
+        "frame, place, data) as a JSON line, then a line with the job's status.",
     )
-    parser.add_argument("pipeline", help="the pipeline JSON file (Pipeline.save_to_file)")
-    parser.add_argument("--federation", required=True, help="the federation package")
-    parser.add_argument("--homesite", required=True, help="the site the application runs at")
-    parser.add_argument("--params", default="{}", help="JSON: one parameter set or a list")
+    _add_pipeline_arguments(parser)
+    parser.add_argument(
+        "--params", default="{}", help="JSON: one parameter set (an object) or a list of them"
+    )
+    parser.add_argument(
+        "--format", choices=("json", "text"), default="json", help="output (default: json)"
+    )
+    parser.add_argument(
+        "--progress",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="a progress line on stderr for jobs running longer than a second "
+        "(auto: when stderr is a terminal)",
+    )
     parser.add_argument(
         "--target",
         default=None,
@@ -117,40 +176,137 @@ def run_command(argv: list[str]) -> int:
         help="a target option (VALUE parsed as JSON when possible); repeatable",
     )
     parser.add_argument("--timeout", type=float, default=None, help="seconds to wait at most")
+    args = _parse(parser, argv)
+    if isinstance(args, int):
+        return args
     try:
-        args = parser.parse_args(argv)
-    except SystemExit as e:
-        return int(e.code or 0)
-    from dfm.api import Pipeline
-
-    # Like `python -m`, look for the federation package in the working directory first:
-    # `dfm gen CONFIG --output .` puts it there.
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    try:
-        params = json.loads(args.params)
-    except json.JSONDecodeError as e:
-        print(f"dfm run: error: --params is not JSON ({e}): {args.params!r}", file=sys.stderr)
-        return 2
-    try:
-        _check_federation(args.federation, args.pipeline)
-        pipeline = Pipeline.load_from_file(
-            args.pipeline, allow=federation_prefixes(args.federation)
-        )
-        with Session(
-            args.federation, args.homesite, target=args.target, **dict(args.option)
-        ) as session:
-            prepared = session.prepare(pipeline)
-            job = session.execute(prepared, params, default_callback=_print_token)
-            finished = job.wait_until_finished(args.timeout)
-            if not finished:
-                print(f"Timed out after {args.timeout}s; cancelling job {job.job_id}")
-                job.cancel()
-            status = job.get_status()
-            print(f"Job {job.job_id}: {status.name}")
-            for error in job.errors:
-                print(f"  {error}", file=sys.stderr)
-    except Exception as e:
+        params = parse_params(args.params)
+        prepared = _prepared_from(args)
+    except CliError as e:
         print(f"dfm run: error: {e}", file=sys.stderr)
-        return 1
-    return 0 if finished and status is JobStatus.FINISHED else 1
+        return EXIT_USAGE
+    return _execute(prepared, params, args)
+
+
+def _execute(prepared: PreparedPipeline, params: Any, args: argparse.Namespace) -> int:
+    from ._session import Session
+
+    printer = TokenPrinter(args.format)
+    frames = len(params) if isinstance(params, list) else 1
+    show = args.progress == "always" or (args.progress == "auto" and sys.stderr.isatty())
+    progress = Progress(frames, sys.stderr) if show else None
+
+    def on_token(site: str, node: int | str | None, frame: Any, place: str, data: Any) -> None:
+        printer(site, node, frame, place, data)
+        if progress is not None:
+            progress.count(place, frame)
+
+    try:
+        session = Session(
+            prepared.federation_name,
+            prepared.homesite,
+            target=args.target,
+            **dict(args.option),
+        )
+    except (LookupError, ImportError, TypeError, ValueError) as e:
+        print(f"dfm run: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    note = ""
+    try:
+        with session:
+            try:
+                job = session.execute(prepared, params, default_callback=on_token)
+            except (TypeError, ValueError) as e:
+                print(f"dfm run: error: {e}", file=sys.stderr)
+                return EXIT_USAGE
+            if progress is not None:
+                progress.start()
+            try:
+                finished = job.wait_until_finished(args.timeout)
+                if not finished:
+                    note = f"timed out after {args.timeout:g}s; the job was cancelled"
+                    job.cancel()
+            finally:
+                if progress is not None:
+                    progress.stop()
+            status = job.get_status()
+            printer.finish(job.job_id, status, job.errors, note)
+    except Exception as e:  # the target failed: say so, without a traceback
+        print(f"dfm run: error: {type(e).__name__}: {e}", file=sys.stderr)
+        return EXIT_FAILED
+    return 0 if finished and status is JobStatus.FINISHED else EXIT_FAILED
+
+
+def show_command(argv: list[str]) -> int:
+    """Draw a pipeline's placement: sites, operations, the tokens between them.
+
+    Args:
+        argv: The arguments after ``dfm show``.
+
+    Returns:
+        0 when the picture (or, without Graphviz, its DOT text) was written, 1 when
+        Graphviz failed, 2 for a mistake in the arguments or the files they name.
+    """
+    parser = argparse.ArgumentParser(
+        prog="dfm show",
+        description="Prepare a saved pipeline and draw where each operation runs: sites as "
+        "boxes, operations with the costs that placed them, and the tokens between sites. "
+        "Rendered with Graphviz's `dot` when it is installed (apt-get install graphviz); "
+        "otherwise the DOT text is printed.",
+    )
+    _add_pipeline_arguments(parser)
+    parser.add_argument(
+        "--format", choices=("svg", "png", "dot"), default="svg", help="(default: svg)"
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        default=None,
+        help="the file to write (default: the pipeline's name with the format's suffix, in "
+        "the working directory; '-' for standard output)",
+    )
+    args = _parse(parser, argv)
+    if isinstance(args, int):
+        return args
+    try:
+        prepared = _prepared_from(args)
+    except CliError as e:
+        print(f"dfm show: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    dot = prepared.to_dot()
+    graphviz = shutil.which("dot")
+    fmt = args.format
+    if fmt != "dot" and graphviz is None:
+        print(
+            "dfm show: Graphviz's `dot` is not installed, so here is the DOT text (install "
+            "Graphviz, e.g. `apt-get install graphviz`, to get an image)",
+            file=sys.stderr,
+        )
+        sys.stdout.write(dot)
+        return 0
+    output = args.output or f"{Path(args.pipeline).stem}.{fmt}"
+    if fmt == "dot":
+        content = dot.encode("utf-8")
+    else:
+        assert graphviz is not None
+        done = subprocess.run(
+            [graphviz, f"-T{fmt}"], input=dot.encode("utf-8"), capture_output=True, timeout=120
+        )
+        if done.returncode != 0:
+            print(
+                f"dfm show: error: dot -T{fmt} failed: {done.stderr.decode(errors='replace')}",
+                file=sys.stderr,
+            )
+            return EXIT_FAILED
+        content = done.stdout
+    if output == "-":
+        sys.stdout.buffer.write(content)
+        sys.stdout.flush()
+        return 0
+    try:
+        Path(output).write_bytes(content)
+    except OSError as e:
+        print(f"dfm show: error: cannot write {output}: {e.strerror or e}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"dfm show: wrote {output}", file=sys.stderr)
+    return 0
