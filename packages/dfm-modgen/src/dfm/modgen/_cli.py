@@ -12,7 +12,7 @@ from typing import TextIO
 from .apigen import GenerationError, write_federation
 from .config import ConfigError, ConfigIssue, FederationConfig, load_federation_config
 
-__all__ = ["check_command", "gen_command"]
+__all__ = ["check_command", "gen_command", "init_command"]
 
 _PROG = "dfm gen"
 _CHECK_PROG = "dfm check"
@@ -194,4 +194,44 @@ def gen_command(argv: list[str]) -> int:
 
         folders = [args.output, str(Path(args.config).resolve().parent)]
         return _report_adapters(_PROG, config, check_adapters(config, folders))
+    return 0
+
+
+def init_command(argv: list[str]) -> int:
+    """Create a new federation that runs at once: config, adapters, an application.
+
+    Args:
+        argv: The arguments after ``dfm init``.
+
+    Returns:
+        0 on success, 1 when the files cannot be written, 2 for a bad name or
+        command line.
+    """
+    from ._scaffold import ScaffoldError, write_scaffold
+
+    parser = argparse.ArgumentParser(
+        prog="dfm init",
+        description="Create a new federation NAME in the folder NAME (or --dir): its config "
+        "NAME.dfm.yaml (sites app, east, west), the adapters package NAME/lib and app.py. "
+        "Then: cd NAME; dfm gen NAME.dfm.yaml --output .; python app.py",
+    )
+    parser.add_argument("name", metavar="NAME", help="the federation and its Python package")
+    parser.add_argument("--dir", metavar="DIR", help="where to create it (default: ./NAME)")
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 2
+    folder = Path(args.dir) if args.dir else Path(args.name)
+    try:
+        written = write_scaffold(args.name, folder)
+    except ScaffoldError as exc:
+        print(f"dfm init: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"dfm init: error: cannot write{where}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    print(f"dfm init: created federation {args.name!r} in {_show(folder)} ({len(written)} files)")
+    cd = "" if folder.resolve() == Path.cwd().resolve() else f"cd {_show(folder)} && "
+    print(f"  next: {cd}dfm gen {args.name}.dfm.yaml --output . && python app.py")
     return 0

@@ -317,12 +317,12 @@ class Session:
         next_frame = len(framed)
         if autostop:
             framed.append((Frame.stop_frame(), {START_PLACE_NAME: FlowInfo()}))
-        pipeline.check_callbacks(
-            set(place_callbacks or {}), self._logger, has_default=default_callback is not None
+        collect = default_callback is None and not place_callbacks
+        pipeline.check_callbacks(  # the results collector hears every place
+            set(place_callbacks or {}), self._logger, has_default=collect or bool(default_callback)
         )
         runner: CallbackRunner
-        if default_callback is None and not place_callbacks:
-            # No callbacks: keep the yields for job.results().
+        if collect:  # no callbacks: keep the yields for job.results()
             runner = ResultCollector({y.place for y in pipeline.yield_places if y.multiuse})
         else:
             runner = self._dispatcher.create_runner(default_callback, place_callbacks)
