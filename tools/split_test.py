@@ -10,6 +10,11 @@ Usage: python tools/split_test.py [--package NAME]... [--workdir DIR] [--keep] [
    so no sibling can come from an index), pytest, hypothesis and the package's
    ``[dependency-groups] test`` if it has one; then pytest on its tests/.
 
+3. The three roles, each in a fresh venv with one distribution and its dependencies
+   only (``tools/roles/``): a config author (dfm-modgen) generates examples/meteo, a
+   site (dfm-runtime) runs its net of a pipeline, an application (dfm-target-local)
+   runs a pipeline; each checks that what it does not need is absent.
+
 A package whose tests/ has no test files is skipped with a message. A package
 whose tests collect nothing (pytest exit code 5) fails. Exits 1 if any failed.
 Run it in the ``split`` hatch env (hatchling and uv installed): ``hatch run split:run``.
@@ -32,6 +37,15 @@ from _repo import ROOT, Package, find_packages, normalize, sibling_closure
 
 TEST_DEPENDENCIES = ["pytest>=8", "hypothesis>=6"]
 NO_TESTS_COLLECTED = 5
+ROLES_DIR = Path(__file__).resolve().parent / "roles"
+EXAMPLE = ROOT / "examples" / "meteo"
+# (role, the one distribution it installs, its script); in order: the author's output
+# is the federation package the other two use.
+ROLES = [
+    ("config author", "dfm-modgen", "author_role.py"),
+    ("site", "dfm-runtime", "site_role.py"),
+    ("application", "dfm-target-local", "application_role.py"),
+]
 
 
 def run(command: list[str], **kwargs: Any) -> None:
@@ -147,6 +161,27 @@ def run_package_tests(
     return subprocess.call(command, cwd=ROOT, env=env)
 
 
+def run_roles(
+    packages: list[Package], wheels: dict[str, Path], workdir: Path, uv: str | None
+) -> dict[str, str]:
+    """Each role with only its distribution installed; returns role -> outcome."""
+    example = workdir / "roles" / "meteo"
+    shutil.copytree(EXAMPLE, example, ignore=shutil.ignore_patterns("fed", "__pycache__"))
+    outcomes: dict[str, str] = {}
+    for role, dist, script in ROLES:
+        print(f"\nsplit: ===== role: {role} ({dist}) =====", flush=True)
+        closure = sibling_closure(packages, dist)
+        python = make_venv(workdir / "venvs" / f"role-{dist}", uv)
+        install(python, [str(wheels[p.name]) for p in closure], wheels[dist].parent, uv)
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        env["XDG_CACHE_HOME"] = str(workdir / "xdg-cache")
+        code = subprocess.call([str(python), str(ROLES_DIR / script)], cwd=example, env=env)
+        outcomes[f"role: {role}"] = "passed" if code == 0 else f"FAILED: exit code {code}"
+        if code != 0 and role == "config author":
+            break  # the others need its output
+    return outcomes
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -154,6 +189,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--workdir", type=Path, help="build and venv dir (default: a temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir")
+    parser.add_argument(
+        "--no-roles", action="store_true", help="skip the role checks (tools/roles/)"
+    )
     parser.add_argument("pytest_args", nargs="*", help="passed to pytest, as are unknown options")
     args, unknown_options = parser.parse_known_args(argv)
     pytest_args: list[str] = [*unknown_options, *args.pytest_args]
@@ -187,6 +225,8 @@ def main(argv: list[str] | None = None) -> int:
                 results[pkg.name] = "FAILED: has test files but pytest collected no tests"
             else:
                 results[pkg.name] = f"FAILED: pytest exit code {code} ({elapsed})"
+        if not args.no_roles and not wanted:
+            results.update(run_roles(packages, wheels, workdir, uv))
     except subprocess.CalledProcessError as e:
         print(
             f"split: error: {' '.join(map(str, e.cmd))} exited with {e.returncode}", file=sys.stderr
