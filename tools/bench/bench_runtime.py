@@ -14,6 +14,10 @@ Scenarios (each prints parameter sets per second, best of R):
   serializes does), both runners on one loop, packages handed over by ``call_soon``.
 * ``round-trip``: one warm job (controller built, modules cached) with one parameter
   set: construct JobController + start + inject + stop until ``done``; ms per job.
+* ``matching``: a runner holding 2,000 and then 16,000 partially filled frames (one
+  input each) gets the other input of every frame; the time per token must not grow
+  with the frames waiting (goal: the 16,000 case under 3× the 2,000 one per token).
+  This goal is checked: the script exits 1 when it is missed.
 
 Needs dfm-api, dfm-irgen, dfm-modgen and dfm-runtime installed. Writes a throwaway
 federation package and the net-module cache to a temporary directory.
@@ -167,6 +171,31 @@ async def run_job(irs: dict[str, Any], n: int, wire: bool) -> tuple[float, int]:
     return elapsed, len(yields)
 
 
+MATCHING_GOAL = 3.0
+
+
+async def matching(irs: dict[str, Any], n: int) -> float:
+    """Seconds per token when ``n`` frames wait for their second input."""
+    from dfm.api import Frame
+    from dfm.runtime import JobController, Router, TokenPackage
+
+    class Drop(Router):
+        def route(self, package: TokenPackage) -> None:
+            pass
+
+    runner = JobController(irs["app"], job_id="match", router=Drop()).runner
+    runner.start()
+    t0 = time.perf_counter()
+    for i in range(n):
+        runner.deliver("x", Frame.start_frame(i), i)
+    for i in range(n):
+        runner.deliver("start", Frame.start_frame(i), None)
+    elapsed = time.perf_counter() - t0
+    runner.cancel()
+    await asyncio.sleep(0)
+    return elapsed / n
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=20_000, help="parameter sets per job")
@@ -194,6 +223,19 @@ def main() -> None:
 
         per_job = asyncio.run(round_trips(200))
         print(f"{'round-trip':12s} warm job with 1 set: {per_job * 1e3:.3f} ms")
+
+        irs = nets(fed, "one-op")
+        asyncio.run(matching(irs, 500))  # warm
+        small = min(asyncio.run(matching(irs, 2000)) for _ in range(args.repeat))
+        large = min(asyncio.run(matching(irs, 16000)) for _ in range(args.repeat))
+        ratio = large / small
+        verdict = "ok" if ratio < MATCHING_GOAL else "MISSED"
+        print(
+            f"{'matching':12s} µs/token with 2,000 / 16,000 frames waiting: {small * 1e6:.2f} / "
+            f"{large * 1e6:.2f} (×{ratio:.2f}; goal < ×{MATCHING_GOAL:g}: {verdict})"
+        )
+        if ratio >= MATCHING_GOAL:
+            sys.exit(1)
 
 
 if __name__ == "__main__":

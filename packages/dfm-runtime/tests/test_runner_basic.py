@@ -121,9 +121,9 @@ async def test_frames_fire_concurrently(make_federation) -> None:
         {**ir.external, "t": ["node0__t"]},
     )
     h = Harness({"app": ir})
-    t0 = time.perf_counter()
+    # Frame [0] sleeps, frame [1] does not: if frames fired one after the other, the
+    # slow result would arrive first. (The time per token: tools/bench/bench_runtime.py.)
     await h.run([{"x": "slow", "t": 0.3}, {"x": "fast", "t": 0.0}])
-    assert time.perf_counter() - t0 < 0.6
     order = [r.value for r in h.received if r.place == "yield"]
     assert order == ["fast", "slow"]
 
@@ -136,31 +136,6 @@ async def test_many_frames(make_federation) -> None:
     got = h.on("yield")
     assert got == {Frame.start_frame(i): i for i in range(n)}
     assert len([r for r in h.received if r.place == STATUS_PLACE_NAME]) == n + 1
-
-
-async def test_matching_is_constant_time_per_token(make_federation) -> None:
-    """Doubling the pending frames must not double the time per token (no rescans)."""
-    fed = make_federation({"app": SITE})
-
-    async def fill(n: int) -> float:
-        h = Harness({"app": one_op_net(fed)})
-        h.start()
-        runner = h.controllers["app"].runner
-        # x first for every frame: n partially filled frames wait; then the start signals
-        t0 = time.perf_counter()
-        for i in range(n):
-            runner.deliver("node0__x", Frame.start_frame(i), i)
-        for i in range(n):
-            runner.deliver("node0__start", Frame.start_frame(i), None)
-        elapsed = time.perf_counter() - t0
-        runner.cancel()
-        await asyncio.sleep(0)
-        return elapsed / n
-
-    await fill(500)  # warm up
-    small = min([await fill(2000) for _ in range(3)])
-    large = min([await fill(16000) for _ in range(3)])
-    assert large < small * 3
 
 
 async def test_literal_yield_transition_without_body(make_federation) -> None:

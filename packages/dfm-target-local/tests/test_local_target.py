@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -143,16 +144,15 @@ def test_a_yield_that_cannot_be_sent_fails_its_frame(
 
 
 def test_cancel_is_prompt_and_silent(session: Session, ops: ModuleType, recorder: Any) -> None:
+    # The adapter sleeps far longer than the test may run (bounded at 60 s): cancel and
+    # the wait can only return because they do not wait for it.
     with Pipeline() as p:
-        Yield(value=ops.Sleep(seconds=30, site="s1"))
+        Yield(value=ops.Sleep(seconds=3600, site="s1"))
     job = session.execute(session.prepare(p), default_callback=recorder)
     time.sleep(0.1)
-    started = time.monotonic()
     job.cancel()
-    assert time.monotonic() - started < 0.5
-    assert job.get_status() is JobStatus.ABORTED
-    assert job.wait_until_finished(1)
-    assert time.monotonic() - started < 1.0
+    assert job.get_status() is JobStatus.ABORTED  # at once, not after the sites stopped
+    assert job.wait_until_finished(30)
     time.sleep(0.2)
     assert recorder.tokens == []
 
@@ -163,13 +163,12 @@ def test_twenty_concurrent_jobs(session: Session, ops: ModuleType, new_recorder:
         Yield(value=ops.Concat(a=e, b=PlaceParam(place="tag"), site="s2"))
     prepared = session.prepare(p)
     recorders = [new_recorder() for _ in range(20)]
-    started = time.monotonic()
     jobs = [
         session.execute(prepared, {"t": 0.3, "tag": f"#{i}"}, default_callback=recorders[i])
         for i in range(20)
     ]
-    assert all(job.wait_until_finished(10) for job in jobs)
-    assert time.monotonic() - started < 3.0  # they ran at the same time
+    # How fast concurrent jobs run is measured in tools/bench/bench_local.py.
+    assert all(job.wait_until_finished(30) for job in jobs)
     assert len({job.job_id for job in jobs}) == 20
     for i, (job, rec) in enumerate(zip(jobs, recorders, strict=True)):
         assert job.get_status() is JobStatus.FINISHED
@@ -271,10 +270,8 @@ def test_api_version_mismatch_raises_and_fails(session: Session, ops: ModuleType
     with Pipeline(api_version="2.0") as p:
         Yield(value=ops.Echo(x=1, site="s1"))
     prepared = session.prepare(p)
-    started = time.monotonic()
     with pytest.raises(ValueError, match="API major version mismatch") as info:
-        session.execute(prepared)
-    assert time.monotonic() - started < 5
+        session.execute(prepared)  # raises; never hangs (the test is bounded in time)
     job_id = str(info.value).split()[1]
     failed = session.reattach(job_id)
     assert failed.get_status() is JobStatus.FAILED
@@ -302,11 +299,9 @@ def test_dead_site_thread_fails_its_jobs(session: Session, ops: ModuleType, reco
 def test_close_aborts_running_jobs(federation: str, ops: ModuleType) -> None:
     session = Session(federation, "home")
     with Pipeline() as p:
-        Yield(value=ops.Sleep(seconds=30, site="s1"))
+        Yield(value=ops.Sleep(seconds=3600, site="s1"))  # longer than the test may run
     job = session.execute(session.prepare(p))
-    started = time.monotonic()
-    session.close()
-    assert time.monotonic() - started < 3
+    session.close()  # returns without waiting for the adapter
     assert job.get_status() is JobStatus.ABORTED
     assert session.reattach(job.job_id).get_status() is JobStatus.UNKNOWN
 
@@ -362,17 +357,22 @@ def test_dfm_run_command(
     path = tmp_path / "pipeline.json"
     p.save_to_file(path)
     args = [str(path), "--federation", federation, "--homesite", "home"]
-    assert run_command([*args, "--params", '[{"name": "Ada"}, {"name": "Bob"}]']) == 0
+    params = '[{"name": "Ada"}, {"name": "Bob"}]'
+    assert run_command([*args, "--params", params, "--format", "text"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert "s1\t0\t[0]\tyield\tAda!" in out and "s1\t0\t[1]\tyield\tBob!" in out
     assert out[-1].endswith(": FINISHED")
-    assert run_command([*args, "--params", "{}"]) == 1
+    assert run_command([*args, "--params", params]) == 0  # JSON lines by default
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    yields = {r["data"] for r in records if r.get("place") == "yield"}
+    assert yields == {"Ada!", "Bob!"} and records[-1]["status"] == "FINISHED"
+    assert run_command([*args, "--params", "{}"]) == 2  # a bad parameter set
     assert "missing" in capsys.readouterr().err
     with Pipeline() as p:
         Yield(value=ops.Fail(msg="x", site="s1"))
     p.save_to_file(path)
     assert run_command([*args, "--option", "job_timeout=5"]) == 1
-    assert capsys.readouterr().out.splitlines()[-1].endswith(": FAILED")
+    assert json.loads(capsys.readouterr().out.splitlines()[-1])["status"] == "FAILED"
 
 
 def test_async_callbacks_on_the_applications_loop(federation: str, ops: ModuleType) -> None:
