@@ -19,6 +19,7 @@ from _repo import (
     ROOT,
     Package,
     find_packages,
+    load_pyproject,
     meta_package_problems,
     module_name,
     read_version,
@@ -216,6 +217,27 @@ def find_problems(root: Path) -> list[str]:
     problems.extend(check_architecture(packages))
     problems.extend(check_layering(packages))
     problems.extend(check_plugin_ranges(root, version))
+    problems.extend(check_coverage_paths(root, packages))
+    return problems
+
+
+def check_coverage_paths(root: Path, packages: list[Package]) -> list[str]:
+    """Every leaf package with code has a [tool.coverage.paths] entry starting at its source."""
+    pyproject = root / "pyproject.toml"
+    if not pyproject.is_file():
+        return []
+    paths = load_pyproject(pyproject).get("tool", {}).get("coverage", {}).get("paths", {})
+    firsts = {entry[0] for entry in paths.values() if isinstance(entry, list) and entry}
+    problems = []
+    for pkg in packages:
+        for leaf in pkg.code_leaf_dirs():
+            rel = leaf.relative_to(root).as_posix()
+            if rel not in firsts:
+                problems.append(
+                    f"pyproject.toml: [tool.coverage.paths] has no entry starting with {rel!r} "
+                    f'(add: {module_name(leaf).split(".", 1)[1].replace(".", "_")} = ["{rel}", '
+                    f'"*/site-packages/{module_name(leaf).replace(".", "/")}"])'
+                )
     return problems
 
 

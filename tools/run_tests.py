@@ -3,7 +3,8 @@
 Usage: python tools/run_tests.py [PYTEST_ARGS...]
 
 Without a path among the arguments it runs packages/*/tests, tests-integration/
-and tools/tests (those that exist). pytest's "no tests collected" (exit code 5)
+and tools/tests (those that exist), except tests-integration/plugin/: those need the
+third-party plugin installed and run in the integration env (`hatch run integration:run`). pytest's "no tests collected" (exit code 5)
 is a failure here: the whole workspace always has tests, so collecting none
 means something is broken.
 """
@@ -19,10 +20,13 @@ from _repo import ROOT, find_packages
 NO_TESTS_COLLECTED = 5
 
 
+
 def default_paths(root: Path = ROOT) -> list[str]:
     paths = [p.path / "tests" for p in find_packages(root)]
     paths += [root / "tests-integration", root / "tools" / "tests"]
-    return [os.path.relpath(p) for p in paths if p.is_dir()]
+    found = [os.path.relpath(p) for p in paths if p.is_dir()]
+    plugin = root / "tests-integration" / "plugin"
+    return [*found, f"--ignore={os.path.relpath(plugin)}"] if plugin.is_dir() else found
 
 
 def names_a_path(args: list[str]) -> bool:

@@ -265,3 +265,12 @@ def test_declared_dependencies_follow_the_architecture(
         "packages/dfm-b: depends on dfm-a, which ARCHITECTURE.md puts above or beside it "
         "(it may depend on: nothing)"
     ]
+
+
+def test_coverage_paths_cover_every_leaf(repo: Path) -> None:
+    (repo / "pyproject.toml").write_text(
+        '[tool.coverage.paths]\na = ["packages/dfm-a/src/dfm/a", "*/site-packages/dfm/a"]\n'
+    )
+    found = problems(repo)
+    assert len(found) == 2 and all("[tool.coverage.paths] has no entry" in p for p in found)
+    assert any("'packages/dfm-target-c/src/dfm/targets/c'" in p for p in found)

@@ -2,74 +2,36 @@
 
 tests-integration/plugins/dfm-target-echo is a separate distribution (own top-level
 module ``dfm_target_echo``, ranged dependency on dfm-session) registering ``echo``
-under ``dfm.targets``. This test installs it into the running environment (unless
-the integration env already has it), checks it from fresh processes, and uninstalls
-what it installed.
+under ``dfm.targets``. The ``integration`` hatch environment installs it (and only that
+environment): run these tests with ``hatch run integration:run``. They check it from
+fresh processes, as users would.
 """
 
 from __future__ import annotations
 
-import faulthandler
-import importlib.util
-import shutil
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from importlib import metadata
-from pathlib import Path
 
 import pytest
 
-PLUGIN = Path(__file__).parent / "plugins" / "dfm-target-echo"
 DIST = "dfm-target-echo"
 
 
-@pytest.fixture(autouse=True)
-def _bounded_in_time() -> Iterator[None]:
-    faulthandler.dump_traceback_later(600, exit=True)
-    yield
-    faulthandler.cancel_dump_traceback_later()
-
-
-def _installer(command: str) -> list[str]:
-    """``pip <command>`` of this interpreter, else uv's (hatch's uv envs have no pip)."""
-    if (
-        subprocess.run([sys.executable, "-m", "pip", "--version"], capture_output=True).returncode
-        == 0
-    ):
-        return [sys.executable, "-m", "pip", command]
-    uv = shutil.which("uv")
-    if uv is None:
-        pytest.skip("neither pip nor uv is available to install the plugin")
-    return [uv, "pip", command, "--python", sys.executable]
+@pytest.fixture(scope="module")
+def echo_installed() -> None:
+    try:
+        metadata.distribution(DIST)
+    except metadata.PackageNotFoundError:
+        pytest.fail(
+            f"{DIST} is not installed: these tests run in the integration environment, "
+            "`hatch run integration:run`, which installs tests-integration/plugins/*"
+        )
 
 
 def _run(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     return subprocess.run(list(args), capture_output=True, text=True, timeout=timeout)
-
-
-@pytest.fixture(scope="module")
-def echo_installed() -> Iterator[None]:
-    try:
-        metadata.distribution(DIST)
-        preinstalled = True
-    except metadata.PackageNotFoundError:
-        preinstalled = False
-    if not preinstalled:
-        # A real build and install of the wheel, as users get it from an index.
-        cmd = [*_installer("install"), "--no-deps", str(PLUGIN)]
-        if cmd[1:3] == ["-m", "pip"] and importlib.util.find_spec("hatchling") is not None:
-            cmd.insert(4, "--no-build-isolation")  # build offline with the hatchling we have
-        done = _run(*cmd)
-        assert done.returncode == 0, done.stdout + done.stderr
-    try:
-        yield
-    finally:
-        if not preinstalled:
-            installer = _installer("uninstall")
-            confirm = ["-y"] if installer[1:3] == ["-m", "pip"] else []
-            _run(*installer, *confirm, DIST, timeout=120)
 
 
 SESSION_SCRIPT = textwrap.dedent(
