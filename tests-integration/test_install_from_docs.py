@@ -112,6 +112,7 @@ def installed(home: Path) -> set[str]:
     return {line.split("==")[0].lower() for line in listed.splitlines()}
 
 
+@pytest.mark.time_limit(900)
 def test_a_la_carte_install_as_documented(wheelhouse: Path, tmp_path: Path) -> None:
     home = tmp_path / "app"
     done = run_doc_lines(doc_block("a-la-carte"), wheelhouse, home)
@@ -122,6 +123,7 @@ def test_a_la_carte_install_as_documented(wheelhouse: Path, tmp_path: Path) -> N
     assert "dfm-modgen" not in names and "pyyaml" not in names  # an application needs neither
 
 
+@pytest.mark.time_limit(900)
 def test_dfm_all_install_and_a_first_federation_as_documented(
     wheelhouse: Path, tmp_path: Path
 ) -> None:

@@ -8,7 +8,8 @@ Usage: python tools/split_test.py [--package NAME]... [--workdir DIR] [--keep] [
 2. For each package with tests: a fresh venv, the package's wheel and the wheels
    of the siblings it depends on (all from step 1; --find-links points at them,
    so no sibling can come from an index), pytest, hypothesis and the package's
-   ``[dependency-groups] test`` if it has one; then pytest on its tests/.
+   ``[dependency-groups] test`` if it has one, and the shared test plugin
+   (tests-support/dfm-testkit); then pytest on its tests/.
 
 3. The three roles, each in a fresh venv with one distribution and its dependencies
    only (``tools/roles/``): a config author (dfm-modgen) generates examples/meteo, a
@@ -36,6 +37,7 @@ from typing import Any
 from _repo import ROOT, Package, find_packages, normalize, sibling_closure
 
 TEST_DEPENDENCIES = ["pytest>=8", "hypothesis>=6"]
+TESTKIT = ROOT / "tests-support" / "dfm-testkit"  # the shared pytest plugin
 NO_TESTS_COLLECTED = 5
 ROLES_DIR = Path(__file__).resolve().parent / "roles"
 EXAMPLE = ROOT / "examples" / "meteo"
@@ -88,6 +90,12 @@ def build_wheels(packages: list[Package], workdir: Path) -> dict[str, Path]:
         (wheel,) = set(wheels.glob("*.whl")) - before
         built[pkg.name] = wheel
         print(f"split: built {sdist.name} -> {wheel.name}", flush=True)
+    before = set(wheels.glob("*.whl"))
+    run(
+        [sys.executable, "-m", "hatchling", "build", "-t", "wheel", "-d", str(wheels)],
+        cwd=TESTKIT,
+    )
+    (built["dfm-testkit"],) = set(wheels.glob("*.whl")) - before
     return built
 
 
@@ -134,7 +142,10 @@ def run_package_tests(
     venv = workdir / "venvs" / pkg.dir_name
     python = make_venv(venv, uv)
     requirements = (
-        [str(wheels[p.name]) for p in closure] + TEST_DEPENDENCIES + extra_test_requirements(pkg)
+        [str(wheels[p.name]) for p in closure]
+        + [str(wheels["dfm-testkit"])]
+        + TEST_DEPENDENCIES
+        + extra_test_requirements(pkg)
     )
     print(f"split: {pkg.name}: installing {', '.join(p.name for p in closure)}", flush=True)
     install(python, requirements, wheels[pkg.name].parent, uv)

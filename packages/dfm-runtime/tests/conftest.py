@@ -1,9 +1,10 @@
-"""Fixtures: a fake federation package on sys.path; runtime_testkit importable."""
+"""Fixtures: a fake federation package on sys.path; runtime_testkit importable.
+
+(Async tests, time bounds and the cache folder come from the dfm-testkit pytest plugin.)
+"""
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import sys
 import textwrap
 import uuid
@@ -15,16 +16,6 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
-    """Run ``async def`` tests in a fresh event loop (no pytest-asyncio needed)."""
-    if not inspect.iscoroutinefunction(pyfuncitem.obj):
-        return None
-    args = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
-    asyncio.run(pyfuncitem.obj(**args))
-    return True
-
-
 SITE_HEADER = """\
 import asyncio
 import threading
@@ -32,13 +23,6 @@ from dfm.runtime import Provider, Site
 
 API_VERSION = {api_version!r}
 """
-
-
-@pytest.fixture(autouse=True)
-def _cache_in_tmp(
-    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "xdg-cache"))
 
 
 @pytest.fixture

@@ -1,8 +1,10 @@
-"""Fixtures: a fake target registered through a patched entry-point scan, a tiny pipeline."""
+"""Fixtures: a fake target registered through a patched entry-point scan, a tiny pipeline.
+
+(Time bounds, the cache folder and recorders come from the dfm-testkit pytest plugin.)
+"""
 
 from __future__ import annotations
 
-import faulthandler
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -99,14 +101,6 @@ class FakeTarget(Target):
         if job_id not in self.jobs:
             return UnknownJob(job_id)
         return self._handle(job_id, runner)
-
-
-@pytest.fixture(autouse=True)
-def _bounded_in_time() -> Iterator[None]:
-    """Every test is bounded: a hung test dumps all stacks and ends the run after 60 s."""
-    faulthandler.dump_traceback_later(60, exit=True)
-    yield
-    faulthandler.cancel_dump_traceback_later()
 
 
 @dataclass

@@ -1,11 +1,12 @@
-"""A tiny three-site federation package written by hand, and time bounds for every test."""
+"""A tiny three-site federation package written by hand.
+
+(Time bounds, the cache folder and the ``recorder`` fixtures come from dfm-testkit.)
+"""
 
 from __future__ import annotations
 
-import faulthandler
 import importlib
 import json
-import os
 import sys
 import textwrap
 from collections.abc import Iterator
@@ -14,8 +15,6 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-
-from dfm.api import Frame
 
 FED = "localtestfed"
 SITES = ("home", "s1", "s2")
@@ -154,51 +153,14 @@ def federation_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session", autouse=True)
 def federation(federation_root: Path) -> Iterator[str]:
-    """Write the federation package, put it on sys.path, keep modgen's cache in tmp."""
+    """Write the federation package and put it on sys.path."""
     root = federation_root
-    saved = os.environ.get("XDG_CACHE_HOME")
-    os.environ["XDG_CACHE_HOME"] = str(root / "xdg-cache")
     sys.path.insert(0, str(root))
     yield FED
     sys.path.remove(str(root))
-    if saved is None:
-        os.environ.pop("XDG_CACHE_HOME", None)
-    else:
-        os.environ["XDG_CACHE_HOME"] = saved
 
 
 @pytest.fixture
 def ops(federation: str) -> ModuleType:
     """The federation's operation classes."""
     return importlib.import_module(f"{federation}.fed.api.ops")
-
-
-@pytest.fixture(autouse=True)
-def _bounded_in_time() -> Iterator[None]:
-    """Every test is bounded: a hung test dumps all stacks and ends the run after 60 s."""
-    faulthandler.dump_traceback_later(60, exit=True)
-    yield
-    faulthandler.cancel_dump_traceback_later()
-
-
-class Recorder:
-    """A callback that records ``(site, node, frame, place, data)`` tuples."""
-
-    def __init__(self) -> None:
-        self.tokens: list[tuple[str, Any, Frame, str, Any]] = []
-
-    def __call__(self, site: str, node: Any, frame: Frame, place: str, data: Any) -> None:
-        self.tokens.append((site, node, frame, place, data))
-
-    def at(self, place: str) -> list[tuple[Frame, Any]]:
-        return [(t[2], t[4]) for t in self.tokens if t[3] == place]
-
-
-@pytest.fixture
-def recorder() -> Recorder:
-    return Recorder()
-
-
-@pytest.fixture
-def new_recorder() -> type[Recorder]:
-    return Recorder
