@@ -5,8 +5,8 @@ Usage: python tools/run_tests.py [PYTEST_ARGS...]
 Without a path among the arguments it runs packages/*/tests, tests-integration/
 and tools/tests (those that exist), except tests-integration/plugin/: those need the
 third-party plugin installed and run in the integration env (`hatch run integration:run`).
-pytest's "no tests collected" (exit code 5) is a failure here: the whole workspace always has tests, so collecting none
-means something is broken.
+pytest's "no tests collected" (exit code 5) is a failure here: the whole workspace
+always has tests, so collecting none means something is broken.
 """
 
 from __future__ import annotations
