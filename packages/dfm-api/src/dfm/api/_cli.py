@@ -197,7 +197,7 @@ def format_help(subcommands: dict[str, Subcommand]) -> str:
     else:
         lines.append(
             "  (none installed: subcommands come with DFM's distributions: "
-            "dfm-modgen gives gen, dfm-session gives run and targets)"
+            "dfm-modgen gives gen and init, dfm-session run, show and targets; dfm-all all)"
         )
     return "\n".join(lines) + "\n"
 
@@ -265,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
         _error(
             f"unknown command {name!r}; installed commands: {installed}. "
             "Commands come with the DFM distributions that provide them "
-            "(dfm-modgen: gen; dfm-session: run, targets).",
+            "(dfm-modgen: gen, init; dfm-session: run, show, targets; dfm-all: all of them).",
             stderr,
         )
         return EXIT_USAGE
