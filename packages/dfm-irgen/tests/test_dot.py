@@ -44,6 +44,18 @@ def test_details_survive_json(fed3: FedInfo) -> None:
     assert again.to_dot() == prepared.to_dot()
 
 
+def test_infinite_costs_survive_json_and_read_well(fed3: FedInfo) -> None:
+    from dfm.irgen import PlacedOperation
+
+    prepared = chain(fed3)
+    kept = PlacedOperation(operation="ops.Echo", node_id=0, site="s1", costs={"s1": 1.0})
+    kept = kept.model_copy(update={"costs": {"s1": 1.0, "app": float("inf")}})
+    prepared = prepared.model_copy(update={"placement_details": {"node0": kept}})
+    again = PreparedPipeline.model_validate_json(prepared.model_dump_json())
+    assert again.placement_details["node0"].costs == {"s1": 1.0, "app": float("inf")}
+    assert "app: ∞ (keep-on-site)" in again.to_dot()
+
+
 def test_dot_has_sites_as_clusters_operations_and_cross_site_edges(fed_info_of: Any) -> None:
     from irgentestops import Concat, Echo
 

@@ -8,6 +8,7 @@ and yield places stand outside the clusters.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -28,6 +29,8 @@ def _quote(text: str) -> str:
 
 
 def _seconds(value: float) -> str:
+    if math.isinf(value):
+        return "∞ (keep-on-site)"
     if value >= 1e5:
         return f"{value:.0e} s"
     if value >= 1:

@@ -173,6 +173,12 @@ class PlacedOperation(_Frozen):
         output_size: The estimated size of its output, in bytes.
     """
 
+    # A site where a keep-on-site value would have to leave costs infinitely much: JSON
+    # keeps that as the string "Infinity" (the default, null, would not load back).
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", defer_build=True, ser_json_inf_nan="strings"
+    )
+
     operation: str
     node_id: int | str
     site: str
