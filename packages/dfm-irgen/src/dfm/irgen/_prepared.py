@@ -40,7 +40,7 @@ class PreparedPipeline(BaseModel):
         homesite: The application's site; yields and status tokens go there.
         pipeline_name: The pipeline's name, if it has one.
         api_version: The federation API version the pipeline was written against.
-        mode: ``"execute"`` (discovery is not supported yet).
+        mode: ``"execute"``, or ``"discovery"`` (which operations can take which values).
         net_irs_by_site: The NetIR of every participating site.
         yield_places: The application's places: each yield place, then ``_dfm_status_``.
         param_places: The PlaceParam names every parameter set must give.
