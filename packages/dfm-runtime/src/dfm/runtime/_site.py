@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -10,8 +9,10 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from . import _telemetry
 from ._context import DfmContext
 from ._secrets import SecretsVault, SecretsVaultConfig
+from ._telemetry import TelemetrySpan
 
 
 @dataclass(frozen=True)
@@ -140,9 +141,19 @@ class Site:
 
     def telemetry_span(
         self, name: str, attributes: Mapping[str, Any] | None = None
-    ) -> contextlib.nullcontext[None]:
-        """A span around adapter work (``with`` or ``async with``); a no-op for now."""
-        return contextlib.nullcontext()
+    ) -> TelemetrySpan:
+        """A span around adapter work, used as ``with`` or ``async with``.
+
+        The span is a child of the current one (the adapter call, the site's run of the
+        job) and part of the job's trace; an exception leaving the block sets its status
+        to ERROR and is recorded on it. It yields the OpenTelemetry span (to add
+        attributes or events), or None while telemetry is off, when it costs nothing.
+
+        Args:
+            name: The span's name (low cardinality: no ids in it).
+            attributes: The span's attributes.
+        """
+        return _telemetry.span_scope(self.site_name, name, attributes)
 
 
 class Provider:

@@ -1,0 +1,436 @@
+"""The runtime's telemetry hooks: spans and metrics through the OpenTelemetry API only.
+
+Every hook in the runtime, the session and the targets is guarded by one check,
+``if _telemetry.ENABLED:``, so telemetry that is off costs one attribute read per hook;
+nothing of OpenTelemetry is imported before :func:`enable`. The SDK side (the
+``dfm-telemetry`` distribution) chooses the tracer and meter providers and calls
+:func:`enable`; this module never configures an SDK.
+
+Counts on hot paths (tokens per link) are plain ints read by observable counters at
+collection time: an SDK ``counter.add`` costs about as much as a whole token send.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import time
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation
+    from opentelemetry.trace import Span, TracerProvider
+
+    from ._context import DfmContext
+    from ._package import TokenPackage
+    from ._telemetry_run import SiteRun
+
+ENABLED = False
+"""Whether DFM's instrumentation is on in this process (the one check of every hook)."""
+
+TRANSITION_SPANS = False
+"""Whether each firing of a transition gets its own span (opt-in: costly)."""
+
+ADAPTER_OPERATION_KEY = "dfm.operation"
+"""A ``telemetry_span`` whose attributes name this key is an adapter call (generated code)."""
+
+APPLICATION = "application"
+"""The ``dfm.peer`` of yields: tokens for the application rather than a site's net."""
+
+_NULL_SCOPE = contextlib.nullcontext()
+
+RUN: contextvars.ContextVar[SiteRun | None] = contextvars.ContextVar("dfm_site_run", default=None)
+"""The site run a firing belongs to (set in the runner's context)."""
+
+FRAME: contextvars.ContextVar[Any] = contextvars.ContextVar("dfm_frame", default=None)
+"""The frame of the running firing (set by the firing wrapper while telemetry is on)."""
+
+# Tokens per link, (site, peer) -> count. Each key is only ever incremented on the
+# event-loop thread of the site named first, so no lock is needed.
+SENT: dict[tuple[str, str], int] = {}
+RECEIVED: dict[tuple[str, str], int] = {}
+
+
+class TelemetrySpan(Protocol):
+    """What ``Site.telemetry_span`` returns: a context manager for ``with`` and ``async with``.
+
+    Entering yields the OpenTelemetry span, or None while telemetry is off.
+    """
+
+    def __enter__(self) -> Any:
+        """Start the span."""
+
+    def __exit__(self, kind: Any, error: Any, tb: Any, /) -> Any:
+        """End the span."""
+
+    async def __aenter__(self) -> Any:
+        """Start the span."""
+
+    async def __aexit__(self, kind: Any, error: Any, tb: Any, /) -> Any:
+        """End the span."""
+
+
+class TelemetryBackend(Protocol):
+    """What the SDK side provides besides the providers (implemented by dfm-telemetry)."""
+
+    def drain_site_telemetry(self, trace_id: int) -> dict[str, bytes] | None:
+        """A forwarding site: what to send to the application at the end of a site run.
+
+        Returns:
+            OTLP-encoded requests by signal (``"traces"``: the finished spans of the
+            trace, ``"metrics"``: the process's metrics), or None when the site exports
+            them itself.
+        """
+
+    def export_forwarded(self, signal: str, payload: bytes, site: str) -> None:
+        """The application: export an OTLP request a site forwarded (never blocks)."""
+
+    def shutdown(self, timeout: float) -> None:
+        """Flush and stop exporting, waiting at most ``timeout`` seconds."""
+
+
+class _State:
+    """The tracer, the instruments and the options while telemetry is on."""
+
+    def __init__(
+        self,
+        tracer_provider: TracerProvider,
+        meter_provider: MeterProvider,
+        max_adapter_spans: int,
+        backend: TelemetryBackend | None,
+    ) -> None:
+        from opentelemetry.trace import Status, StatusCode, set_span_in_context
+        from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+        from ._version import runtime_version
+
+        version = runtime_version()
+        self.tracer = tracer_provider.get_tracer("dfm", version)
+        self.propagator = TraceContextTextMapPropagator()
+        self.set_span_in_context = set_span_in_context
+        self.error_status = lambda message: Status(StatusCode.ERROR, message)
+        self.max_adapter_spans = max_adapter_spans
+        self.backend = backend
+        meter = meter_provider.get_meter("dfm", version)
+        self.jobs = meter.create_counter(
+            "dfm.jobs", unit="{job}", description="Jobs that ended, by final status"
+        )
+        self.job_duration = meter.create_histogram(
+            "dfm.job.duration", unit="s", description="Time from execute() to the final status"
+        )
+        self.frames = meter.create_counter(
+            "dfm.frames",
+            unit="{frame}",
+            description="Parameter sets (frames) whose status reached the application",
+        )
+        self.adapter_duration = meter.create_histogram(
+            "dfm.adapter.duration",
+            unit="s",
+            description="Duration of adapter calls, by operation, site and outcome",
+            explicit_bucket_boundaries_advisory=[
+                0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 60.0
+            ],
+        )
+        self.errors = meter.create_counter(
+            "dfm.errors", unit="{error}", description="Failed adapter calls and site runs"
+        )
+        self.dropped = meter.create_counter(
+            "dfm.telemetry.dropped",
+            unit="{item}",
+            description="Telemetry DFM could not keep (spans over limits, full queues)",
+        )
+        meter.create_observable_counter(
+            "dfm.tokens.sent",
+            callbacks=[_links_callback(SENT)],
+            unit="{token}",
+            description="Tokens a site sent to another site or the application",
+        )
+        meter.create_observable_counter(
+            "dfm.tokens.received",
+            callbacks=[_links_callback(RECEIVED)],
+            unit="{token}",
+            description="Tokens a site or the application received from another site",
+        )
+        self._attributes: dict[tuple[str, ...], dict[str, str]] = {}
+
+    def attributes(self, *pairs: str) -> dict[str, str]:
+        """A shared attribute dict for ``(key, value, key, value, ...)`` (metrics only)."""
+        found = self._attributes.get(pairs)
+        if found is None:
+            found = dict(zip(pairs[::2], pairs[1::2], strict=True))
+            self._attributes[pairs] = found
+        return found
+
+
+def _links_callback(
+    counts: dict[tuple[str, str], int],
+) -> Any:
+    def observe(options: CallbackOptions) -> Iterable[Observation]:
+        from opentelemetry.metrics import Observation
+
+        return [
+            Observation(n, {"dfm.site": site, "dfm.peer": peer})
+            for (site, peer), n in list(counts.items())
+        ]
+
+    return observe
+
+
+STATE: _State | None = None
+
+
+def enable(
+    tracer_provider: TracerProvider,
+    meter_provider: MeterProvider,
+    *,
+    transition_spans: bool = False,
+    max_adapter_spans: int = 1000,
+    backend: TelemetryBackend | None = None,
+) -> None:
+    """Switch DFM's instrumentation on in this process (called by dfm-telemetry).
+
+    Args:
+        tracer_provider: Where DFM's spans go.
+        meter_provider: Where DFM's metrics go.
+        transition_spans: A span for every firing of a transition (debugging only).
+        max_adapter_spans: Adapter calls traced per site run; later calls are only
+            measured (metrics) and counted on the site run span.
+        backend: Forwarding of spans between sites and the application, if any.
+    """
+    global ENABLED, TRANSITION_SPANS, STATE
+    if max_adapter_spans < 0:
+        raise ValueError(f"max_adapter_spans must be at least 0, not {max_adapter_spans}")
+    STATE = _State(tracer_provider, meter_provider, max_adapter_spans, backend)
+    TRANSITION_SPANS = transition_spans
+    ENABLED = True
+
+
+def disable() -> None:
+    """Switch DFM's instrumentation off (the providers are left as they are)."""
+    global ENABLED, TRANSITION_SPANS, STATE
+    ENABLED = False
+    TRANSITION_SPANS = False
+    STATE = None
+
+
+def backend() -> TelemetryBackend | None:
+    """The SDK side's backend while telemetry is on."""
+    state = STATE
+    return state.backend if state is not None else None
+
+
+# -- trace context ------------------------------------------------------------------
+_CARRIER_KEYS = ("traceparent", "tracestate")
+_MAX_CARRIER_VALUE = 512
+
+
+def current_trace_context() -> dict[str, str] | None:
+    """The current span as W3C trace context headers, or None (telemetry off, no span).
+
+    A target calls this where a job starts and ships the result with the job's
+    creation to every site (``JobController(..., trace_context=...)``).
+    """
+    state = STATE
+    if state is None:
+        return None
+    carrier: dict[str, str] = {}
+    state.propagator.inject(carrier)
+    return carrier or None
+
+
+def clean_carrier(carrier: object) -> dict[str, str] | None:
+    """The W3C headers of an untrusted carrier: known keys, short string values only."""
+    if not isinstance(carrier, Mapping):
+        return None
+    cleaned = {
+        key: value
+        for key in _CARRIER_KEYS
+        if isinstance(value := carrier.get(key), str) and len(value) <= _MAX_CARRIER_VALUE
+    }
+    return cleaned if "traceparent" in cleaned else None
+
+
+def extract_context(carrier: object) -> Any:
+    """The OpenTelemetry context of an untrusted carrier (None if it has none)."""
+    state = STATE
+    cleaned = clean_carrier(carrier)
+    if state is None or cleaned is None:
+        return None
+    return state.propagator.extract(cleaned)
+
+
+# -- tokens ----------------------------------------------------------------------------
+def on_send(ctx: DfmContext, package: TokenPackage) -> None:
+    """A routed token: count it on its link and give it the sender's trace context."""
+    peer = APPLICATION if package.is_yield else package.target_site
+    key = (ctx.this_site, peer)
+    SENT[key] = SENT.get(key, 0) + 1
+    run = RUN.get()
+    if run is not None:
+        package.trace_context = run.carrier_for_send()
+
+
+def on_receive(site: str, package: TokenPackage) -> None:
+    """A token from another site arrived at ``site``."""
+    key = (site, package.source_site)
+    RECEIVED[key] = RECEIVED.get(key, 0) + 1
+
+
+def app_received(source_site: str) -> None:
+    """A yield arrived at the application."""
+    key = (APPLICATION, source_site)
+    RECEIVED[key] = RECEIVED.get(key, 0) + 1
+
+
+FORWARDED_SIGNALS = ("traces", "metrics")
+
+
+def forwarded_telemetry(source_site: str, data: Any) -> None:
+    """What a site forwarded to ``__telemetry__``: exported by the backend, else dropped.
+
+    ``data`` is untrusted: a dict of signal name to OTLP request bytes.
+    """
+    state = STATE
+    if state is None or state.backend is None:
+        return
+    if not isinstance(data, dict) or not data:
+        state.dropped.add(1, state.attributes("dfm.reason", "invalid_forward"))
+        return
+    for signal, payload in data.items():
+        if signal in FORWARDED_SIGNALS and isinstance(payload, bytes):
+            state.backend.export_forwarded(signal, payload, source_site)
+        else:
+            state.dropped.add(1, state.attributes("dfm.reason", "invalid_forward"))
+
+
+def count_dropped(reason: str, n: int = 1) -> None:
+    """Telemetry that could not be kept (``reason`` is a fixed word, never an id)."""
+    state = STATE
+    if state is not None and n > 0:
+        state.dropped.add(n, state.attributes("dfm.reason", reason))
+
+
+def job_ended(status: str, seconds: float, frames_ok: int, frames_failed: int) -> None:
+    """A job reached its final status (application side)."""
+    state = STATE
+    if state is None:
+        return
+    state.jobs.add(1, state.attributes("dfm.job.status", status))
+    state.job_duration.record(seconds, state.attributes("dfm.job.status", status))
+    if frames_ok:
+        state.frames.add(frames_ok, state.attributes("dfm.outcome", "ok"))
+    if frames_failed:
+        state.frames.add(frames_failed, state.attributes("dfm.outcome", "error"))
+
+
+# -- spans -----------------------------------------------------------------------------
+def span_scope(site_name: str, name: str, attributes: Mapping[str, Any] | None) -> TelemetrySpan:
+    """What ``Site.telemetry_span`` returns: a no-op while telemetry is off."""
+    if not ENABLED:
+        return _NULL_SCOPE
+    return SpanScope(site_name, name, attributes)
+
+
+def record_error(span: Span, error: BaseException) -> None:
+    """ERROR status with the exception's type and message, and the exception event."""
+    state = STATE
+    span.record_exception(error)
+    if state is not None:
+        span.set_status(state.error_status(f"{type(error).__name__}: {error}"))
+
+
+class SpanScope:
+    """A span around adapter work, as ``with`` or ``async with``; yields the span.
+
+    An adapter call (attributes with ``dfm.operation``, as generated code opens them)
+    also gets the job, the frame and its outcome, and is measured in
+    ``dfm.adapter.duration``; past the site run's span limit it is measured only.
+    """
+
+    __slots__ = ("_site", "_name", "_attributes", "_span", "_token", "_operation", "_start")
+
+    def __init__(self, site: str, name: str, attributes: Mapping[str, Any] | None) -> None:
+        """Nothing starts before the scope is entered."""
+        self._site = site
+        self._name = name
+        self._attributes = attributes
+        self._span: Span | None = None
+        self._token: object = None
+        self._operation: str | None = None
+        self._start = 0.0
+
+    def __enter__(self) -> Span | None:
+        """Start the span and make it current."""
+        state = STATE
+        if state is None:
+            return None
+        attributes = dict(self._attributes) if self._attributes else {}
+        operation = attributes.get(ADAPTER_OPERATION_KEY)
+        if operation is not None:
+            self._operation = str(operation)
+            run = RUN.get()
+            if run is not None:
+                attributes.setdefault("dfm.site", run.site)
+                attributes["dfm.job.id"] = run.job_id
+                frame = FRAME.get()
+                if frame is not None:
+                    attributes["dfm.frame"] = str(frame)
+                if not run.take_adapter_span():
+                    self._start = time.perf_counter()
+                    return None
+        from opentelemetry import context
+
+        span = state.tracer.start_span(self._name, attributes=attributes)
+        self._token = context.attach(state.set_span_in_context(span))
+        self._span = span
+        self._start = time.perf_counter()
+        return span
+
+    def __exit__(self, kind: Any, error: BaseException | None, tb: Any) -> bool:
+        """Record the outcome, end the span; exceptions propagate."""
+        seconds = time.perf_counter() - self._start
+        state = STATE
+        operation = self._operation
+        outcome = "ok"
+        if error is not None:
+            outcome = "error" if isinstance(error, Exception) else "cancelled"
+        if state is not None and operation is not None:
+            state.adapter_duration.record(
+                seconds,
+                state.attributes(
+                    "dfm.operation", operation, "dfm.site", self._site, "dfm.outcome", outcome
+                ),
+            )
+            if outcome == "error":
+                state.errors.add(
+                    1,
+                    state.attributes(
+                        "dfm.operation",
+                        operation,
+                        "dfm.site",
+                        self._site,
+                        "error.type",
+                        type(error).__name__,
+                    ),
+                )
+        span = self._span
+        if span is not None:
+            self._span = None
+            if operation is not None:
+                span.set_attribute("dfm.outcome", outcome)
+            if error is not None and outcome == "error":
+                record_error(span, error)
+            from opentelemetry import context
+
+            context.detach(self._token)  # type: ignore[arg-type]
+            span.end()
+        return False
+
+    async def __aenter__(self) -> Span | None:
+        """As ``with``."""
+        return self.__enter__()
+
+    async def __aexit__(self, kind: Any, error: BaseException | None, tb: Any) -> bool:
+        """As ``with``."""
+        return self.__exit__(kind, error, tb)
