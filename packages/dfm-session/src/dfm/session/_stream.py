@@ -14,7 +14,15 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from dfm.api import STATUS_PLACE_NAME, TRUSTED, DecodePolicy, ErrorToken, StopToken
+from dfm.api import (
+    STATUS_PLACE_NAME,
+    TELEMETRY_PLACE_NAME,
+    TRUSTED,
+    DecodePolicy,
+    ErrorToken,
+    StopToken,
+)
+from dfm.runtime import telemetry
 
 from ._callbacks import CallbackRunner, Delivery
 from ._logging import LOGGER_NAME
@@ -84,6 +92,7 @@ class JobStream:
         self._failure: str | None = None
         self._fail_status: FailureStatus | None = None
         self._has_status: set[int] = set()  # parameter set indexes whose status arrived
+        self._failed_frames: set[int] = set()  # ... and those with an ErrorToken status
         self._terminal = False
         self._done = threading.Event()
         self._runner: CallbackRunner | None = None
@@ -109,6 +118,12 @@ class JobStream:
     def ended(self) -> bool:
         """Whether the stream accepts no more tokens."""
         return self._ended
+
+    @property
+    def frame_counts(self) -> tuple[int, int]:
+        """Parameter sets whose status arrived: ``(succeeded, failed)``."""
+        failed = len(self._failed_frames)
+        return len(self._has_status) - failed, failed
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait until the job is final and every token was handed to the runner."""
@@ -306,10 +321,18 @@ class JobStream:
                 self._log.exception("Job %s: cannot unpack a token", self.job_id)
                 self._status_errors.append(ErrorToken.from_exception(e))
                 return None
+        if token.place == TELEMETRY_PLACE_NAME:  # a site's forwarded spans: never a callback
+            telemetry.forwarded_telemetry(token.from_site, token.data)
+            return None
+        if telemetry.ENABLED:
+            telemetry.app_received(token.from_site)
         if token.place == STATUS_PLACE_NAME:
             data = token.data
             if not token.frame.is_stop_frame():
-                self._has_status.add(token.frame.input_paramset_index())
+                index = token.frame.input_paramset_index()
+                self._has_status.add(index)
+                if isinstance(data, ErrorToken):
+                    self._failed_frames.add(index)
             if isinstance(data, ErrorToken):
                 if len(self._status_errors) < _MAX_STATUS_ERRORS:
                     self._status_errors.append(data)
