@@ -18,8 +18,6 @@ from collections import OrderedDict
 from typing import Any
 
 from opentelemetry.context import Context
-from opentelemetry.exporter.otlp.proto.common.metrics_encoder import encode_metrics
-from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
@@ -75,6 +73,8 @@ class SiteSpanBuffer(SpanProcessor):
             spans = self._spans.pop(trace_id, None)
         if not spans:
             return None
+        from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+
         data: bytes = encode_spans(spans).SerializeToString()
         return data
 
@@ -100,6 +100,8 @@ class SiteMetricsSnapshot:
         data = self.reader.get_metrics_data()
         if data is None or not data.resource_metrics:
             return None
+        from opentelemetry.exporter.otlp.proto.common.metrics_encoder import encode_metrics
+
         encoded: bytes = encode_metrics(data).SerializeToString()
         return encoded
 
