@@ -23,9 +23,9 @@ from typing import Any
 
 from dfm.api import START_PLACE_NAME, ErrorToken, Frame, SerializationError
 
+from . import _telemetry
 from ._context import FLOW, DfmContext, error_token
 from ._eager import resume
-from . import _telemetry
 from ._net import Net
 from ._package import TokenPackage
 from ._telemetry_run import SiteRun, traced_fire
@@ -152,7 +152,7 @@ class NetRunner:
             if state.spec.fire is not None:
                 state.fire = getattr(net, state.spec.fire)
                 if self._site_run is not None:
-                    state.fire = traced_fire(state.fire, state.spec, self.ctx.this_site)  # type: ignore[arg-type]
+                    state.fire = traced_fire(state.fire, state.spec, self.ctx.this_site)
         if not self._states:
             self._end(None)
             return

@@ -158,9 +158,7 @@ class SiteThread(SiteHost):
         self._post(self._create, (job_id, netir, force_modgen, future, trace_context))
         return future
 
-    def _create(
-        self, arg: tuple[str, NetIR, bool, Future[None], Mapping[str, str] | None]
-    ) -> None:
+    def _create(self, arg: tuple[str, NetIR, bool, Future[None], Mapping[str, str] | None]) -> None:
         job_id, netir, force_modgen, future, trace_context = arg
         if not future.set_running_or_notify_cancel():
             return

@@ -15,12 +15,12 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import time
-from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
     from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation
-    from opentelemetry.trace import Span, TracerProvider
+    from opentelemetry.trace import Span, Status, TracerProvider
 
     from ._context import DfmContext
     from ._package import TokenPackage
@@ -109,7 +109,9 @@ class _State:
         self.tracer = tracer_provider.get_tracer("dfm", version)
         self.propagator = TraceContextTextMapPropagator()
         self.set_span_in_context = set_span_in_context
-        self.error_status = lambda message: Status(StatusCode.ERROR, message)
+        self.error_status: Callable[[str], Status] = lambda message: Status(
+            StatusCode.ERROR, message
+        )
         self.max_adapter_spans = max_adapter_spans
         self.backend = backend
         meter = meter_provider.get_meter("dfm", version)
@@ -129,7 +131,18 @@ class _State:
             unit="s",
             description="Duration of adapter calls, by operation, site and outcome",
             explicit_bucket_boundaries_advisory=[
-                0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 60.0
+                0.0001,
+                0.0005,
+                0.001,
+                0.005,
+                0.01,
+                0.05,
+                0.1,
+                0.5,
+                1.0,
+                5.0,
+                10.0,
+                60.0,
             ],
         )
         self.errors = meter.create_counter(
@@ -387,7 +400,7 @@ class SpanScope:
         self._start = time.perf_counter()
         return span
 
-    def __exit__(self, kind: Any, error: BaseException | None, tb: Any) -> bool:
+    def __exit__(self, kind: Any, error: BaseException | None, tb: Any) -> Literal[False]:
         """Record the outcome, end the span; exceptions propagate."""
         seconds = time.perf_counter() - self._start
         state = STATE
@@ -431,6 +444,6 @@ class SpanScope:
         """As ``with``."""
         return self.__enter__()
 
-    async def __aexit__(self, kind: Any, error: BaseException | None, tb: Any) -> bool:
+    async def __aexit__(self, kind: Any, error: BaseException | None, tb: Any) -> Literal[False]:
         """As ``with``."""
         return self.__exit__(kind, error, tb)

@@ -23,7 +23,9 @@ _SECONDS_UP_TO = 120.0  # OTEL_EXPORTER_OTLP_TIMEOUT values up to this are secon
 _log = logging.getLogger("dfm.telemetry")
 
 
-def _choice(env: Mapping[str, str], names: tuple[str, ...], allowed: tuple[str, ...], default: str) -> str:
+def _choice(
+    env: Mapping[str, str], names: tuple[str, ...], allowed: tuple[str, ...], default: str
+) -> str:
     for name in names:
         raw = env.get(name, "").strip()
         if raw:

@@ -103,7 +103,7 @@ class Backend:
 def _resource(config: TelemetryConfig, site: str | None) -> Resource:
     attributes: dict[str, Any] = {}
     detected = Resource.create()  # OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES
-    if detected.attributes.get("service.name", "").startswith("unknown_service"):
+    if str(detected.attributes.get("service.name", "")).startswith("unknown_service"):
         attributes["service.name"] = config.service_name
     if site is not None:
         attributes["dfm.site"] = site
