@@ -153,7 +153,7 @@ class Site:
             name: The span's name (low cardinality: no ids in it).
             attributes: The span's attributes.
         """
-        return _telemetry.span_scope(self.site_name, name, attributes)
+        return _telemetry.span_scope(self, name, attributes)
 
 
 class Provider:

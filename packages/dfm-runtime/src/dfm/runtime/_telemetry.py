@@ -338,11 +338,11 @@ def job_ended(status: str, seconds: float, frames_ok: int, frames_failed: int) -
 
 
 # -- spans -----------------------------------------------------------------------------
-def span_scope(site_name: str, name: str, attributes: Mapping[str, Any] | None) -> TelemetrySpan:
+def span_scope(site: Any, name: str, attributes: Mapping[str, Any] | None) -> TelemetrySpan:
     """What ``Site.telemetry_span`` returns: a no-op while telemetry is off."""
     if not ENABLED:
         return _NULL_SCOPE
-    return SpanScope(site_name, name, attributes)
+    return SpanScope(site.site_name, name, attributes)
 
 
 def record_error(span: Span, error: BaseException) -> None:
