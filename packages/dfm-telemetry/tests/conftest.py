@@ -1,0 +1,47 @@
+"""Fixtures: SDK providers with in-memory export, switched on for one test."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from dfm.runtime import telemetry
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from telemetry_testkit import Recorded  # noqa: E402
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    """Run ``async def`` tests in a fresh event loop (no pytest-asyncio needed)."""
+    if not inspect.iscoroutinefunction(pyfuncitem.obj):
+        return None
+    args = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
+    asyncio.run(pyfuncitem.obj(**args))
+    return True
+
+
+@pytest.fixture
+def recorded() -> Iterator[Recorded]:
+    """DFM's instrumentation on, with explicit providers (the global ones untouched)."""
+    exporter = InMemorySpanExporter()
+    tracer_provider = TracerProvider(shutdown_on_exit=False)
+    tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
+    reader = InMemoryMetricReader()
+    meter_provider = MeterProvider(metric_readers=[reader], shutdown_on_exit=False)
+    telemetry.enable(tracer_provider, meter_provider, max_adapter_spans=3)
+    yield Recorded(exporter, reader, tracer_provider, meter_provider)
+    telemetry.disable()
+    telemetry.SENT.clear()
+    telemetry.RECEIVED.clear()
