@@ -7,8 +7,8 @@ import contextvars
 from typing import Any
 
 import pytest
-from telemetry_testkit import Recorded
 from opentelemetry.trace import StatusCode
+from telemetry_testkit import Recorded
 
 from dfm.api import Frame
 from dfm.runtime import DfmContext, Router, Site, TokenPackage, telemetry
