@@ -16,6 +16,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from dfm.runtime import telemetry
+from dfm.telemetry._fast import RecordingTracerProvider
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -32,16 +33,26 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     return True
 
 
-@pytest.fixture
-def recorded() -> Iterator[Recorded]:
-    """DFM's instrumentation on, with explicit providers (the global ones untouched)."""
+@pytest.fixture(params=["sdk", "recording"])
+def recorded(request: pytest.FixtureRequest) -> Iterator[Recorded]:
+    """DFM's instrumentation on, with explicit providers (the global ones untouched).
+
+    ``sdk``: an application's SDK provider; ``recording``: DFM's own cheap spans, as
+    when DFM owns the provider.
+    """
     exporter = InMemorySpanExporter()
+    processor = SimpleSpanProcessor(exporter)
     tracer_provider = TracerProvider(shutdown_on_exit=False)
-    tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer_provider.add_span_processor(processor)
+    recording = None
+    if request.param == "recording":
+        recording = RecordingTracerProvider(
+            processor, tracer_provider.resource, tracer_provider.sampler
+        )
     reader = InMemoryMetricReader()
     meter_provider = MeterProvider(metric_readers=[reader], shutdown_on_exit=False)
-    telemetry.enable(tracer_provider, meter_provider, max_adapter_spans=3)
-    yield Recorded(exporter, reader, tracer_provider, meter_provider)
+    telemetry.enable(recording or tracer_provider, meter_provider, max_adapter_spans=3)
+    yield Recorded(exporter, reader, tracer_provider, meter_provider, recording)
     telemetry.disable()
     telemetry.SENT.clear()
     telemetry.RECEIVED.clear()

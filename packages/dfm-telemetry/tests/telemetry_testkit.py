@@ -17,6 +17,12 @@ class Recorded:
     metrics: InMemoryMetricReader
     tracer_provider: TracerProvider
     meter_provider: MeterProvider
+    recording: Any = None  # a RecordingTracerProvider, or None: the SDK's own spans
+
+    def finished_spans(self) -> list[Any]:
+        if self.recording is not None:
+            self.recording.recorder.flush()
+        return list(self.spans.get_finished_spans())
 
     def points(self, name: str) -> dict[tuple[tuple[str, object], ...], Any]:
         data = self.metrics.get_metrics_data()

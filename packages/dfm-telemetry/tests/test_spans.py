@@ -43,7 +43,7 @@ def in_frame(context: Any, frame: int, fn: Any) -> Any:
 
 def by_name(recorded: Recorded) -> dict[str, list[Any]]:
     out: dict[str, list[Any]] = {}
-    for span in recorded.spans.get_finished_spans():
+    for span in recorded.finished_spans():
         out.setdefault(span.name, []).append(span)
     return out
 

@@ -18,13 +18,14 @@ from opentelemetry import metrics, trace
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 
 from dfm.runtime import telemetry
 
 from ._config import TelemetryConfig
 from ._exporters import metric_exporter, span_exporter
+from ._fast import RecordingTracerProvider
 from ._forward import ForwardedExporter, SiteMetricsSnapshot, SiteSpanBuffer
 
 _log = logging.getLogger("dfm.telemetry")
@@ -39,6 +40,7 @@ class Backend:
         site_spans: A forwarding site's span buffer.
         site_metrics: A forwarding site's metrics.
         forwarded: The application's exporter of forwarded requests.
+        recording: DFM's own cheap spans, when DFM owns the SDK provider.
     """
 
     def __init__(
@@ -47,8 +49,10 @@ class Backend:
         site_spans: SiteSpanBuffer | None = None,
         site_metrics: SiteMetricsSnapshot | None = None,
         forwarded: ForwardedExporter | None = None,
+        recording: RecordingTracerProvider | None = None,
     ) -> None:
         """Keep the parts."""
+        self._recording = recording
         self._providers = providers
         self._site_spans = site_spans
         self._site_metrics = site_metrics
@@ -59,6 +63,8 @@ class Backend:
         """A forwarding site's spans of one trace, and its metrics now."""
         if self._site_spans is None:
             return None
+        if self._recording is not None:
+            self._recording.recorder.flush()  # the run's spans, into the buffer now
         out = {}
         spans = self._site_spans.drain(trace_id)
         if spans is not None:
@@ -84,6 +90,8 @@ class Backend:
         self._shut = True
 
         def work() -> None:
+            if self._recording is not None:
+                self._recording.recorder.flush()
             if self._forwarded is not None:
                 self._forwarded.wait_idle(timeout)
                 self._forwarded.close()
@@ -110,15 +118,22 @@ def _resource(config: TelemetryConfig, site: str | None) -> Resource:
     return detected.merge(Resource(attributes))
 
 
-def _tracer_provider(config: TelemetryConfig, resource: Resource) -> TracerProvider:
+def _tracer_provider(
+    config: TelemetryConfig, resource: Resource, processor: SpanProcessor | None = None
+) -> tuple[TracerProvider, RecordingTracerProvider]:
+    """DFM's SDK provider (for users' spans) and the recording one (for DFM's), one processor."""
     provider = TracerProvider(resource=resource, shutdown_on_exit=False)
-    exporter = span_exporter(config.traces)
-    if exporter is not None:
-        if config.traces.exporter == "console":
-            provider.add_span_processor(SimpleSpanProcessor(exporter))
+    if processor is None:
+        exporter = span_exporter(config.traces)
+        if exporter is None:
+            processor = SpanProcessor()  # no-op: spans are neither kept nor exported
+        elif config.traces.exporter == "console":
+            processor = SimpleSpanProcessor(exporter)
         else:
-            provider.add_span_processor(BatchSpanProcessor(exporter))
-    return provider
+            processor = BatchSpanProcessor(exporter)
+    provider.add_span_processor(processor)
+    recording = RecordingTracerProvider(processor, provider.resource, provider.sampler)
+    return provider, recording
 
 
 def _meter_provider(
@@ -170,17 +185,17 @@ def setup(
         resource = _resource(config, site if role == "site" else None)
         providers: list[Any] = []
         backend: Backend
+        recording: RecordingTracerProvider | None = None
         if role == "site":
             site_spans = site_metrics = None
             if config.site_forwards():
                 site_spans, site_metrics = SiteSpanBuffer(), SiteMetricsSnapshot()
-                tracer_provider = TracerProvider(resource=resource, shutdown_on_exit=False)
-                tracer_provider.add_span_processor(site_spans)
+                tracer_provider, recording = _tracer_provider(config, resource, site_spans)
                 meter_provider = MeterProvider(
                     metric_readers=[site_metrics.reader], resource=resource, shutdown_on_exit=False
                 )
             else:
-                tracer_provider = _tracer_provider(config, resource)
+                tracer_provider, recording = _tracer_provider(config, resource)
                 meter_provider = _meter_provider(config, resource)
             providers = [tracer_provider, meter_provider]
             # DFM owns this process: users' own OpenTelemetry spans go the same way.
@@ -188,14 +203,14 @@ def setup(
                 trace.set_tracer_provider(tracer_provider)
             if not _is_configured(metrics.get_meter_provider()):
                 metrics.set_meter_provider(meter_provider)
-            backend = Backend(providers, site_spans, site_metrics)
+            backend = Backend(providers, site_spans, site_metrics, recording=recording)
         else:
             if tracer_provider is None:
                 current = trace.get_tracer_provider()
                 if _is_configured(current):
                     tracer_provider = current
                 else:
-                    tracer_provider = _tracer_provider(config, resource)
+                    tracer_provider, recording = _tracer_provider(config, resource)
                     providers.append(tracer_provider)
             if meter_provider is None:
                 current_meter = metrics.get_meter_provider()
@@ -205,9 +220,9 @@ def setup(
                     meter_provider = _meter_provider(config, resource)
                     providers.append(meter_provider)
             forwarded = ForwardedExporter(config.traces, config.metrics, config.forward_queue)
-            backend = Backend(providers, forwarded=forwarded)
+            backend = Backend(providers, forwarded=forwarded, recording=recording)
         telemetry.enable(
-            tracer_provider,
+            recording if recording is not None else tracer_provider,
             meter_provider,
             transition_spans=config.transition_spans,
             max_adapter_spans=config.max_adapter_spans,
