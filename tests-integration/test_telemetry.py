@@ -268,3 +268,24 @@ def test_a_dead_collector_never_blocks_and_exit_takes_at_most_3_s(
     assert exit_seconds <= 3.0, exit_seconds
     print(f"exit {exit_seconds:.2f} s")
     assert stderr.count("\n") < 20, stderr  # nothing printed per span
+
+
+def test_transition_spans_are_opt_in(meteo: Path, receiver: OtlpReceiver) -> None:
+    env = env_for(receiver, "http/protobuf", DFM_TELEMETRY_TRANSITION_SPANS="1")
+    status, _, _ = run_app(meteo, "threads", **env)
+    assert status == "FAILED"
+    spans = receiver.wait_for_spans(
+        lambda s: (
+            sum(x.name == "dfm.site.run" for x in s) == 3 and any(x.name == "dfm.job" for x in s)
+        ),
+        30,
+    )
+    by_id = {s.span_id: s for s in spans}
+    firings = [s for s in spans if s.name == "dfm.transition"]
+    assert firings and all(by_id[f.parent_span_id].name == "dfm.site.run" for f in firings)
+    calls = [s for s in spans if "dfm.operation" in s.attributes]
+    assert len(calls) == 15
+    assert all(by_id[c.parent_span_id].name == "dfm.transition" for c in calls)
+    assert all(
+        by_id[c.parent_span_id].attributes["dfm.frame"] == c.attributes["dfm.frame"] for c in calls
+    )

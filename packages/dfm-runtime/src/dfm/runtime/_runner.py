@@ -151,7 +151,7 @@ class NetRunner:
         for state in self._states:
             if state.spec.fire is not None:
                 state.fire = getattr(net, state.spec.fire)
-                if self._site_run is not None:
+                if self._site_run is not None and _telemetry.TRANSITION_SPANS:
                     state.fire = traced_fire(state.fire, state.spec, self.ctx.this_site)
         if not self._states:
             self._end(None)
@@ -365,6 +365,8 @@ class NetRunner:
             return
         # Each firing starts from the runner's context, not the delivering task's.
         context = self._context.copy()
+        if self._site_run is not None:  # adapter spans name their frame
+            context.run(_telemetry.FRAME.set, frame)
         started = None
         if state.spec.eager and not _EAGER_TASKS:
             # Eager start (~1 µs instead of a ~10 µs Task) only for bodies whose awaits are

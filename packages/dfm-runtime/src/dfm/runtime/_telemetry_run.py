@@ -145,15 +145,7 @@ class SiteRun:
 
 
 def traced_fire(fire: FireMethod, spec: TransitionSpec, site: str) -> FireMethod:
-    """A fire method that tells adapter spans their frame, with a span when opted in."""
-    if not _telemetry.TRANSITION_SPANS:
-
-        async def fire_in_frame(frame: Frame, values: Sequence[Any]) -> None:
-            _telemetry.FRAME.set(frame)
-            await fire(frame, values)
-
-        return fire_in_frame
-
+    """A fire method with a span per firing (``DFM_TELEMETRY_TRANSITION_SPANS=1``)."""
     attributes = {"dfm.site": site, "dfm.transition": spec.name}
 
     async def fire_in_span(frame: Frame, values: Sequence[Any]) -> None:
