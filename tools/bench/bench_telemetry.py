@@ -24,7 +24,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -212,7 +211,10 @@ def main() -> int:
             }
             print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load {os.getloadavg()}")
             print(f"baseline: {baseline or 'none found (no git history)'}")
-            for label, fed_root, gated in (("bench_local", plain, True), ("spanned", spanned, False)):
+            for label, fed_root, gated in (
+                ("bench_local", plain, True),
+                ("spanned", spanned, False),
+            ):
                 variants = {
                     "off": {**env, "PYTHONPATH": pythonpath(None, fed_root)},
                     "on": {**env, **on, "PYTHONPATH": pythonpath(None, fed_root)},
@@ -226,13 +228,37 @@ def main() -> int:
                 trip, rate = slower(summary["off"], summary["on"])
                 ok_trip = trip <= 10 if gated else None
                 ok_rate = rate <= 10 if gated else None
-                report(f"{label}: telemetry on vs off, warm round trip", trip, "% slower", "<= 10", ok_trip)
-                report(f"{label}: telemetry on vs off, {sets:,} sets", rate, "% slower", "<= 10", ok_rate)
+                report(
+                    f"{label}: telemetry on vs off, warm round trip",
+                    trip,
+                    "% slower",
+                    "<= 10",
+                    ok_trip,
+                )
+                report(
+                    f"{label}: telemetry on vs off, {sets:,} sets",
+                    rate,
+                    "% slower",
+                    "<= 10",
+                    ok_rate,
+                )
                 failed |= ok_trip is False or ok_rate is False
                 if "baseline" in summary:
                     trip, rate = slower(summary["baseline"], summary["off"])
-                    report(f"{label}: telemetry off vs baseline, warm round trip", trip, "% slower", "<= 2", trip <= 2)
-                    report(f"{label}: telemetry off vs baseline, {sets:,} sets", rate, "% slower", "<= 2", rate <= 2)
+                    report(
+                        f"{label}: telemetry off vs baseline, warm round trip",
+                        trip,
+                        "% slower",
+                        "<= 2",
+                        trip <= 2,
+                    )
+                    report(
+                        f"{label}: telemetry off vs baseline, {sets:,} sets",
+                        rate,
+                        "% slower",
+                        "<= 2",
+                        rate <= 2,
+                    )
                     failed |= trip > 2 or rate > 2
             receiver.stdin.close()
             counts = receiver.stdout.readline().split()

@@ -269,7 +269,8 @@ class RecordingTracer(trace.Tracer):
             trace_id = self._random.getrandbits(128) or 1
             parent_context = None
             result = self._sampler.should_sample(context, trace_id, name, kind, attributes, links)
-            flags = _SAMPLED if result.decision.is_sampled() else _NOT_SAMPLED
+            sampled = result.decision.is_sampled()  # type: ignore[no-untyped-call]
+            flags = _SAMPLED if sampled else _NOT_SAMPLED
         span_context = SpanContext(trace_id, span_id, False, flags)
         if not flags.sampled:
             return trace.NonRecordingSpan(span_context)
