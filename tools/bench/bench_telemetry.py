@@ -63,24 +63,29 @@ with Session("{fed}", "home") as s:
         Yield(value=ops.Echo(x=PlaceParam(place="a"), site="home"))
     one = s.prepare(p)
     times = []
+    cpu = time.process_time()
     for i in range(jobs):
         started = time.perf_counter()
         job = s.execute(one, {{"a": i}}, default_callback=noop)
         assert job.wait_until_finished(10)
         times.append(time.perf_counter() - started)
     round_trip = statistics.median(times[jobs // 10:]) * 1000
+    cpu_job = (time.process_time() - cpu) / jobs * 1e6
     best = 0.0
+    cpu = time.process_time()
     for _ in range(3):
         started = time.perf_counter()
         job = s.execute(one, [{{"a": i}} for i in range(sets)], default_callback=noop)
         assert job.wait_until_finished(300) and job.get_status().name == "FINISHED"
         best = max(best, sets / (time.perf_counter() - started))
+    cpu_set = (time.process_time() - cpu) / (3 * sets) * 1e6
 try:
     from dfm.runtime import telemetry
     on = telemetry.ENABLED
 except ImportError:  # the baseline has no telemetry
     on = False
-print(json.dumps({{"round_trip_ms": round_trip, "sets_per_s": best, "on": on}}))
+print(json.dumps({{"round_trip_ms": round_trip, "sets_per_s": best, "on": on,
+                  "cpu_us_job": cpu_job, "cpu_us_set": cpu_set}}))
 """
 
 RECEIVER = """
@@ -149,12 +154,13 @@ def compare(
         expect_on = name == "on"
         assert all(r["on"] is expect_on for r in runs), (name, runs)
         summary[name] = {
-            "round_trip_ms": statistics.median(r["round_trip_ms"] for r in runs),
-            "sets_per_s": statistics.median(r["sets_per_s"] for r in runs),
+            key: statistics.median(r[key] for r in runs)
+            for key in ("round_trip_ms", "sets_per_s", "cpu_us_job", "cpu_us_set")
         }
         print(
             f"  {label} {name:<8} round trip {summary[name]['round_trip_ms']:.3f} ms, "
-            f"{summary[name]['sets_per_s']:,.0f} sets/s  (runs: "
+            f"{summary[name]['sets_per_s']:,.0f} sets/s; CPU {summary[name]['cpu_us_job']:.0f} "
+            f"us/job, {summary[name]['cpu_us_set']:.1f} us/set  (runs: "
             + ", ".join(f"{r['round_trip_ms']:.3f}/{r['sets_per_s']:.0f}" for r in runs)
             + ")"
         )
@@ -243,6 +249,10 @@ def main() -> int:
                     ok_rate,
                 )
                 failed |= ok_trip is False or ok_rate is False
+                cpu_job = (summary["on"]["cpu_us_job"] / summary["off"]["cpu_us_job"] - 1) * 100
+                cpu_set = (summary["on"]["cpu_us_set"] / summary["off"]["cpu_us_set"] - 1) * 100
+                report(f"{label}: CPU per warm job, on vs off", cpu_job, "% more", "-", None)
+                report(f"{label}: CPU per parameter set, on vs off", cpu_set, "% more", "-", None)
                 if "baseline" in summary:
                     trip, rate = slower(summary["baseline"], summary["off"])
                     report(

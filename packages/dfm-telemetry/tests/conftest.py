@@ -56,3 +56,5 @@ def recorded(request: pytest.FixtureRequest) -> Iterator[Recorded]:
     telemetry.disable()
     telemetry.SENT.clear()
     telemetry.RECEIVED.clear()
+    telemetry.JOBS.clear()
+    telemetry.FRAMES.update(ok=0, error=0)

@@ -120,7 +120,7 @@ def test_both_protocols_export_spans_and_metrics(protocol: str) -> None:
             """,
             SPAN,
             """
-            telemetry.job_ended("FINISHED", 0.5, 3, 1)
+            telemetry.job_ended("FINISHED", 3, 1)
             dfm.telemetry.shutdown(5)
             """,
             OTEL_EXPORTER_OTLP_ENDPOINT=endpoint,

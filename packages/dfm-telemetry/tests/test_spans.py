@@ -181,7 +181,7 @@ def test_no_metric_has_a_job_id(recorded: Recorded) -> None:
 
     in_frame(context, 0, call)
     run.end(RuntimeError("x"))
-    telemetry.job_ended("FINISHED", 0.1, 1, 0)
+    telemetry.job_ended("FINISHED", 1, 0)
     data = recorded.metrics.get_metrics_data()
     assert data is not None
     keys = {

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -50,6 +51,10 @@ FRAME: contextvars.ContextVar[Any] = contextvars.ContextVar("dfm_frame", default
 # event-loop thread of the site named first, so no lock is needed.
 SENT: dict[tuple[str, str], int] = {}
 RECEIVED: dict[tuple[str, str], int] = {}
+# Jobs by final status and frames by outcome (application side, under _ENDED_LOCK).
+JOBS: dict[str, int] = {}
+FRAMES: dict[str, int] = {"ok": 0, "error": 0}
+_ENDED_LOCK = threading.Lock()
 
 
 class TelemetrySpan(Protocol):
@@ -115,14 +120,15 @@ class _State:
         self.max_adapter_spans = max_adapter_spans
         self.backend = backend
         meter = meter_provider.get_meter("dfm", version)
-        self.jobs = meter.create_counter(
-            "dfm.jobs", unit="{job}", description="Jobs that ended, by final status"
+        meter.create_observable_counter(
+            "dfm.jobs",
+            callbacks=[_counts_callback(JOBS, "dfm.job.status")],
+            unit="{job}",
+            description="Jobs that ended, by final status",
         )
-        self.job_duration = meter.create_histogram(
-            "dfm.job.duration", unit="s", description="Time from execute() to the final status"
-        )
-        self.frames = meter.create_counter(
+        meter.create_observable_counter(
             "dfm.frames",
+            callbacks=[_counts_callback(FRAMES, "dfm.outcome")],
             unit="{frame}",
             description="Parameter sets (frames) whose status reached the application",
         )
@@ -186,6 +192,15 @@ def _links_callback(
             Observation(n, {"dfm.site": site, "dfm.peer": peer})
             for (site, peer), n in list(counts.items())
         ]
+
+    return observe
+
+
+def _counts_callback(counts: dict[str, int], key: str) -> Any:
+    def observe(options: CallbackOptions) -> Iterable[Observation]:
+        from opentelemetry.metrics import Observation
+
+        return [Observation(n, {key: value}) for value, n in list(counts.items()) if n]
 
     return observe
 
@@ -324,17 +339,12 @@ def count_dropped(reason: str, n: int = 1) -> None:
         state.dropped.add(n, state.attributes("dfm.reason", reason))
 
 
-def job_ended(status: str, seconds: float, frames_ok: int, frames_failed: int) -> None:
-    """A job reached its final status (application side)."""
-    state = STATE
-    if state is None:
-        return
-    state.jobs.add(1, state.attributes("dfm.job.status", status))
-    state.job_duration.record(seconds, state.attributes("dfm.job.status", status))
-    if frames_ok:
-        state.frames.add(frames_ok, state.attributes("dfm.outcome", "ok"))
-    if frames_failed:
-        state.frames.add(frames_failed, state.attributes("dfm.outcome", "error"))
+def job_ended(status: str, frames_ok: int, frames_failed: int) -> None:
+    """A job reached its final status (application side): plain counts, read at collection."""
+    with _ENDED_LOCK:
+        JOBS[status] = JOBS.get(status, 0) + 1
+        FRAMES["ok"] += frames_ok
+        FRAMES["error"] += frames_failed
 
 
 # -- spans -----------------------------------------------------------------------------

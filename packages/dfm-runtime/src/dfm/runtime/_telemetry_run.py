@@ -60,14 +60,8 @@ class SiteRun:
         state = _telemetry.STATE
         if state is None:
             return None
-        attributes: dict[str, Any] = {
-            "dfm.site": ctx.this_site,
-            "dfm.job.id": ctx.job_id,
-            "dfm.homesite": ctx.homesite,
-            "dfm.federation": ctx.federation_name,
-        }
-        if pipeline:
-            attributes["dfm.pipeline"] = pipeline
+        # Few attributes: each costs validation and encoding; the job span has the rest.
+        attributes = {"dfm.site": ctx.this_site, "dfm.job.id": ctx.job_id}
         parent = _telemetry.extract_context(trace_context)
         span = state.tracer.start_span("dfm.site.run", context=parent, attributes=attributes)
         run = cls(ctx, span)

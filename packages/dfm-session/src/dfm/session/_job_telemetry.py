@@ -7,7 +7,6 @@ to the sites; it ends with the job's final status. Only called while telemetry i
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -35,9 +34,7 @@ def prepare_span(federation: str, homesite: str) -> Iterator[Any]:
         yield span
 
 
-def traced_execute(
-    prepared: PreparedPipeline, target: str, parameter_sets: int, submit: Callable[[], Job]
-) -> Job:
+def traced_execute(prepared: PreparedPipeline, target: str, submit: Callable[[], Job]) -> Job:
     """Run ``submit`` (the target's ``execute``) inside the job's span.
 
     The span ends when the job is final (on targets built on :class:`StreamJob`; on
@@ -51,14 +48,11 @@ def traced_execute(
     sites = sorted(prepared.get_participating_sites())
     attributes: dict[str, Any] = {
         "dfm.federation": prepared.federation_name,
-        "dfm.homesite": prepared.homesite,
         "dfm.target": target,
         "dfm.sites": sites,
-        "dfm.job.parameter_sets": parameter_sets,
     }
     if prepared.pipeline_name:
         attributes["dfm.pipeline"] = prepared.pipeline_name
-    started = time.monotonic()
     span = state.tracer.start_span("dfm.job", attributes=attributes)
     token = context.attach(state.set_span_in_context(span))
     try:
@@ -67,25 +61,24 @@ def traced_execute(
         telemetry.record_error(span, e)
         span.set_attribute("dfm.job.status", JobStatus.FAILED.name)
         span.end()
-        telemetry.job_ended(JobStatus.FAILED.name, time.monotonic() - started, 0, 0)
+        telemetry.job_ended(JobStatus.FAILED.name, 0, 0)
         raise
     finally:
         context.detach(token)
     span.set_attribute("dfm.job.id", job.job_id)
-    span.add_event("dfm.job.started")
     if isinstance(job, StreamJob):
-        job.stream.add_final_callback(lambda stream: _finish(span, stream, started))
+        job.stream.add_final_callback(lambda stream: _finish(span, stream))
     else:
         span.end()
     return job
 
 
-def _finish(span: Any, stream: JobStream, started: float) -> None:
+def _finish(span: Any, stream: JobStream) -> None:
     status = stream.status
     ok, failed = stream.frame_counts
     span.set_attribute("dfm.job.status", status.name)
-    span.set_attribute("dfm.job.frames_ok", ok)
-    span.set_attribute("dfm.job.frames_failed", failed)
+    if failed:
+        span.set_attribute("dfm.job.frames_failed", failed)
     if status is not JobStatus.FINISHED:
         errors = stream.errors
         state = telemetry.STATE
@@ -93,4 +86,4 @@ def _finish(span: Any, stream: JobStream, started: float) -> None:
             reason = str(errors[0]) if errors else status.name
             span.set_status(state.error_status(f"{status.name}: {reason}"[:500]))
     span.end()
-    telemetry.job_ended(status.name, time.monotonic() - started, ok, failed)
+    telemetry.job_ended(status.name, ok, failed)

@@ -342,7 +342,7 @@ class Session:
         request = ExecuteRequest(pipeline, framed, next_frame, runner, options, force_modgen, debug)
         if runtime_telemetry.ENABLED:
             return traced_execute(
-                pipeline, self._target_name, next_frame, lambda: self._target.execute(request)
+                pipeline, self._target_name, lambda: self._target.execute(request)
             )
         return self._target.execute(request)
 

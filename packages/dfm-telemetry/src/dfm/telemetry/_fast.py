@@ -41,6 +41,7 @@ _BATCH_DELAY = 0.05  # s: the converter wakes at most this often, so work comes 
 _SAMPLED = TraceFlags(TraceFlags.SAMPLED | TraceFlags.RANDOM_TRACE_ID)
 _NOT_SAMPLED = TraceFlags(TraceFlags.RANDOM_TRACE_ID)
 _UNSET = Status(StatusCode.UNSET)
+_PLAIN = (str, bool, int, float)  # attribute values that need no validation
 
 
 class RecordedSpan(trace.Span):
@@ -158,12 +159,15 @@ class RecordedSpan(trace.Span):
 
     def readable(self, resource: Resource) -> ReadableSpan:
         """The SDK span (on the converter thread)."""
+        attributes: Any = self._attributes
+        if not all(type(v) in _PLAIN for v in attributes.values()):
+            attributes = BoundedAttributes(attributes=attributes, immutable=True)  # validated
         return ReadableSpan(
             name=self._name,
             context=self._context,
             parent=self._parent,
             resource=resource,
-            attributes=BoundedAttributes(attributes=self._attributes, immutable=True),
+            attributes=attributes,
             events=self._events,
             links=self._links,
             kind=self._kind,
