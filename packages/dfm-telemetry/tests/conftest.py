@@ -57,4 +57,5 @@ def recorded(request: pytest.FixtureRequest) -> Iterator[Recorded]:
     telemetry.SENT.clear()
     telemetry.RECEIVED.clear()
     telemetry.JOBS.clear()
+    telemetry.ADAPTER_CALLS.clear()
     telemetry.FRAMES.update(ok=0, error=0)

@@ -125,3 +125,20 @@ def test_the_receiver_answers_failures_on_purpose(receiver: OtlpReceiver) -> Non
     with urllib.request.urlopen(urllib.request.Request(url, data=body, method="POST"), timeout=5):
         pass
     assert len(receiver.raw_requests) == 1
+
+
+def test_garbage_from_a_site_is_dropped_and_never_trips_the_breaker(
+    receiver: OtlpReceiver,
+) -> None:
+    config = TelemetryConfig.from_env({"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.http_endpoint})
+    exporter = ForwardedExporter(config.traces, config.metrics, max_queue=8)
+    exporter.submit("traces", b"\xff\xff\xff not protobuf")
+    exporter.submit("traces", b"x" * (5 * 1024 * 1024))  # too large: dropped at once
+    buffer, trace_id = site_spans(2)
+    payload = buffer.drain(trace_id)
+    assert payload is not None
+    exporter.submit("traces", payload)
+    assert exporter.wait_idle(5)
+    assert receiver.wait_for(lambda r: len(r.spans()) == 2, 5)
+    assert [body for _, _, body in receiver.raw_requests] == [payload]
+    exporter.close()

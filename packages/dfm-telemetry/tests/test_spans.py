@@ -7,6 +7,7 @@ import contextvars
 from typing import Any
 
 import pytest
+from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.trace import StatusCode
 from telemetry_testkit import Recorded
 
@@ -193,3 +194,43 @@ def test_no_metric_has_a_job_id(recorded: Recorded) -> None:
         for key in p.attributes
     }
     assert keys and not any("job" in key and "status" not in key for key in keys), keys
+
+
+def test_adapter_durations_aggregated_in_place_export_as_a_histogram() -> None:
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from dfm.telemetry._adapter_metrics import dfm_scope, with_adapter_durations
+
+    telemetry.enable(
+        TracerProvider(shutdown_on_exit=False),
+        MeterProvider(metric_readers=[InMemoryMetricReader()], shutdown_on_exit=False),
+        max_adapter_spans=1,
+        adapter_histogram_in_place=True,
+    )
+    try:
+        site, context, run = site_run()
+
+        def call(fail: bool) -> None:
+            with site.telemetry_span("ops.Load", OP):
+                if fail:
+                    raise ValueError("no")
+
+        for frame in range(3):
+            in_frame(context, frame, lambda: call(False))
+        with pytest.raises(ValueError):
+            in_frame(context, 3, lambda: call(True))
+        run.end(None)
+        data = with_adapter_durations(None, Resource({"a": "b"}), dfm_scope(), 1)
+        assert data is not None
+        (metric,) = data.resource_metrics[0].scope_metrics[0].metrics
+        assert metric.name == "dfm.adapter.duration" and metric.unit == "s"
+        counts = {p.attributes["dfm.outcome"]: p.count for p in metric.data.data_points}
+        assert counts == {"ok": 3, "error": 1}
+        for point in metric.data.data_points:
+            assert sum(point.bucket_counts) == point.count
+            assert len(point.bucket_counts) == len(point.explicit_bounds) + 1
+    finally:
+        telemetry.disable()
+        telemetry.ADAPTER_CALLS.clear()

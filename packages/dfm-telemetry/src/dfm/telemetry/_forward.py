@@ -13,22 +13,27 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
+import urllib.error
 import urllib.request
 from collections import OrderedDict
 from typing import Any
 
 from opentelemetry.context import Context
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
 from dfm.runtime import telemetry
 
+from ._adapter_metrics import dfm_scope, with_adapter_durations
 from ._config import SignalConfig
 from ._exporters import Breaker, _grpc_missing, _grpc_target
 
 _log = logging.getLogger("dfm.telemetry")
 MAX_SPANS_PER_TRACE = 10_000
 MAX_TRACES = 64
+MAX_FORWARDED_BYTES = 4 * 1024 * 1024  # one forwarded request; larger ones are dropped
 
 
 class SiteSpanBuffer(SpanProcessor):
@@ -91,19 +96,41 @@ class SiteSpanBuffer(SpanProcessor):
 class SiteMetricsSnapshot:
     """A forwarding site's metrics, collected on demand (cumulative, so repeats are safe)."""
 
-    def __init__(self) -> None:
+    def __init__(self, resource: Resource) -> None:
         """The reader to give the site's meter provider."""
         self.reader = InMemoryMetricReader()
+        self._resource = resource
+        self._scope = dfm_scope()
+        self._start = time.time_ns()
 
     def collect(self) -> bytes | None:
         """The process's metrics now, as an OTLP ``ExportMetricsServiceRequest``."""
         data = self.reader.get_metrics_data()
+        data = with_adapter_durations(data, self._resource, self._scope, self._start)
         if data is None or not data.resource_metrics:
             return None
         from opentelemetry.exporter.otlp.proto.common.metrics_encoder import encode_metrics
 
         encoded: bytes = encode_metrics(data).SerializeToString()
         return encoded
+
+
+def _is_request(signal: str, payload: bytes) -> bool:
+    """Whether ``payload`` parses as the OTLP export request of ``signal``."""
+    from google.protobuf.message import DecodeError
+    from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+        ExportMetricsServiceRequest,
+    )
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
+
+    kind = ExportTraceServiceRequest if signal == "traces" else ExportMetricsServiceRequest
+    try:
+        kind.FromString(payload)
+    except DecodeError:
+        return False
+    return True
 
 
 class ForwardedExporter:
@@ -128,9 +155,17 @@ class ForwardedExporter:
         self._unsupported_logged: set[str] = set()
 
     def submit(self, signal: str, payload: bytes) -> None:
-        """Queue a request for export; never blocks (a full queue drops it, counted)."""
+        """Queue a request for export; never blocks (a full queue drops it, counted).
+
+        The payload comes from a site, so it is untrusted: one that is too large or not
+        an OTLP request of its signal is dropped (counted) and never reaches the
+        collector, so a broken site cannot make the collector refuse the others'.
+        """
         config = self._configs.get(signal)
         if config is None or config.exporter == "none":
+            return
+        if len(payload) > MAX_FORWARDED_BYTES:
+            telemetry.count_dropped("forward_too_large")
             return
         if config.exporter != "otlp":
             if signal not in self._unsupported_logged:
@@ -173,17 +208,21 @@ class ForwardedExporter:
                 return
             signal, payload = item
             breaker = self._breakers[signal]
-            if not breaker.allows():
+            if not _is_request(signal, payload):
+                telemetry.count_dropped("invalid_forward")
+            elif not breaker.allows():
                 telemetry.count_dropped("export_failed")
             else:
-                ok = self._send(signal, payload)
-                breaker.record(ok)
-                if not ok:
+                outcome = self._send(signal, payload)
+                if outcome != "rejected":  # the collector refusing one request is not down
+                    breaker.record(outcome == "ok")
+                if outcome != "ok":
                     telemetry.count_dropped("export_failed")
             if self._queue.empty():
                 self._idle.set()
 
-    def _send(self, signal: str, payload: bytes) -> bool:
+    def _send(self, signal: str, payload: bytes) -> str:
+        """``ok``, ``rejected`` (the collector refused this request) or ``failed``."""
         config = self._configs[signal]
         try:
             if config.protocol == "grpc":
@@ -195,12 +234,15 @@ class ForwardedExporter:
                 headers={"Content-Type": "application/x-protobuf", **config.headers},
             )
             with urllib.request.urlopen(request, timeout=config.timeout) as response:
-                return 200 <= int(response.status) < 300
+                return "ok" if 200 <= int(response.status) < 300 else "failed"
+        except urllib.error.HTTPError as e:
+            _log.debug("DFM telemetry: forwarding %s failed: %s", signal, e)
+            return "rejected" if 400 <= e.code < 500 and e.code != 429 else "failed"
         except Exception as e:
             _log.debug("DFM telemetry: forwarding %s failed: %s", signal, e)
-            return False
+            return "failed"
 
-    def _send_grpc(self, signal: str, config: SignalConfig, payload: bytes) -> bool:
+    def _send_grpc(self, signal: str, config: SignalConfig, payload: bytes) -> str:
         stub = self._grpc.get(signal)
         if stub is None:
             try:
@@ -222,7 +264,7 @@ class ForwardedExporter:
             stub = channel.unary_unary(path)
             self._grpc[signal] = stub
         stub(payload, timeout=config.timeout, metadata=tuple(config.headers.items()) or None)
-        return True
+        return "ok"
 
     def wait_idle(self, timeout: float) -> bool:
         """Wait until every queued request was sent (or given up on)."""

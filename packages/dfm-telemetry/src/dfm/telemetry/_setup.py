@@ -23,6 +23,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcess
 
 from dfm.runtime import telemetry
 
+from ._adapter_metrics import AdapterDurationsExporter
 from ._config import TelemetryConfig
 from ._exporters import metric_exporter, span_exporter
 from ._fast import RecordingTracerProvider
@@ -144,7 +145,8 @@ def _meter_provider(
     if exporter is not None:
         readers.append(
             PeriodicExportingMetricReader(
-                exporter, export_timeout_millis=config.metrics.timeout * 1000
+                AdapterDurationsExporter(exporter, resource),
+                export_timeout_millis=config.metrics.timeout * 1000,
             )
         )
     return MeterProvider(metric_readers=readers, resource=resource, shutdown_on_exit=False)
@@ -184,12 +186,13 @@ def setup(
             return
         resource = _resource(config, site if role == "site" else None)
         providers: list[Any] = []
+        owns_meter = True
         backend: Backend
         recording: RecordingTracerProvider | None = None
         if role == "site":
             site_spans = site_metrics = None
             if config.site_forwards():
-                site_spans, site_metrics = SiteSpanBuffer(), SiteMetricsSnapshot()
+                site_spans, site_metrics = SiteSpanBuffer(), SiteMetricsSnapshot(resource)
                 tracer_provider, recording = _tracer_provider(config, resource, site_spans)
                 meter_provider = MeterProvider(
                     metric_readers=[site_metrics.reader], resource=resource, shutdown_on_exit=False
@@ -212,10 +215,13 @@ def setup(
                 else:
                     tracer_provider, recording = _tracer_provider(config, resource)
                     providers.append(tracer_provider)
-            if meter_provider is None:
+            if meter_provider is not None:
+                owns_meter = False
+            else:
                 current_meter = metrics.get_meter_provider()
                 if _is_configured(current_meter):
                     meter_provider = current_meter
+                    owns_meter = False
                 else:
                     meter_provider = _meter_provider(config, resource)
                     providers.append(meter_provider)
@@ -227,6 +233,7 @@ def setup(
             transition_spans=config.transition_spans,
             max_adapter_spans=config.max_adapter_spans,
             backend=backend,
+            adapter_histogram_in_place=owns_meter,
         )
         atexit.register(backend.shutdown, config.shutdown_timeout)
 
