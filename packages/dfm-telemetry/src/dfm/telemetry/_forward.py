@@ -117,7 +117,6 @@ class SiteMetricsSnapshot:
 
 def _is_request(signal: str, payload: bytes) -> bool:
     """Whether ``payload`` parses as the OTLP export request of ``signal``."""
-    from google.protobuf.message import DecodeError
     from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
         ExportMetricsServiceRequest,
     )
@@ -128,7 +127,7 @@ def _is_request(signal: str, payload: bytes) -> bool:
     kind = ExportTraceServiceRequest if signal == "traces" else ExportMetricsServiceRequest
     try:
         kind.FromString(payload)
-    except DecodeError:
+    except Exception:  # protobuf's DecodeError
         return False
     return True
 
