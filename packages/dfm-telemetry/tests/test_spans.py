@@ -154,8 +154,11 @@ def test_the_site_run_joins_the_jobs_trace_and_tokens_carry_it(recorded: Recorde
     (root,) = by_name(recorded)["dfm.site.run"]
     assert root.parent.span_id == job.get_span_context().span_id
     assert root.context.trace_id == job.get_span_context().trace_id
-    traceparents = {p.trace_context["traceparent"] for p in router.packages}  # type: ignore[index]
-    assert traceparents == {f"00-{root.context.trace_id:032x}-{root.context.span_id:016x}-03"}
+    (to_site,) = [p for p in router.packages if not p.is_yield]
+    assert to_site.trace_context == {
+        "traceparent": f"00-{root.context.trace_id:032x}-{root.context.span_id:016x}-03"
+    }
+    assert all(p.trace_context is None for p in router.packages if p.is_yield)
     assert telemetry.SENT == {("north", "south"): 1, ("north", telemetry.APPLICATION): 1}
     sent = recorded.points("dfm.tokens.sent")
     assert {k: p.value for k, p in sent.items()} == {

@@ -328,13 +328,18 @@ def extract_context(carrier: object) -> Any:
 
 # -- tokens ----------------------------------------------------------------------------
 def on_send(ctx: DfmContext, package: TokenPackage) -> None:
-    """A routed token: count it on its link and give it the sender's trace context."""
-    peer = APPLICATION if package.is_yield else package.target_site
-    key = (ctx.this_site, peer)
+    """A routed token: count it on its link; a token for a site gets the trace context.
+
+    (Yields need none: the application holds the job's span itself.)
+    """
+    if package.is_yield:
+        key = (ctx.this_site, APPLICATION)
+    else:
+        key = (ctx.this_site, package.target_site)
+        run = RUN.get()
+        if run is not None:
+            package.trace_context = run.carrier_for_send()
     SENT[key] = SENT.get(key, 0) + 1
-    run = RUN.get()
-    if run is not None:
-        package.trace_context = run.carrier_for_send()
 
 
 def on_receive(site: str, package: TokenPackage) -> None:
