@@ -177,7 +177,7 @@ class TelemetryConfig:
     forward: str = "auto"
     transition_spans: bool = False
     max_adapter_spans: int = 1000
-    shutdown_timeout: float = 1.5
+    shutdown_timeout: float = 1.0
     forward_queue: int = 256
     service_name: str = "dfm"
 
@@ -198,7 +198,7 @@ class TelemetryConfig:
             forward=_choice(env, ("DFM_TELEMETRY_FORWARD",), _FORWARD, "auto"),
             transition_spans=_flag(env, "DFM_TELEMETRY_TRANSITION_SPANS"),
             max_adapter_spans=int(_number(env, "DFM_TELEMETRY_MAX_ADAPTER_SPANS", 1000, 0)),
-            shutdown_timeout=_number(env, "DFM_TELEMETRY_SHUTDOWN_TIMEOUT", 1.5, 0.0),
+            shutdown_timeout=_number(env, "DFM_TELEMETRY_SHUTDOWN_TIMEOUT", 1.0, 0.0),
             forward_queue=int(_number(env, "DFM_TELEMETRY_FORWARD_QUEUE", 256, 1)),
             service_name="dfm",
         )
