@@ -46,7 +46,8 @@ from ._secrets import SecretsVault, SecretsVaultConfig, SecretsVaultError
 from ._site import CacheConfig, Provider, Site
 from ._site_runners import SiteRunners
 from ._site_thread import SiteThread
-from ._telemetry import TelemetryBackend, TelemetrySpan, current_trace_context
+from ._telemetry import TelemetryBackend, current_trace_context
+from ._telemetry_span import TelemetrySpan
 from ._telemetry_switch import (
     child_environment,
     shutdown_telemetry,

@@ -9,10 +9,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from . import _telemetry
 from ._context import DfmContext
 from ._secrets import SecretsVault, SecretsVaultConfig
-from ._telemetry import TelemetrySpan
+from ._telemetry_span import TelemetrySpan, span_scope
 
 
 @dataclass(frozen=True)
@@ -153,7 +152,7 @@ class Site:
             name: The span's name (low cardinality: no ids in it).
             attributes: The span's attributes.
         """
-        return _telemetry.span_scope(self, name, attributes)
+        return span_scope(self, name, attributes)
 
 
 class Provider:
