@@ -267,7 +267,10 @@ def test_a_dead_collector_never_blocks_and_exit_takes_at_most_3_s(
     assert status == "FAILED"  # the job ran as without telemetry
     assert exit_seconds <= 3.0, exit_seconds
     print(f"exit {exit_seconds:.2f} s")
-    assert stderr.count("\n") < 20, stderr  # nothing printed per span
+    # Nothing per span: a few lines per process and signal when exporting starts to fail
+    # (the SDK exporter's own, then DFM's), however many spans the job has.
+    processes = 4 if mode == "processes" else 1
+    assert stderr.count("\n") <= 8 * processes, stderr
 
 
 def test_transition_spans_are_opt_in(meteo: Path, receiver: OtlpReceiver) -> None:

@@ -113,7 +113,7 @@ class _Events:
 
 # What a stopping site process waits for its telemetry (the parent stops its sites in
 # parallel and waits 2 s): a dead collector must not slow the application's exit.
-_TELEMETRY_FLUSH = 0.5
+_TELEMETRY_FLUSH = 0.3
 
 
 def main(argv: list[str]) -> int:
