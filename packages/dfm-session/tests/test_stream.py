@@ -251,3 +251,31 @@ def test_a_move_outside_the_transitions_is_refused() -> None:
     stream.terminate(JobStatus.ABORTED)
     with pytest.raises(RuntimeError, match="TERMINATED -> ENDING is not a transition"):
         stream._move(StreamState.ENDING)
+
+
+def test_forwarded_telemetry_never_reaches_callbacks() -> None:
+    from dfm.api import TELEMETRY_PLACE_NAME
+
+    got: list[Any] = []
+    stream = JobStream("jt")
+    stream.attach(DirectDispatcher().create_runner(lambda *a: got.append(a[3]), None))
+    stream.put(Delivery("far", None, STOP, TELEMETRY_PLACE_NAME, {"traces": b"\x0a\x00"}))
+    stream.put(Delivery("far", None, STOP, TELEMETRY_PLACE_NAME, "not even telemetry"))
+    stream.put(status(STOP, StopToken()))
+    stream.end()
+    assert stream.wait(5)
+    assert stream.status is JobStatus.FINISHED
+    assert got == [STATUS_PLACE_NAME]
+
+
+def test_frame_counts() -> None:
+    stream = JobStream("jf")
+    error = ErrorToken(errors=[ErrorInfo(type="E", message="m")])
+    stream.put(status(Frame([0]), StopToken()))
+    stream.put(status(Frame([1]), error))
+    stream.put(status(Frame([1, 0]), error))  # a second status of set 1 (a loop)
+    stream.put(status(Frame([2]), StopToken()))
+    stream.put(status(STOP, StopToken()))
+    stream.end()
+    assert stream.wait(5)
+    assert stream.frame_counts == (2, 1)

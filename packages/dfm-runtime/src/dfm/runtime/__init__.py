@@ -13,6 +13,11 @@ Tokens for other sites and yields leave through the target's :class:`Router` as
 :class:`HostEvents`. Underneath, :class:`SiteRunners` keeps a site's job runners on
 one event loop (a target may run it on a loop of its own, e.g. in a site process),
 and a :class:`JobController` builds one job's :class:`NetRunner` from its NetIR.
+
+Telemetry: :mod:`dfm.runtime.telemetry` holds the hooks (OpenTelemetry API only, one
+boolean check each while off); :func:`start_telemetry` switches them on through the
+``dfm-telemetry`` distribution, and a target ships :func:`current_trace_context` with
+each job's creation so that every site's spans join the job's trace.
 """
 
 from dfm.api import (
@@ -25,6 +30,7 @@ from dfm.api import (
     encode_value,
 )
 
+from . import _telemetry as telemetry
 from ._advice import MAX_ADVISOR_CALLS, advice_report, build_advice, discover
 from ._advisors import AdviceContext, AdvisorSpec, field_advisor
 from ._context import FLOW, STOP_TOKEN, DfmContext, select
@@ -40,6 +46,14 @@ from ._secrets import SecretsVault, SecretsVaultConfig, SecretsVaultError
 from ._site import CacheConfig, Provider, Site
 from ._site_runners import SiteRunners
 from ._site_thread import SiteThread
+from ._telemetry import TelemetryBackend, current_trace_context
+from ._telemetry_span import TelemetrySpan
+from ._telemetry_switch import (
+    child_environment,
+    shutdown_telemetry,
+    start_telemetry,
+    telemetry_requested,
+)
 
 __all__ = [
     "FLOW",
@@ -70,10 +84,14 @@ __all__ = [
     "SiteHost",
     "SiteRunners",
     "SiteThread",
+    "TelemetryBackend",
+    "TelemetrySpan",
     "TokenPackage",
     "TransitionSpec",
     "advice_report",
     "build_advice",
+    "child_environment",
+    "current_trace_context",
     "decode_params",
     "decode_value",
     "done_value",
@@ -83,6 +101,10 @@ __all__ = [
     "field_advisor",
     "load_site_runtime_module",
     "select",
+    "shutdown_telemetry",
     "site_runtime_module_name",
     "to_wire_or_error",
+    "start_telemetry",
+    "telemetry",
+    "telemetry_requested",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Protocol
 
@@ -39,8 +40,18 @@ class SiteHost(ABC):
         self.site = site
 
     @abstractmethod
-    def create(self, job_id: str, netir: NetIR, force_modgen: bool) -> Future[None]:
-        """Build and start the job's runner on the site; the future fails with the reason."""
+    def create(
+        self,
+        job_id: str,
+        netir: NetIR,
+        force_modgen: bool,
+        trace_context: Mapping[str, str] | None = None,
+    ) -> Future[None]:
+        """Build and start the job's runner on the site; the future fails with the reason.
+
+        ``trace_context`` is the job's W3C trace context (``current_trace_context()``),
+        the parent of the site's run span.
+        """
 
     @abstractmethod
     def inject(self, job_id: str, params: EncodedParams) -> None:

@@ -42,6 +42,9 @@ class JobController:
         site_kwargs: Extra ``ThisSite`` arguments (``cache_config``,
             ``secrets_vault_config``, impl args).
         loop: The loop the runner runs on (see :class:`NetRunner`).
+        trace_context: The job's W3C trace context headers, shipped by the application's
+            target with the job's creation (see ``dfm.runtime.current_trace_context``);
+            untrusted, and ignored while telemetry is off.
     """
 
     def __init__(
@@ -56,6 +59,7 @@ class JobController:
         executor: Executor | None = None,
         site_kwargs: Mapping[str, Any] | None = None,
         loop: asyncio.AbstractEventLoop | None = None,
+        trace_context: Mapping[str, str] | None = None,
     ) -> None:
         """Load the site runtime and net modules and build the runner."""
         from .codegen import load_net_module
@@ -84,4 +88,11 @@ class JobController:
             decode_policy,
         )
         self.site = module.ThisSite(self.ctx, **dict(site_kwargs or {}))
-        self.runner = NetRunner(net_class, self.ctx, self.site, executor=executor, loop=loop)
+        self.runner = NetRunner(
+            net_class,
+            self.ctx,
+            self.site,
+            executor=executor,
+            loop=loop,
+            trace_context=trace_context,
+        )

@@ -23,10 +23,12 @@ from typing import Any
 
 from dfm.api import START_PLACE_NAME, ErrorToken, Frame, SerializationError
 
+from . import _telemetry
 from ._context import FLOW, DfmContext, error_token
 from ._eager import resume
 from ._net import Net
 from ._package import TokenPackage
+from ._telemetry_run import SiteRun, traced_fire
 from ._transition import TransitionState, send_error, send_plain, send_stop
 
 _STOP = Frame.stop_frame()
@@ -51,6 +53,8 @@ class NetRunner:
             loop's default executor.
         loop: The loop to run on. None: the running loop now, else the one running
             when :meth:`start` is called.
+        trace_context: W3C trace context headers of the job (the parent of this site's
+            run span), as the application's target captured them.
     """
 
     def __init__(
@@ -61,6 +65,7 @@ class NetRunner:
         *,
         executor: Executor | None = None,
         loop: asyncio.AbstractEventLoop | None = None,
+        trace_context: Mapping[str, str] | None = None,
     ) -> None:
         """Prepare the places and transitions; nothing runs before :meth:`start`."""
         if loop is None:
@@ -97,6 +102,8 @@ class NetRunner:
         self._done: asyncio.Future[None] | None = None
         self._context = contextvars.copy_context()
         self._create_task: Callable[..., asyncio.Task[Any]] = _not_started
+        self._trace_context = trace_context
+        self._site_run: SiteRun | None = None
         ctx._attach(self._deliver)
 
     # -- lifecycle -------------------------------------------------------------------
@@ -135,11 +142,17 @@ class NetRunner:
         else:
             self._create_task = loop.create_task
         self._context = contextvars.copy_context()
+        if _telemetry.ENABLED:
+            self._site_run = SiteRun.start(
+                self._context, self.ctx, self._net_class.PIPELINE_NAME, self._trace_context
+            )
         net = self._net_class(self._site, self.ctx, loop, self._executor, self._internal_failure)
         self._net = net
         for state in self._states:
             if state.spec.fire is not None:
                 state.fire = getattr(net, state.spec.fire)
+                if self._site_run is not None and _telemetry.TRANSITION_SPANS:
+                    state.fire = traced_fire(state.fire, state.spec, self.ctx.this_site)
         if not self._states:
             self._end(None)
             return
@@ -174,6 +187,9 @@ class NetRunner:
         tasks, self._tasks = self._tasks, set()
         for task in tasks:
             task.cancel()
+        run, self._site_run = self._site_run, None
+        if run is not None:
+            run.end(error)
         done = self.done
         if not done.done():
             if error is None:
@@ -210,6 +226,8 @@ class NetRunner:
 
         A payload that cannot be decoded here is delivered as an ErrorToken.
         """
+        if _telemetry.ENABLED:
+            _telemetry.on_receive(self.ctx.this_site, package)
         if package.is_yield:
             self.logger.error(
                 "Site %s received a yield package for place %s; yields go to the application",
@@ -347,6 +365,8 @@ class NetRunner:
             return
         # Each firing starts from the runner's context, not the delivering task's.
         context = self._context.copy()
+        if self._site_run is not None:  # adapter spans name their frame
+            context.run(_telemetry.FRAME.set, frame)
         started = None
         if state.spec.eager and not _EAGER_TASKS:
             # Eager start (~1 µs instead of a ~10 µs Task) only for bodies whose awaits are

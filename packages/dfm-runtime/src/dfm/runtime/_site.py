@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -12,6 +11,7 @@ from typing import Any
 
 from ._context import DfmContext
 from ._secrets import SecretsVault, SecretsVaultConfig
+from ._telemetry_span import TelemetrySpan, span_scope
 
 
 @dataclass(frozen=True)
@@ -140,9 +140,19 @@ class Site:
 
     def telemetry_span(
         self, name: str, attributes: Mapping[str, Any] | None = None
-    ) -> contextlib.nullcontext[None]:
-        """A span around adapter work (``with`` or ``async with``); a no-op for now."""
-        return contextlib.nullcontext()
+    ) -> TelemetrySpan:
+        """A span around adapter work, used as ``with`` or ``async with``.
+
+        The span is a child of the current one (the adapter call, the site's run of the
+        job) and part of the job's trace; an exception leaving the block sets its status
+        to ERROR and is recorded on it. It yields the OpenTelemetry span (to add
+        attributes or events), or None while telemetry is off, when it costs nothing.
+
+        Args:
+            name: The span's name (low cardinality: no ids in it).
+            attributes: The span's attributes.
+        """
+        return span_scope(self, name, attributes)
 
 
 class Provider:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from dfm.api import TRUSTED, DecodePolicy
@@ -57,8 +57,17 @@ class SiteRunners:
         self._cancelled: OrderedDict[str, None] = OrderedDict()
         self._policy = decode_policy
 
-    def create(self, job_id: str, netir: NetIR, force_modgen: bool) -> None:
-        """Build and start the job's runner (raises on failure)."""
+    def create(
+        self,
+        job_id: str,
+        netir: NetIR,
+        force_modgen: bool,
+        trace_context: Mapping[str, str] | None = None,
+    ) -> None:
+        """Build and start the job's runner (raises on failure).
+
+        ``trace_context``: the job's W3C trace context, the parent of the site's run span.
+        """
         if job_id in self._cancelled:
             raise RuntimeError(f"job {job_id} was cancelled before site {self.site} started it")
         controller = JobController(
@@ -70,6 +79,7 @@ class SiteRunners:
             force_modgen=force_modgen,
             executor=self._pool,
             loop=asyncio.get_running_loop(),
+            trace_context=trace_context,
         )
         runner = controller.runner
         self.runners[job_id] = runner

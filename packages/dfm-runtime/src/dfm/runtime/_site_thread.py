@@ -6,7 +6,7 @@ import asyncio
 import logging
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
@@ -146,18 +146,24 @@ class SiteThread(SiteHost):
             self._loop.call_soon(self._drain)
 
     # -- SiteHost ------------------------------------------------------------------
-    def create(self, job_id: str, netir: NetIR, force_modgen: bool) -> Future[None]:
+    def create(
+        self,
+        job_id: str,
+        netir: NetIR,
+        force_modgen: bool,
+        trace_context: Mapping[str, str] | None = None,
+    ) -> Future[None]:
         """Build and start the job's runner on the site's loop."""
         future: Future[None] = Future()
-        self._post(self._create, (job_id, netir, force_modgen, future))
+        self._post(self._create, (job_id, netir, force_modgen, future, trace_context))
         return future
 
-    def _create(self, arg: tuple[str, NetIR, bool, Future[None]]) -> None:
-        job_id, netir, force_modgen, future = arg
+    def _create(self, arg: tuple[str, NetIR, bool, Future[None], Mapping[str, str] | None]) -> None:
+        job_id, netir, force_modgen, future, trace_context = arg
         if not future.set_running_or_notify_cancel():
             return
         try:
-            self._runners.create(job_id, netir, force_modgen)
+            self._runners.create(job_id, netir, force_modgen, trace_context)
         except BaseException as e:
             future.set_exception(e)
         else:

@@ -11,11 +11,14 @@ from types import ModuleType, TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
 from dfm.api import START_PLACE_NAME, FedInfo, FlowInfo, Frame, allow_federation
+from dfm.runtime import start_telemetry, telemetry_requested
+from dfm.runtime import telemetry as runtime_telemetry
 
 from ._callbacks import CallbackDispatcher, CallbackRunner, DfmDataCallback
 from ._discovery import default_target_name, load_target
 from ._dispatchers import DirectDispatcher
 from ._job import InputFramer, InputParams, Job
+from ._job_telemetry import prepare_span, traced_execute
 from ._logging import configure_session_logging
 from ._results import ResultCollector
 from ._target import ExecuteRequest, SessionInfo, Target
@@ -42,6 +45,9 @@ class Session:
         logger: The session's logger; default :func:`configure_session_logging`.
         callback_dispatcher: Runs the callbacks of every job of the session; default a
             new :class:`DirectDispatcher`.
+        telemetry: Switch DFM's OpenTelemetry instrumentation on (True) for this
+            process; default: on if ``DFM_TELEMETRY=1``. Needs ``dfm-telemetry``
+            (without it, a warning and no telemetry); see docs/observability.md.
         **kwargs: Options of the target (e.g. ``job_timeout`` for ``local``); unknown
             ones raise TypeError.
 
@@ -59,6 +65,7 @@ class Session:
         target: str | None = None,
         logger: logging.Logger | None = None,
         callback_dispatcher: CallbackDispatcher | None = None,
+        telemetry: bool | None = None,
         **kwargs: Any,
     ) -> None:
         """Create a session; it connects on first use."""
@@ -72,6 +79,8 @@ class Session:
         self._logger = logger or configure_session_logging()
         self._dispatcher = callback_dispatcher or DirectDispatcher()
         self._target_name = target or os.environ.get("DFM_TARGET") or default_target_name()
+        if telemetry if telemetry is not None else telemetry_requested():
+            start_telemetry("application")
         allow_federation(federation_name)
         target_class = load_target(self._target_name)
         target_class.check_options(kwargs)
@@ -216,6 +225,17 @@ class Session:
         Raises:
             ValueError: An unknown site, or operations that cannot be placed.
         """
+        if runtime_telemetry.ENABLED:
+            with prepare_span(self._federation_name, self._homesite):
+                return self._prepare(pipeline, restrict_to_sites, debug)
+        return self._prepare(pipeline, restrict_to_sites, debug)
+
+    def _prepare(
+        self,
+        pipeline: Pipeline,
+        restrict_to_sites: Literal["homesite"] | list[str] | None,
+        debug: bool,
+    ) -> PreparedPipeline:
         candidates = self._candidates(restrict_to_sites)
         if pipeline.api_version == "":
             pipeline = pipeline.model_copy(update={"api_version": self._api_version()})
@@ -327,9 +347,12 @@ class Session:
         else:
             runner = self._dispatcher.create_runner(default_callback, place_callbacks)
         self.connect()
-        return self._target.execute(
-            ExecuteRequest(pipeline, framed, next_frame, runner, options, force_modgen, debug)
-        )
+        request = ExecuteRequest(pipeline, framed, next_frame, runner, options, force_modgen, debug)
+        if runtime_telemetry.ENABLED:
+            return traced_execute(
+                pipeline, self._target_name, lambda: self._target.execute(request)
+            )
+        return self._target.execute(request)
 
     def reattach(
         self,

@@ -14,7 +14,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from dfm.api import TRUSTED, DecodePolicy, ErrorToken
+from dfm.api import TELEMETRY_PLACE_NAME, TRUSTED, DecodePolicy, ErrorToken
+from dfm.runtime import telemetry
 
 from ._callbacks import CallbackRunner, Delivery
 from ._logging import LOGGER_NAME
@@ -125,6 +126,13 @@ class JobStream:
     def ended(self) -> bool:
         """Whether the stream accepts no more tokens (it is no longer OPEN)."""
         return not self._state.accepts_tokens
+
+    @property
+    def frame_counts(self) -> tuple[int, int]:
+        """Parameter sets whose status arrived: ``(succeeded, failed)``."""
+        tracked = self._tracked
+        failed = len(tracked.failed_frames)
+        return len(tracked.frames_with_status) - failed, failed
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait until the job is final and every token was handed to the runner."""
@@ -327,6 +335,11 @@ class JobStream:
                 self._log.exception("Job %s: cannot unpack a token", self.job_id)
                 self._tracked.broken(ErrorToken.from_exception(e))
                 return None
+        if token.place == TELEMETRY_PLACE_NAME:  # a site's forwarded spans: never a callback
+            telemetry.forwarded_telemetry(token.from_site, token.data)
+            return None
+        if telemetry.ENABLED:
+            telemetry.app_received(token.from_site)
         self._tracked.track(token)
         return token
 

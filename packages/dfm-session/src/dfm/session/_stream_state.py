@@ -71,6 +71,7 @@ class StatusTokens:
     def __init__(self) -> None:
         """No status token seen yet."""
         self.frames_with_status: set[int] = set()  # parameter set indexes
+        self.failed_frames: set[int] = set()  # ... those whose status is an ErrorToken
         self.errors: list[ErrorToken] = []
         self.saw_final_stop = False
 
@@ -80,7 +81,10 @@ class StatusTokens:
             return
         data = token.data
         if not token.frame.is_stop_frame():
-            self.frames_with_status.add(token.frame.input_paramset_index())
+            index = token.frame.input_paramset_index()
+            self.frames_with_status.add(index)
+            if isinstance(data, ErrorToken):
+                self.failed_frames.add(index)
         if isinstance(data, ErrorToken):
             if len(self.errors) < _MAX_STATUS_ERRORS:
                 self.errors.append(data)

@@ -111,6 +111,11 @@ class _Events:
         os._exit(1)
 
 
+# What a stopping site process waits for its telemetry (the parent stops its sites in
+# parallel and waits 2 s): a dead collector must not slow the application's exit.
+_TELEMETRY_FLUSH = 0.3
+
+
 def main(argv: list[str]) -> int:
     """Run one site until the parent says stop or goes away."""
     conn = Connection(int(argv[0]))
@@ -124,10 +129,12 @@ def main(argv: list[str]) -> int:
     parent = _Parent(conn)
 
     from dfm.irgen import NetIR
-    from dfm.runtime import SiteThread
+    from dfm.runtime import SiteThread, shutdown_telemetry, start_telemetry, telemetry_requested
 
     from ._router import LocalRouter
 
+    if telemetry_requested():
+        start_telemetry("site", site=site)  # DFM owns this process: it configures the SDK
     log = logging.getLogger(f"dfm.targets.local.{site}")
     events = _Events(parent)
     router = LocalRouter(_Sites(parent), events, True, log)
@@ -157,18 +164,19 @@ def main(argv: list[str]) -> int:
         elif kind == "inject":
             worker.inject(message[1], message[2])
         elif kind == "create":
-            job_id, netir_json, force_modgen = message[1:]
+            job_id, netir_json, force_modgen, trace_context = message[1:]
             try:
                 netir = NetIR.model_validate_json(netir_json)
             except Exception as e:
                 parent.send(("created", job_id, f"invalid NetIR: {e}"))
                 continue
-            future = worker.create(job_id, netir, force_modgen)
+            future = worker.create(job_id, netir, force_modgen, trace_context)
             future.add_done_callback(created(job_id))
         elif kind == "cancel":
             worker.cancel(message[1])
         elif kind == "stop":
             worker.close(1.0)
+            shutdown_telemetry(_TELEMETRY_FLUSH)
             return 0
 
 

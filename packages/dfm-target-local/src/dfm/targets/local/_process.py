@@ -7,12 +7,12 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any
 
-from dfm.runtime import EncodedParams, HostEvents, SiteHost
+from dfm.runtime import EncodedParams, HostEvents, SiteHost, child_environment
 
 if TYPE_CHECKING:
     from dfm.irgen import NetIR
@@ -59,6 +59,7 @@ class SiteProcess(SiteHost):
                 [sys.executable, "-m", CHILD_MODULE, str(theirs.fileno())],
                 pass_fds=[theirs.fileno()],
                 stdin=subprocess.DEVNULL,
+                env=child_environment(),  # telemetry on in the child iff on here
             )
         finally:
             theirs.close()
@@ -136,12 +137,19 @@ class SiteProcess(SiteHost):
         else:
             future.set_exception(ValueError(error))
 
-    def create(self, job_id: str, netir: NetIR, force_modgen: bool) -> Future[None]:
+    def create(
+        self,
+        job_id: str,
+        netir: NetIR,
+        force_modgen: bool,
+        trace_context: Mapping[str, str] | None = None,
+    ) -> Future[None]:
         """Ask the child to build and start the job's runner."""
         future: Future[None] = Future()
         with self._lock:
             self._creating[job_id] = future
-        if not self._send(("create", job_id, netir.model_dump_json(), force_modgen)):
+        carrier = dict(trace_context) if trace_context else None
+        if not self._send(("create", job_id, netir.model_dump_json(), force_modgen, carrier)):
             self._created(job_id, f"site {self.site!r} is not running")
         return future
 

@@ -11,7 +11,13 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from dfm.runtime import SiteHost, SiteThread, TokenPackage, encode_params
+from dfm.runtime import (
+    SiteHost,
+    SiteThread,
+    TokenPackage,
+    current_trace_context,
+    encode_params,
+)
 from dfm.session import (
     CallbackRunner,
     Delivery,
@@ -144,6 +150,16 @@ class LocalTarget(Target):
         for record in running:
             record.abort()
         self._watchdog.close()
+        if self._processes:  # in parallel: a site process may flush its telemetry as it stops
+            closers = [
+                threading.Thread(target=host.close, args=(_CLOSE_TIMEOUT,), daemon=True)
+                for host in hosts
+            ]
+            for closer in closers:
+                closer.start()
+            for closer in closers:
+                closer.join(_CLOSE_TIMEOUT + 1.0)
+            return
         deadline = time.monotonic() + _CLOSE_TIMEOUT
         for host in hosts:
             host.close(max(0.05, deadline - time.monotonic()))
@@ -223,8 +239,9 @@ class LocalTarget(Target):
         job = LocalJob(record, request.runner)
         # Input is queued right behind each site's creation of the job, so the sites
         # start working while we wait to hear whether every site could start.
+        trace_context = current_trace_context()  # the job's span, parent of each site's run
         futures = {
-            site: host.create(job_id, netirs[site], request.force_modgen)
+            site: host.create(job_id, netirs[site], request.force_modgen, trace_context)
             for site, host in hosts.items()
         }
         stream.set_running()

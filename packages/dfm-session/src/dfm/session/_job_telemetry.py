@@ -1,0 +1,89 @@
+"""The application's spans and metrics of a job: ``dfm.prepare`` and ``dfm.job``.
+
+``dfm.job`` starts in ``Session.execute`` (a child of the caller's current span, if
+any) and is current while the target starts the job, so the target ships its context
+to the sites; it ends with the job's final status. Only called while telemetry is on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from dfm.runtime import telemetry
+
+from ._job import Job
+from ._status import JobStatus
+from ._stream import JobStream
+from ._stream_job import StreamJob
+
+if TYPE_CHECKING:
+    from dfm.irgen import PreparedPipeline
+
+
+@contextmanager
+def prepare_span(federation: str, homesite: str) -> Iterator[Any]:
+    """The span of ``Session.prepare`` (errors recorded on it)."""
+    state = telemetry.STATE
+    if state is None:
+        yield None
+        return
+    attributes = {"dfm.federation": federation, "dfm.homesite": homesite}
+    with state.tracer.start_as_current_span("dfm.prepare", attributes=attributes) as span:
+        yield span
+
+
+def traced_execute(prepared: PreparedPipeline, target: str, submit: Callable[[], Job]) -> Job:
+    """Run ``submit`` (the target's ``execute``) inside the job's span.
+
+    The span ends when the job is final (on targets built on :class:`StreamJob`; on
+    others, as soon as the job started).
+    """
+    state = telemetry.STATE
+    if state is None:
+        return submit()
+    from opentelemetry import context
+
+    sites = sorted(prepared.get_participating_sites())
+    attributes: dict[str, Any] = {
+        "dfm.federation": prepared.federation_name,
+        "dfm.target": target,
+        "dfm.sites": sites,
+    }
+    if prepared.pipeline_name:
+        attributes["dfm.pipeline"] = prepared.pipeline_name
+    span = state.tracer.start_span("dfm.job", attributes=attributes)
+    token = context.attach(state.set_span_in_context(span))
+    try:
+        job = submit()
+    except BaseException as e:
+        telemetry.record_error(span, e)
+        span.set_attribute("dfm.job.status", JobStatus.FAILED.name)
+        span.end()
+        telemetry.job_ended(JobStatus.FAILED.name, 0, 0)
+        raise
+    finally:
+        context.detach(token)
+    span.set_attribute("dfm.job.id", job.job_id)
+    if isinstance(job, StreamJob):
+        job.stream.add_final_callback(lambda stream: _finish(span, stream))
+    else:
+        span.end()
+    return job
+
+
+def _finish(span: Any, stream: JobStream) -> None:
+    status = stream.status
+    ok, failed = stream.frame_counts
+    span.set_attribute("dfm.job.status", status.name)
+    if failed:
+        span.set_attribute("dfm.job.frames_failed", failed)
+    if status is not JobStatus.FINISHED:
+        errors = stream.errors
+        state = telemetry.STATE
+        if state is not None:
+            reason = str(errors[0]) if errors else status.name
+            span.set_status(state.error_status(f"{status.name}: {reason}"[:500]))
+    span.end()
+    telemetry.job_ended(status.name, ok, failed)

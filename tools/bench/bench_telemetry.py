@@ -1,0 +1,299 @@
+"""What telemetry costs on the local target. Plain script: python tools/bench/bench_telemetry.py
+
+Measures bench_local's warm round trip (one op, median) and its batch of 20,000
+parameter sets in one execute (sets/s, best of 3) in fresh processes, rounds interleaved
+so that load on the machine hits every variant alike:
+
+* ``baseline``: the code before telemetry hooks existed (a git checkout of the parent
+  of the commit that added ``dfm/runtime/_telemetry.py``), telemetry off;
+* ``off``: this tree, telemetry off;
+* ``on``: this tree, ``DFM_TELEMETRY=1`` exporting over OTLP/HTTP to a real receiver
+  (``dfm.telemetry.testing.OtlpReceiver``) running in its own process.
+
+Goals: ``off`` within 2% of ``baseline``; ``on`` within 10% of ``off``. The same
+comparison runs on a federation whose adapters open spans as generated code does
+(``Site.telemetry_span`` around each call), as information.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _localfed import FED, write_federation  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+FACADE = "packages/dfm-runtime/src/dfm/runtime/_telemetry.py"
+
+SPANNED_SITE = """
+from dfm.runtime import Site
+
+API_VERSION = "1.0"
+_ECHO = {"dfm.operation": "ops.Echo", "dfm.adapter": "bench.Echo"}
+_INC = {"dfm.operation": "ops.Inc", "dfm.adapter": "bench.Inc"}
+
+
+class ThisSite(Site):
+    async def call_ops_Echo(self, x=None):
+        with self.telemetry_span("ops.Echo", _ECHO):
+            return x
+
+    def call_ops_Inc(self, x=None):
+        with self.telemetry_span("ops.Inc", _INC):
+            return x + 1
+"""
+
+CHILD = """
+import json, statistics, sys, time
+from dfm.api import Pipeline, PlaceParam, Yield
+from dfm.session import Session
+ops = __import__("{fed}.fed.api.ops", fromlist=["Echo"])
+jobs, sets = {jobs}, {sets}
+noop = lambda *a: None
+with Session("{fed}", "home") as s:
+    with Pipeline() as p:
+        Yield(value=ops.Echo(x=PlaceParam(place="a"), site="home"))
+    one = s.prepare(p)
+    for i in range(50):  # warm up
+        s.execute(one, {{"a": i}}, default_callback=noop).wait_until_finished(10)
+    times = []
+    cpu = time.process_time()
+    for i in range(jobs):
+        started = time.perf_counter()
+        job = s.execute(one, {{"a": i}}, default_callback=noop)
+        assert job.wait_until_finished(10)
+        times.append(time.perf_counter() - started)
+    round_trip = statistics.median(times[jobs // 10:]) * 1000 if jobs else 0.0
+    cpu_job = (time.process_time() - cpu) / jobs * 1e6 if jobs else 0.0
+    best = 0.0
+    cpu = time.process_time()
+    for _ in range(3 if sets else 0):
+        started = time.perf_counter()
+        job = s.execute(one, [{{"a": i}} for i in range(sets)], default_callback=noop)
+        assert job.wait_until_finished(300) and job.get_status().name == "FINISHED"
+        best = max(best, sets / (time.perf_counter() - started))
+    cpu_set = (time.process_time() - cpu) / (3 * sets) * 1e6 if sets else 0.0
+try:
+    from dfm.runtime import telemetry
+    on = telemetry.ENABLED
+except ImportError:  # the baseline has no telemetry
+    on = False
+print(json.dumps({{"round_trip_ms": round_trip, "sets_per_s": best, "on": on,
+                  "cpu_us_job": cpu_job, "cpu_us_set": cpu_set}}))
+"""
+
+RECEIVER = """
+import sys, time
+from dfm.telemetry.testing import OtlpReceiver
+r = OtlpReceiver().start()
+print(r.http_port, flush=True)
+sys.stdin.read()  # until the parent closes our stdin
+spans = r.spans()
+print(len(spans), len(r.points()), flush=True)
+"""
+
+
+def report(name: str, value: float, unit: str, goal: str, ok: bool | None) -> None:
+    verdict = "-" if ok is None else "ok" if ok else "MISSED"
+    print(f"{name:<58} {value:>9.2f} {unit:<7} goal {goal:<8} {verdict}")
+
+
+def baseline_checkout(work: Path) -> Path | None:
+    """A checkout of the tree just before the telemetry facade was added (or None)."""
+    added = subprocess.run(
+        ["git", "log", "--diff-filter=A", "--format=%H", "--", FACADE],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    if not added:
+        return None
+    target = work / "baseline"
+    subprocess.run(
+        ["git", "worktree", "add", "--detach", str(target), f"{added[-1]}^"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+    return target
+
+
+def pythonpath(tree: Path | None, fed_root: Path) -> str:
+    paths = [str(fed_root)]
+    if tree is not None:  # the baseline's packages shadow the installed (editable) ones
+        paths += [str(p) for p in sorted((tree / "packages").glob("*/src"))]
+    return os.pathsep.join(paths)
+
+
+def run_child(env: dict[str, str], jobs: int, sets: int) -> dict[str, Any]:
+    """Round trips and the batch in separate processes: the spans of a thousand round
+    trips are still being exported when they end, which is no cost of the batch."""
+    result: dict[str, Any] = {}
+    for j, n in ((jobs, 0), (0, sets)):
+        code = CHILD.format(fed=FED, jobs=j, sets=n)
+        done = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=600
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"benchmark child failed:\n{done.stderr[-3000:]}")
+        part = json.loads(done.stdout.strip().splitlines()[-1])
+        keys = ("round_trip_ms", "cpu_us_job") if j else ("sets_per_s", "cpu_us_set")
+        result.update({k: part[k] for k in keys}, on=part["on"])
+    return result
+
+
+def compare(
+    label: str, variants: dict[str, dict[str, str]], rounds: int, jobs: int, sets: int
+) -> dict[str, dict[str, float]]:
+    results: dict[str, list[dict[str, Any]]] = {name: [] for name in variants}
+    for _ in range(rounds):
+        for name, env in variants.items():
+            results[name].append(run_child(env, jobs, sets))
+    summary = {}
+    for name, runs in results.items():
+        expect_on = name == "on"
+        assert all(r["on"] is expect_on for r in runs), (name, runs)
+        summary[name] = {
+            key: statistics.median(r[key] for r in runs)
+            for key in ("round_trip_ms", "sets_per_s", "cpu_us_job", "cpu_us_set")
+        }
+        print(
+            f"  {label} {name:<8} round trip {summary[name]['round_trip_ms']:.3f} ms, "
+            f"{summary[name]['sets_per_s']:,.0f} sets/s; CPU {summary[name]['cpu_us_job']:.0f} "
+            f"us/job, {summary[name]['cpu_us_set']:.1f} us/set  (runs: "
+            + ", ".join(f"{r['round_trip_ms']:.3f}/{r['sets_per_s']:.0f}" for r in runs)
+            + ")"
+        )
+    return summary
+
+
+def slower(a: dict[str, float], b: dict[str, float]) -> tuple[float, float]:
+    """How much slower ``b`` is than ``a``, in % (round trip, throughput)."""
+    trip = (b["round_trip_ms"] / a["round_trip_ms"] - 1) * 100
+    rate = (a["sets_per_s"] / b["sets_per_s"] - 1) * 100
+    return trip, rate
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer and smaller runs")
+    parser.add_argument("--rounds", type=int, default=None)
+    args = parser.parse_args()
+    rounds = args.rounds or (2 if args.quick else 5)
+    jobs, sets = (300, 5000) if args.quick else (1000, 20000)
+    failed = False
+    with tempfile.TemporaryDirectory(prefix="dfm-bench-tel-") as tmp:
+        work = Path(tmp)
+        plain, spanned = work / "plain", work / "spanned"
+        write_federation(plain)
+        write_federation(spanned)
+        for site in ("home", "s1", "s2"):
+            (spanned / FED / "fed" / "runtime" / f"{site}.py").write_text(SPANNED_SITE)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "DFM_TELEMETRY"))}
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["XDG_CACHE_HOME"] = str(work / "cache")
+        baseline = baseline_checkout(work)
+        try:
+            trees = [*sys.path[1:], str(plain), str(spanned)]
+            if baseline is not None:
+                trees.append(str(baseline / "packages"))
+            subprocess.run(
+                [sys.executable, "-m", "compileall", "-q", *trees],
+                capture_output=True,
+                timeout=900,
+            )
+            receiver = subprocess.Popen(
+                [sys.executable, "-c", RECEIVER],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+                env=env,
+            )
+            assert receiver.stdout is not None and receiver.stdin is not None
+            port = int(receiver.stdout.readline())
+            on = {
+                "DFM_TELEMETRY": "1",
+                "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{port}",
+            }
+            print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load {os.getloadavg()}")
+            print(f"baseline: {baseline or 'none found (no git history)'}")
+            for label, fed_root, gated in (
+                ("bench_local", plain, True),
+                ("spanned", spanned, False),
+            ):
+                variants = {
+                    "off": {**env, "PYTHONPATH": pythonpath(None, fed_root)},
+                    "on": {**env, **on, "PYTHONPATH": pythonpath(None, fed_root)},
+                }
+                if baseline is not None and gated:
+                    variants = {
+                        "baseline": {**env, "PYTHONPATH": pythonpath(baseline, fed_root)},
+                        **variants,
+                    }
+                summary = compare(label, variants, rounds, jobs, sets)
+                trip, rate = slower(summary["off"], summary["on"])
+                ok_trip = trip <= 10 if gated else None
+                ok_rate = rate <= 10 if gated else None
+                report(
+                    f"{label}: telemetry on vs off, warm round trip",
+                    trip,
+                    "% slower",
+                    "<= 10",
+                    ok_trip,
+                )
+                report(
+                    f"{label}: telemetry on vs off, {sets:,} sets",
+                    rate,
+                    "% slower",
+                    "<= 10",
+                    ok_rate,
+                )
+                failed |= ok_trip is False or ok_rate is False
+                cpu_job = (summary["on"]["cpu_us_job"] / summary["off"]["cpu_us_job"] - 1) * 100
+                cpu_set = (summary["on"]["cpu_us_set"] / summary["off"]["cpu_us_set"] - 1) * 100
+                report(f"{label}: CPU per warm job, on vs off", cpu_job, "% more", "-", None)
+                report(f"{label}: CPU per parameter set, on vs off", cpu_set, "% more", "-", None)
+                if "baseline" in summary:
+                    trip, rate = slower(summary["baseline"], summary["off"])
+                    report(
+                        f"{label}: telemetry off vs baseline, warm round trip",
+                        trip,
+                        "% slower",
+                        "<= 2",
+                        trip <= 2,
+                    )
+                    report(
+                        f"{label}: telemetry off vs baseline, {sets:,} sets",
+                        rate,
+                        "% slower",
+                        "<= 2",
+                        rate <= 2,
+                    )
+                    failed |= trip > 2 or rate > 2
+            receiver.stdin.close()
+            counts = receiver.stdout.readline().split()
+            receiver.wait(10)
+            print(f"receiver got {counts[0]} spans and {counts[1]} metric points")
+            if not int(counts[0]):
+                print("MISSED: telemetry on exported nothing")
+                failed = True
+        finally:
+            if baseline is not None:
+                subprocess.run(
+                    ["git", "worktree", "remove", "--force", str(baseline)],
+                    cwd=ROOT,
+                    capture_output=True,
+                )
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
