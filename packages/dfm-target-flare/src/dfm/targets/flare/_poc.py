@@ -16,6 +16,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -181,7 +182,20 @@ class Poc:
             raise
         return state
 
+    def _clear_stale_markers(self, state: FederationState) -> None:
+        """Remove the supervisor files a killed POC leaves behind.
+
+        ``sub_start.sh`` exits at once ("Gracefully shutdown") when it finds a ``pid.fl``
+        of a dead process next to a ``shutdown.fl``, so a POC stopped by force could
+        never start again.
+        """
+        prod = self.ws.poc_dir / state.project / "prod_00"
+        for name in [state.server_site or "server", *state.clients]:
+            for marker in ("pid.fl", "shutdown.fl", "restart.fl", "daemon_pid.fl"):
+                (prod / name / marker).unlink(missing_ok=True)
+
     def _launch(self, state: FederationState) -> None:
+        self._clear_stale_markers(state)
         command = [*_nvflare(), "poc", "start", "--no-wait"]
         for admin in (state.admin, f"admin@{state.admin.split('@', 1)[1]}"):
             command += ["-ex", admin]
@@ -191,6 +205,8 @@ class Poc:
                 command, env=self.ws.nvflare_env(state), stdin=subprocess.DEVNULL, stdout=log,
                 stderr=subprocess.STDOUT, start_new_session=True, cwd=str(self.ws.root),
             )
+        # The launcher exits within seconds (--no-wait); reap it so it leaves no zombie.
+        threading.Thread(target=process.wait, name="dfm-poc-launcher", daemon=True).start()
         state.launcher_pgid = process.pid
         self.ws.save(state)
         self._progress(
@@ -317,6 +333,7 @@ class Poc:
             self._progress(f"ended {killed} leftover process(es)")
         state.launcher_pgid = None
         self.ws.save(state)
+        self._clear_stale_markers(state)
         self._progress("stopped")
 
     def _kill_leftovers(self, state: FederationState) -> int:

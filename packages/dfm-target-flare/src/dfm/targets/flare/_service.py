@@ -131,7 +131,6 @@ class JobTable:
                     record.status = "FAILED"
                     record.errors.append(str(entry.data))
                     failed_sites = sorted(record.remaining)
-                self._maybe_end(record)
             elif entry.kind == FAIL:
                 if record.status == "RUNNING":
                     record.status = "FAILED"
@@ -139,8 +138,9 @@ class JobTable:
                     record.errors.append(str(reason))
                     failed_sites = sorted(record.remaining)
                 record.remaining.clear()
-                self._maybe_end(record)
             self._queue(record, entry)
+            if entry.kind in (DONE, FAIL):
+                self._maybe_end(record)
         if failed_sites:
             self._on_failed(entry.job, failed_sites)
 
