@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 
-
 from dfm.api import STATUS_PLACE_NAME, ErrorToken, Frame, Pipeline, PlaceParam, StopToken, Yield
 
 pytestmark = pytest.mark.flare
