@@ -8,6 +8,8 @@ pushes results to the application. Without that cell, results are polled
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import logging
 import threading
@@ -73,7 +75,8 @@ class AdminLink:
         if not (self.kit / "startup" / "fed_admin.json").is_file():
             raise NotRunningError(f"{self.kit} is not an NVFLARE admin startup kit")
         try:
-            session = new_secure_session(self.user, str(self.kit), timeout=timeout)
+            with contextlib.redirect_stdout(io.StringIO()):  # it prints "Connecting to FLARE"
+                session = new_secure_session(self.user, str(self.kit), timeout=timeout)
         except Exception as e:
             raise NotRunningError(f"cannot log in to the NVFLARE server as {self.user}: {e}") from e
         session.set_timeout(60.0)  # the server's wait for an app command's answer

@@ -52,7 +52,7 @@ class ServiceController(Controller):
     Args:
         federation: The federation package.
         server_site: The DFM site hosted by the server ("" for a relay server).
-        oneshot: Per-job mode: the JSON of the one job to run ("" for service mode).
+        oneshot: Per-job mode: the one job to run, base64 of its JSON ("" for service mode).
         ping_interval: Seconds between liveness pings of the clients.
         ping_timeout: Seconds a client may take to answer a ping.
         misses: Missed pings in a row after which a client counts as dead.
@@ -115,7 +115,7 @@ class ServiceController(Controller):
         """Keep every client serving; ping them; in oneshot mode run the one job."""
         task = Task(name=SERVE_TASK, data=Shareable(), timeout=0, result_received_cb=self._served)
         self.broadcast(task, fl_ctx, targets=self._clients, min_responses=0)
-        oneshot = json.loads(self.oneshot) if self.oneshot else None
+        oneshot = json.loads(base64.b64decode(self.oneshot)) if self.oneshot else None
         started = False
         next_ping = time.monotonic() + self.ping_interval
         while not abort_signal.triggered and not self._stop.is_set():

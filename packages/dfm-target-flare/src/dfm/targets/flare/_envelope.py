@@ -7,12 +7,7 @@ NVFLARE treats it as opaque bytes everywhere else, so a change of the wire forma
 
 from __future__ import annotations
 
-from dfm.runtime import TokenPackage
-
-try:
-    from dfm.runtime import to_wire_or_error
-except ImportError:  # TEMPORARY until the Phase 1 restructure lands on main
-    from dfm.targets.local._router import to_wire_or_error
+from dfm.runtime import TokenPackage, to_wire_or_error
 
 
 def envelope(package: TokenPackage) -> bytes:

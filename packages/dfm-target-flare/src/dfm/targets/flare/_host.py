@@ -5,18 +5,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from dfm.api import Frame
-from dfm.runtime import Router
+from dfm.api import DecodePolicy, Frame
+from dfm.runtime import EncodedParams, Router, SiteHost, SiteThread, encode_params
 
-try:
-    from dfm.runtime import EncodedParams, SiteHost, SiteThread, encode_params
-except ImportError:  # TEMPORARY until the Phase 1 restructure lands on main
-    from dfm.targets.local._host import EncodedParams, SiteHost  # type: ignore[assignment]
-    from dfm.targets.local._job import encode_params  # type: ignore[assignment]
-    from dfm.targets.local._worker import SiteWorker
-
-    def SiteThread(site, router, events, logger, decode_policy=None):  # type: ignore[no-redef]  # noqa: N802
-        return SiteWorker(site, router, events, logger, 64)
+SITE_POLICY = DecodePolicy(allow_pickle=False, trust_all_modules=False)
+"""What a FLARE site accepts from others: tagged JSON, model classes only from allowed
+modules, never pickle (the sites of a federation are separate trust domains)."""
 
 __all__ = [
     "EncodedParams",
@@ -29,8 +23,8 @@ __all__ = [
 
 
 def new_site_host(site: str, router: Router, events: Any, logger: logging.Logger) -> SiteHost:
-    """A site on its own thread and event loop, decoding under the site's own policy."""
-    return SiteThread(site, router, events, logger, decode_policy=None)
+    """A site on its own thread and event loop; what it receives is decoded safely."""
+    return SiteThread(site, router, events, logger, decode_policy=SITE_POLICY)
 
 
 def params_to_wire(params: EncodedParams) -> list[Any]:

@@ -9,6 +9,7 @@ submit one job.
 
 from __future__ import annotations
 
+import base64
 import logging
 import time
 from collections.abc import Callable
@@ -175,7 +176,9 @@ def submit_oneshot(
         jobs_dir / name,
         name,
         list(clients),
-        {"federation": federation, "server_site": server_site or "", "oneshot": request_json},
+        # base64: NVFLARE resolves "{name}" references inside configuration strings
+        {"federation": federation, "server_site": server_site or "",
+         "oneshot": base64.b64encode(request_json.encode("utf-8")).decode("ascii")},
         server_site,
     )
     return admin.submit(folder, name)

@@ -17,6 +17,7 @@ from dfm.runtime import TokenPackage
 from dfm.session import (
     CallbackRunner,
     Delivery,
+    ExecuteRequest,
     InputFramer,
     Job,
     JobStatus,
@@ -42,8 +43,10 @@ _JOB_OPTIONS = ("mode",)
 
 
 def _unpack_wire(item: Any) -> Delivery:
+    from ._host import SITE_POLICY
+
     package = TokenPackage.from_wire(item) if isinstance(item, bytes) else item
-    return Delivery.from_package(package)
+    return Delivery.from_package(package, SITE_POLICY)
 
 
 class FlareTarget(Target):
@@ -279,23 +282,18 @@ class FlareTarget(Target):
         return node
 
     # -- jobs --------------------------------------------------------------------------
-    def execute(self, *args: Any) -> Job:
+    def execute(self, request: ExecuteRequest) -> Job:
         """Start the job on every participating site and return it (see :class:`Target`).
-
-        Takes an ``ExecuteRequest`` (target API 2) or the seven arguments of target API 1.
 
         Raises:
             ValueError: A parameter cannot be serialized, a site is not part of the
                 federation or cannot start the job (the job is then FAILED).
             RuntimeError: The target is not connected.
         """
-        if len(args) == 1:
-            request = args[0]
-            return self._execute(
-                request.prepared, request.params, request.next_frame, request.runner,
-                request.options, request.force_modgen, request.debug,
-            )
-        return self._execute(*args)
+        return self._execute(
+            request.prepared, request.params, request.next_frame, request.runner,
+            request.options, request.force_modgen, request.debug,
+        )
 
     def _job_mode(self, options: Any) -> str:
         if options is None:
