@@ -44,6 +44,8 @@ from ._service import JobRecord, JobTable
 from ._wire import APP, DONE, FAIL, FINAL, STARTED, Entry, pack, unpack
 
 _LOG = logging.getLogger("dfm.targets.flare.server")
+ONESHOT_GRACE = 30.0
+"""Seconds a per-job NVFLARE job waits for the application after its DFM job ended."""
 
 
 class ServiceController(Controller):
@@ -262,6 +264,7 @@ class ServiceController(Controller):
     def _aux_ready(self, topic: str, request: Shareable, fl_ctx: FLContext) -> Shareable:
         peer = _peer(fl_ctx)
         if peer in self._clients:
+            _LOG.info("DFM: site %s is ready", peer)
             self._ready[peer] = time.time()
             self._dead.pop(peer, None)
             self._missed[peer] = 0
@@ -376,6 +379,7 @@ class ServiceController(Controller):
 
     def _start_oneshot(self, request: dict[str, Any]) -> None:
         assert self._table is not None
+        _LOG.info("DFM: starting job %s (per-job mode)", request.get("job"))
         try:
             errors = self._start(request)
         except Exception as e:
@@ -390,16 +394,24 @@ class ServiceController(Controller):
             self._table.event(job, STARTED, errors)
             return
         self._table.event(job, STARTED, None)
+        _LOG.info("DFM: job %s started", job)
         self._relay(request.get("entries"))
 
     def _oneshot_over(self, job: str) -> bool:
+        """Whether the one job is over: ended, delivered, and its final status known.
+
+        An application that never reports the final status (it is gone) does not keep
+        the NVFLARE job alive: it ends ``ONESHOT_GRACE`` seconds after the job did.
+        """
         assert self._table is not None
         record = self._table.get(job)
-        if record is None:
+        if record is None or record.status == "ABORTED":
             return True
-        delivered = not record.outbox or record.subscriber is None
-        return record.status in ("ABORTED",) or (record.ended is not None and delivered
-                                                 and bool(record.extra.get("final")))
+        if record.ended is None:
+            return False
+        if record.extra.get("final") and not record.outbox:
+            return True
+        return time.time() - record.ended > ONESHOT_GRACE
 
     def _relay(self, encoded: Any) -> None:
         """Entries from the application (homesite tokens, parameter sets, job events)."""

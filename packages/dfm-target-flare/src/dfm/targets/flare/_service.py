@@ -278,6 +278,7 @@ class JobTable:
                     self._log.exception("Pushing to %s failed", subscriber)
                 with self._cond:
                     if acks is None:
+                        self._log.warning("DFM: the application %s does not answer", subscriber)
                         self._unreachable[subscriber] = time.monotonic() + 1.0
                         for entry in batch:  # send again once the application is back
                             record = self._jobs.get(entry.job)

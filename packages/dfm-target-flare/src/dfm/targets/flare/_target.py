@@ -393,6 +393,8 @@ class FlareTarget(Target):
             record.running_sites.clear()
             if stream.terminate(JobStatus.FAILED, str(e)):
                 node.cancel(job_id)
+            if mode == "per-job" and record.flare_job:
+                admin.abort(record.flare_job)
             raise
         stream.set_running()
         if homesite in netirs:
@@ -497,6 +499,7 @@ class FlareTarget(Target):
             self._finished[stream.job_id] = record
             while len(self._finished) > self._max_finished:
                 self._finished.popitem(last=False)
+        self.logger.debug("Job %s is %s: %s", stream.job_id, stream.status.name, stream.errors)
         node = self._node
         if node is not None and record.flare_job:
             data = [stream.status.name, errors_text(stream.errors)]
@@ -563,7 +566,9 @@ class FlareTarget(Target):
         from ._wire import unpack
 
         acks: dict[str, int] = {}
-        for entry in unpack(batch):
+        entries = unpack(batch)
+        self.logger.debug("Pushed: %s", [(e.kind, e.job, e.seq) for e in entries])
+        for entry in entries:
             acks[entry.job] = max(acks.get(entry.job, -1), entry.seq)
             self._inbound(entry)
         return acks
@@ -639,8 +644,8 @@ class FlareTarget(Target):
                     status = admin.status(flare_job)
                 except Exception:
                     status = "unknown"
-                if status == "RUNNING":
-                    continue  # busy or starting; a dead one shows as FINISHED
+                if not status.startswith("FINISHED"):
+                    continue  # submitted, starting or busy; a dead one shows as FINISHED
                 for record in running:
                     if record.flare_job == flare_job:
                         record.fail(f"its NVFLARE job {flare_job} ended ({status})", None)
