@@ -69,9 +69,18 @@ def flare_federation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Feder
     shutil.copytree(EXAMPLE, work, ignore=shutil.ignore_patterns("fed", "__pycache__"))
     config = _write_config(work)
     subprocess.run(
-        [sys.executable, "-c", "import sys; from dfm.api._cli import main; sys.exit(main())",
-         "gen", str(config), "--output", str(work)],
-        check=True, timeout=120, capture_output=True,
+        [
+            sys.executable,
+            "-c",
+            "import sys; from dfm.api._cli import main; sys.exit(main())",
+            "gen",
+            str(config),
+            "--output",
+            str(work),
+        ],
+        check=True,
+        timeout=120,
+        capture_output=True,
     )
     ws = Workspace(root / "ws")
     poc = Poc(ws, say=lambda line: print(line, flush=True))

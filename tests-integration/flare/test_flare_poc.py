@@ -133,8 +133,9 @@ def test_client_only_homesite_only_and_server_site_pipelines(session: Any) -> No
 def test_cancel_and_jobs_listing(session: Any, flare_federation: Any) -> None:
     from dfm.session import JobStatus
 
-    job = session.execute(session.prepare(clients_pipeline()), None, autostop=False,
-                          default_callback=lambda *a: None)
+    job = session.execute(
+        session.prepare(clients_pipeline()), None, autostop=False, default_callback=lambda *a: None
+    )
     job.send_input_params(CITIES[0])
     job.cancel()
     assert job.get_status() == JobStatus.ABORTED
@@ -143,9 +144,18 @@ def test_cancel_and_jobs_listing(session: Any, flare_federation: Any) -> None:
     listed: dict[str, Any] = {}
     while time.monotonic() < deadline:
         out = subprocess.run(
-            [sys.executable, "-c", "import sys; from dfm.api._cli import main; sys.exit(main())",
-             "jobs", "--workspace", str(flare_federation.workspace), "--json"],
-            capture_output=True, text=True, timeout=60,
+            [
+                sys.executable,
+                "-c",
+                "import sys; from dfm.api._cli import main; sys.exit(main())",
+                "jobs",
+                "--workspace",
+                str(flare_federation.workspace),
+                "--json",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         assert out.returncode == 0, out.stderr
         listed = {j["job"]: j for j in json.loads(out.stdout)}
@@ -192,11 +202,18 @@ def test_reattach_from_another_process(session: Any, flare_federation: Any) -> N
 
     params = [CITIES[0], {"north_city": "tromso", "south_city": "malaga"}]
     script = REATTACH_SCRIPT.format(
-        root=str(flare_federation.root), here=str(Path(__file__).parent),
-        ws=str(flare_federation.workspace), params=params,
+        root=str(flare_federation.root),
+        here=str(Path(__file__).parent),
+        ws=str(flare_federation.workspace),
+        params=params,
     )
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                         timeout=120, env={**os.environ})
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ},
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     lines = out.stdout.splitlines()
     job_id = next(line.split()[1] for line in lines if line.startswith("JOB "))
@@ -224,15 +241,21 @@ def test_per_job_mode(session: Any) -> None:
     prepared = session.prepare(meteo_pipeline())
     received, collect = collector()
     started = time.monotonic()
-    job = session.execute(prepared, CITIES[:1], default_callback=collect,
-                          options={"mode": "per-job"})
+    job = session.execute(
+        prepared, CITIES[:1], default_callback=collect, options={"mode": "per-job"}
+    )
     assert job.wait_until_finished(timeout=120)
     assert job.get_status() == JobStatus.FINISHED, job.errors
     assert time.monotonic() - started < 60
-    assert {p for _, _, p, _ in received} == {"north_mean", "south_mean", "report",
-                                               STATUS_PLACE_NAME}
-    failing = session.execute(prepared, CITIES[1:], default_callback=lambda *a: None,
-                              options={"mode": "per-job"})
+    assert {p for _, _, p, _ in received} == {
+        "north_mean",
+        "south_mean",
+        "report",
+        STATUS_PLACE_NAME,
+    }
+    failing = session.execute(
+        prepared, CITIES[1:], default_callback=lambda *a: None, options={"mode": "per-job"}
+    )
     assert failing.wait_until_finished(timeout=120)
     assert failing.get_status() == JobStatus.FAILED
     admin = session.target._admin
@@ -244,9 +267,10 @@ def test_per_job_mode(session: Any) -> None:
             break
         time.sleep(1)
     assert status == "FINISHED:EXECUTION_EXCEPTION"
-    assert admin.status(job.flare_job_id).startswith("FINISHED:COMPLETED") or admin.status(
-        job.flare_job_id
-    ) == "RUNNING"
+    assert (
+        admin.status(job.flare_job_id).startswith("FINISHED:COMPLETED")
+        or admin.status(job.flare_job_id) == "RUNNING"
+    )
 
 
 def _site_processes(federation: Any, site: str) -> list[Any]:

@@ -76,9 +76,10 @@ def test_policies_keep_the_defaults_and_add_dfm(tmp_path: Path) -> None:
     assert resources["class_allow_list"] == ["nvflare.x.Y", ALLOW_PREFIX]
     assert resources["components"] == []
     allow_dfm_components(tmp_path)  # idempotent
-    assert json.loads((local / "resources.json").read_text())["class_allow_list"].count(
-        ALLOW_PREFIX
-    ) == 1
+    assert (
+        json.loads((local / "resources.json").read_text())["class_allow_list"].count(ALLOW_PREFIX)
+        == 1
+    )
     authz = json.loads(grant_app_commands(tmp_path).read_text())
     assert authz["permissions"]["lead"]["app_command"] == "n:submitter"
     assert authz["permissions"]["project_admin"] == "any"
@@ -91,11 +92,24 @@ def test_unknown_workspace_names_the_command_that_makes_it(tmp_path: Path) -> No
 
 def test_commands_reject_bad_arguments(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert poc_command(["start"]) == 2
-    assert poc_command(["start", str(tmp_path / "missing.yaml"), "--homesite", "app",
-                        "--workspace", str(tmp_path)]) == 1
+    assert (
+        poc_command(
+            [
+                "start",
+                str(tmp_path / "missing.yaml"),
+                "--homesite",
+                "app",
+                "--workspace",
+                str(tmp_path),
+            ]
+        )
+        == 1
+    )
     assert "does not exist" in capsys.readouterr().err
-    assert poc_command(["status", "x.yaml", "--homesite", "app", "--workspace",
-                        str(tmp_path / "ws")]) == 1
+    assert (
+        poc_command(["status", "x.yaml", "--homesite", "app", "--workspace", str(tmp_path / "ws")])
+        == 1
+    )
     assert "dfm poc start" in capsys.readouterr().err
     assert provision_command(["cfg.yaml"]) == 2
     assert jobs_command(["show"]) == 1

@@ -31,7 +31,8 @@ class App:
 
 def table() -> tuple[JobTable, App, list[Any]]:
     app, failed = App(), []
-    return JobTable(app.push, logging.getLogger("t"), lambda j, s: failed.append((j, s))), app, failed
+    jobs = JobTable(app.push, logging.getLogger("t"), lambda j, s: failed.append((j, s)))
+    return jobs, app, failed
 
 
 def wait_for(app: App, n: int) -> None:

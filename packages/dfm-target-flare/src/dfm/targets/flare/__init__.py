@@ -12,4 +12,11 @@ from ._job import FlareJob
 from ._target import FlareTarget
 from ._workspace import WORKSPACE_ENV, FederationState, Workspace, WorkspaceError
 
-__all__ = ["WORKSPACE_ENV", "FederationState", "FlareJob", "FlareTarget", "Workspace", "WorkspaceError"]
+__all__ = [
+    "WORKSPACE_ENV",
+    "FederationState",
+    "FlareJob",
+    "FlareTarget",
+    "Workspace",
+    "WorkspaceError",
+]

@@ -169,7 +169,9 @@ class AdminLink:
                 f"{e}; {authorization_hint(self.role)}"
             ) from e
         except (JobNotRunning, JobNotFound, NoReply, InternalError) as e:
-            raise NotRunningError(f"NVFLARE job {job_id} does not answer: {type(e).__name__}: {e}") from e
+            raise NotRunningError(
+                f"NVFLARE job {job_id} does not answer: {type(e).__name__}: {e}"
+            ) from e
         if not isinstance(reply, dict):
             raise NotRunningError(f"NVFLARE job {job_id} gave no DFM answer to {topic}: {reply!r}")
         if "ok" not in reply:

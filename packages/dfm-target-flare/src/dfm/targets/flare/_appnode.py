@@ -68,7 +68,7 @@ class AppNode(SiteNode):
         try:
             reply = self._admin.command(flare_job, Topic.SEND, data)
         except NotRunningError as e:
-            self._log.debug("dfm.send of %s to %s: %s", [(x.kind, x.source, x.target) for x in entries], flare_job, e)
+            self._log.debug("dfm.send of %d entries to %s: %s", len(entries), flare_job, e)
             return False
         return bool(reply.get("ok"))
 

@@ -41,14 +41,20 @@ def poc_command(argv: list[str]) -> int:
         p.add_argument("--homesite", required=True, help="the site the application runs at")
         p.add_argument("--workspace", default=None, help=_WS_HELP)
         if action in ("prepare", "start"):
-            p.add_argument("--port", type=int, default=None,
-                           help="the server's port (default 8002)")
+            p.add_argument(
+                "--port", type=int, default=None, help="the server's port (default 8002)"
+            )
         if action == "start":
-            p.add_argument("--timeout", type=float, default=120.0,
-                           help="seconds to wait until ready (default 120)")
+            p.add_argument(
+                "--timeout",
+                type=float,
+                default=120.0,
+                help="seconds to wait until ready (default 120)",
+            )
         if action == "logs":
-            p.add_argument("--lines", type=int, default=60,
-                           help="lines of each log file (default 60; 0: all)")
+            p.add_argument(
+                "--lines", type=int, default=60, help="lines of each log file (default 60; 0: all)"
+            )
     try:
         args = parser.parse_args(argv)
     except SystemExit as e:
@@ -66,14 +72,16 @@ def poc_command(argv: list[str]) -> int:
         elif args.action == "start":
             started = time.monotonic()
             poc.start(config, args.homesite, args.port, args.timeout)
-            print(f"POC ready in {time.monotonic() - started:.1f}s; use it with "
-                  f"Session(..., target=\"flare\") and {WORKSPACE_ENV}={ws.root}")
+            print(
+                f"POC ready in {time.monotonic() - started:.1f}s; use it with "
+                f'Session(..., target="flare") and {WORKSPACE_ENV}={ws.root}'
+            )
         elif args.action == "status":
             return 0 if poc.status() else 3
         elif args.action == "logs":
             for path in poc.log_files():
                 lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-                shown = lines if args.lines == 0 else lines[-args.lines:]
+                shown = lines if args.lines == 0 else lines[-args.lines :]
                 print(f"==> {path} <==")
                 print("\n".join(shown))
         elif args.action == "stop":
@@ -94,9 +102,11 @@ def provision_command(argv: list[str]) -> int:
     parser.add_argument("config", type=Path, help="the federation config (.dfm.yaml)")
     parser.add_argument("--homesite", required=True, help="the site the application runs at")
     parser.add_argument("--output", required=True, type=Path, help="where to write the kits")
-    parser.add_argument("--server-host", default=None,
-                        help="the server's DNS name the others connect to (default: the "
-                        "server participant's name)")
+    parser.add_argument(
+        "--server-host",
+        default=None,
+        help="the server's DNS name the others connect to (default: the server participant's name)",
+    )
     parser.add_argument("--port", type=int, default=8002, help="the server's port (default 8002)")
     try:
         args = parser.parse_args(argv)
@@ -163,6 +173,8 @@ def jobs_command(argv: list[str]) -> int:
     print(f"{'JOB':<9} {'STATUS':<9} {'STARTED':<19} {'SITES':<30} PIPELINE")
     for job in jobs:
         started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(job.get("created", 0)))
-        print(f"{job['job']:<9} {job['status']:<9} {started:<19} "
-              f"{','.join(job['sites']):<30} {job.get('pipeline', '')}")
+        print(
+            f"{job['job']:<9} {job['status']:<9} {started:<19} "
+            f"{','.join(job['sites']):<30} {job.get('pipeline', '')}"
+        )
     return 0

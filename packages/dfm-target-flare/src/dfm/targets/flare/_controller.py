@@ -48,7 +48,7 @@ ONESHOT_GRACE = 30.0
 """Seconds a per-job NVFLARE job waits for the application after its DFM job ended."""
 
 
-class ServiceController(Controller):
+class ServiceController(Controller):  # type: ignore[misc]  # NVFLARE is untyped
     """The DFM service (or one DFM job, ``oneshot``) on the NVFLARE server.
 
     Args:
@@ -95,7 +95,11 @@ class ServiceController(Controller):
         self._engine = engine
         self._clients = sorted(c.name for c in engine.get_clients())
         self._node = SiteNode(
-            SERVER, self.server_site or None, self.server_site or None, self._send_link, _LOG,
+            SERVER,
+            self.server_site or None,
+            self.server_site or None,
+            self._send_link,
+            _LOG,
             local=self._local,
         )
         self._table = JobTable(self._push, _LOG, self._cancel_on)
@@ -180,7 +184,10 @@ class ServiceController(Controller):
         request[BATCH_KEY] = pack(entries)
         with self._engine.new_context() as fl_ctx:
             replies = self._engine.send_aux_request(
-                targets=[destination], topic=Topic.LINK, request=request, timeout=10.0,
+                targets=[destination],
+                topic=Topic.LINK,
+                request=request,
+                timeout=10.0,
                 fl_ctx=fl_ctx,
             )
         reply = replies.get(destination) if replies else None
@@ -190,8 +197,11 @@ class ServiceController(Controller):
         """Push entries to an application cell; the acknowledged sequence numbers."""
         cell = self._engine.get_cell()
         reply = cell.send_request(
-            channel=APP_CHANNEL, topic=APP_PUSH_TOPIC, target=fqcn,
-            request=Message(payload=pack(entries)), timeout=5.0,
+            channel=APP_CHANNEL,
+            topic=APP_PUSH_TOPIC,
+            target=fqcn,
+            request=Message(payload=pack(entries)),
+            timeout=5.0,
         )
         if reply is None or reply.get_header(MessageHeaderKey.RETURN_CODE) != CellReturnCode.OK:
             return None
@@ -229,8 +239,12 @@ class ServiceController(Controller):
             request["job"] = job
             with self._engine.new_context() as fl_ctx:
                 self._engine.send_aux_request(
-                    targets=remote, topic=Topic.CANCEL, request=request, timeout=5.0,
-                    fl_ctx=fl_ctx, optional=True,
+                    targets=remote,
+                    topic=Topic.CANCEL,
+                    request=request,
+                    timeout=5.0,
+                    fl_ctx=fl_ctx,
+                    optional=True,
                 )
 
     # -- liveness ------------------------------------------------------------------------
@@ -239,8 +253,12 @@ class ServiceController(Controller):
         if not alive:
             return
         replies = self._engine.send_aux_request(
-            targets=alive, topic=Topic.PING, request=Shareable(), timeout=self.ping_timeout,
-            fl_ctx=fl_ctx, optional=True,
+            targets=alive,
+            topic=Topic.PING,
+            request=Shareable(),
+            timeout=self.ping_timeout,
+            fl_ctx=fl_ctx,
+            optional=True,
         )
         for client in alive:
             reply = replies.get(client) if replies else None
@@ -249,8 +267,11 @@ class ServiceController(Controller):
                 continue
             self._missed[client] = self._missed.get(client, 0) + 1
             if self._missed[client] >= self.misses:
-                self._client_dead(client, f"site {client!r} stopped responding (no answer to "
-                                          f"{self._missed[client]} liveness pings)")
+                self._client_dead(
+                    client,
+                    f"site {client!r} stopped responding (no answer to "
+                    f"{self._missed[client]} liveness pings)",
+                )
 
     def _client_dead(self, client: str, reason: str) -> None:
         if client in self._dead:
@@ -350,12 +371,13 @@ class ServiceController(Controller):
             return errors
         return {}
 
-    def _create_on(
-        self, site: str, job: str, homesite: str, netir: str, force: bool
-    ) -> str | None:
+    def _create_on(self, site: str, job: str, homesite: str, netir: str, force: bool) -> str | None:
         request = Shareable()
         request["job"], request["homesite"], request["netir"], request["force"] = (
-            job, homesite, netir, force,
+            job,
+            homesite,
+            netir,
+            force,
         )
         with self._engine.new_context() as fl_ctx:
             replies = self._engine.send_aux_request(

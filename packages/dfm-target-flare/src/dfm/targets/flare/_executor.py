@@ -28,7 +28,7 @@ from ._wire import Entry, pack, unpack
 _LOG = logging.getLogger("dfm.targets.flare.client")
 
 
-class ServiceExecutor(Executor):
+class ServiceExecutor(Executor):  # type: ignore[misc]  # NVFLARE is untyped
     """A DFM site on an NVFLARE client.
 
     Args:
@@ -108,7 +108,10 @@ class ServiceExecutor(Executor):
         request[BATCH_KEY] = pack(entries)
         with self._engine.new_context() as fl_ctx:
             replies = self._engine.send_aux_request(
-                targets=[destination], topic=Topic.LINK, request=request, timeout=10.0,
+                targets=[destination],
+                topic=Topic.LINK,
+                request=request,
+                timeout=10.0,
                 fl_ctx=fl_ctx,
             )
         reply = replies.get(destination) if replies else None
@@ -126,7 +129,7 @@ class ServiceExecutor(Executor):
         if sender in self.clients:  # another client speaks only for its own site
             forged = [e for e in entries if e.source != sender]
             if forged:
-                _LOG.error("Dropped %d entries from %s claiming another source", len(forged), sender)
+                _LOG.error("Dropped %d entries from %s: not its own", len(forged), sender)
                 entries = [e for e in entries if e.source == sender]
         self._node.receive(entries)
         return make_reply(ReturnCode.OK)
@@ -134,7 +137,9 @@ class ServiceExecutor(Executor):
     def _aux_create(self, request: Shareable, fl_ctx: FLContext) -> Shareable:
         assert self._node is not None
         error = self._node.create(
-            str(request.get("job")), str(request.get("homesite")), str(request.get("netir")),
+            str(request.get("job")),
+            str(request.get("homesite")),
+            str(request.get("netir")),
             bool(request.get("force", False)),
         )
         if error is None:

@@ -91,7 +91,8 @@ class FlareJobRecord:
             if self._failure is None:
                 self.stream.end()
             else:
-                self.stream.end(self._failure, self._failure_status("SiteFailure", self._failed_site))
+                status = self._failure_status("SiteFailure", self._failed_site)
+                self.stream.end(self._failure, status)
 
     def _failure_status(self, error_type: str, site: str | None) -> FailureStatus:
         prepared = self.prepared
@@ -154,11 +155,12 @@ def status_name(status: JobStatus) -> str:
 
 def errors_text(errors: list[Any]) -> list[str]:
     """Errors as strings (ErrorTokens summarised)."""
-    out = []
+    out: list[str] = []
     for error in errors:
         infos = getattr(error, "errors", None)
         if infos:
-            out.extend(f"{i.type}: {i.message}" + (f" (site {i.site})" if i.site else "") for i in infos)
+            for i in infos:
+                out.append(f"{i.type}: {i.message}" + (f" (site {i.site})" if i.site else ""))
         else:
             out.append(str(error))
     return out

@@ -47,7 +47,10 @@ def write_job(
         "executors": [
             {
                 "tasks": ["dfm.serve"],
-                "executor": {"path": EXECUTOR, "args": {"server_site": server_site or "", "clients": clients}},
+                "executor": {
+                    "path": EXECUTOR,
+                    "args": {"server_site": server_site or "", "clients": clients},
+                },
             }
         ],
         "components": [],

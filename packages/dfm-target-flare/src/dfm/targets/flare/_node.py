@@ -133,7 +133,9 @@ class SiteNode:
             self._local(entry)
         else:
             self._log.warning(
-                "Dropped a %s entry of job %s for %s: not hosted here", entry.kind, entry.job,
+                "Dropped a %s entry of job %s for %s: not hosted here",
+                entry.kind,
+                entry.job,
                 entry.target,
             )
 
@@ -148,7 +150,9 @@ class SiteNode:
             try:
                 params = params_from_wire(entry.data)
             except ValueError as e:
-                self._log.error("Job %s: bad parameter sets from %s: %s", entry.job, entry.source, e)
+                self._log.error(
+                    "Job %s: bad parameter sets from %s: %s", entry.job, entry.source, e
+                )
                 return
             host.inject(entry.job, params)
         else:

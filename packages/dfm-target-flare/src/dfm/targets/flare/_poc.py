@@ -58,11 +58,18 @@ def _run(command: list[str], env: dict[str, str], log: Path, timeout: float) -> 
     log.parent.mkdir(parents=True, exist_ok=True)
     try:
         done = subprocess.run(
-            command, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-            timeout=timeout, cwd=str(log.parent),
+            command,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=str(log.parent),
         )
     except subprocess.TimeoutExpired as e:
-        return -1, f"timed out after {timeout:g}s: {e.stdout or ''}{e.stderr or ''}"
+        partial = (e.stdout or b"") + (e.stderr or b"")
+        text = partial.decode(errors="replace") if isinstance(partial, bytes) else str(partial)
+        return -1, f"timed out after {timeout:g}s: {text}"
     output = (done.stdout or "") + (done.stderr or "")
     with log.open("a", encoding="utf-8") as f:
         f.write(f"$ {' '.join(command)}\n{output}\n")
@@ -116,7 +123,9 @@ class Poc:
         self._progress(f"preparing the POC of {topology.federation} in {self.ws.poc_dir}")
         code, output = _run(
             [*_nvflare(), "poc", "prepare", "-i", str(project_file), "--force"],
-            self.ws.nvflare_env(), self.ws.log_file, 120,
+            self.ws.nvflare_env(),
+            self.ws.log_file,
+            120,
         )
         if code != 0:
             raise PocError(f"`nvflare poc prepare` failed (exit {code}):\n{output.strip()}")
@@ -202,8 +211,13 @@ class Poc:
         self.ws.log_file.parent.mkdir(parents=True, exist_ok=True)
         with self.ws.log_file.open("ab") as log:
             process = subprocess.Popen(
-                command, env=self.ws.nvflare_env(state), stdin=subprocess.DEVNULL, stdout=log,
-                stderr=subprocess.STDOUT, start_new_session=True, cwd=str(self.ws.root),
+                command,
+                env=self.ws.nvflare_env(state),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                cwd=str(self.ws.root),
             )
         # The launcher exits within seconds (--no-wait); reap it so it leaves no zombie.
         threading.Thread(target=process.wait, name="dfm-poc-launcher", daemon=True).start()
@@ -223,8 +237,9 @@ class Poc:
         admin = AdminLink(state.admin, Path(state.admin_kit), log)
         while True:
             if time.monotonic() > deadline:
-                raise PocError(f"the POC server did not answer within {timeout:g}s; see "
-                               f"`dfm poc logs`")
+                raise PocError(
+                    f"the POC server did not answer within {timeout:g}s; see `dfm poc logs`"
+                )
             try:
                 admin.open(timeout=min(5.0, max(0.5, deadline - time.monotonic())))
                 break
@@ -236,23 +251,32 @@ class Poc:
             while True:
                 connected = set(admin.clients()) & set(state.clients)
                 for client in sorted(connected - seen):
-                    self._progress(f"client {client} connected ({len(connected)}/"
-                                   f"{len(state.clients)})")
+                    self._progress(
+                        f"client {client} connected ({len(connected)}/{len(state.clients)})"
+                    )
                 seen |= connected
                 if connected == set(state.clients):
                     break
                 if time.monotonic() > deadline:
                     missing = ", ".join(sorted(set(state.clients) - connected))
-                    raise PocError(f"client(s) {missing} did not connect within {timeout:g}s; "
-                                   f"see `dfm poc logs`")
+                    raise PocError(
+                        f"client(s) {missing} did not connect within {timeout:g}s; "
+                        f"see `dfm poc logs`"
+                    )
                 time.sleep(0.3)
             info = ensure_service(
-                admin, state.federation, list(state.clients), state.server_site,
-                self.ws.jobs_dir, log, timeout=max(5.0, deadline - time.monotonic()),
+                admin,
+                state.federation,
+                list(state.clients),
+                state.server_site,
+                self.ws.jobs_dir,
+                log,
+                timeout=max(5.0, deadline - time.monotonic()),
                 progress=self._progress,
             )
-            self._progress(f"ready: DFM service job {info.job_id} serves "
-                           f"{', '.join(sorted(info.ready))}")
+            self._progress(
+                f"ready: DFM service job {info.job_id} serves {', '.join(sorted(info.ready))}"
+            )
         finally:
             admin.close()
 
@@ -287,18 +311,24 @@ class Poc:
         try:
             admin.open(timeout=5.0)
         except NotRunningError as e:
-            self.say(f"status      processes run (group {state.launcher_pgid}), server does "
-                     f"not answer: {e}")
+            self.say(
+                f"status      processes run (group {state.launcher_pgid}), server does "
+                f"not answer: {e}"
+            )
             return False
         try:
             connected = admin.clients()
-            self.say(f"clients     {', '.join(connected) or 'none'} connected "
-                     f"(of {', '.join(state.clients)})")
+            self.say(
+                f"clients     {', '.join(connected) or 'none'} connected "
+                f"(of {', '.join(state.clients)})"
+            )
             services = live_services(admin, state.federation)
             for info in services:
-                self.say(f"service     {info.job_id}: serving {', '.join(sorted(info.ready))}"
-                         + (f"; lost {', '.join(info.dead)}" if info.dead else "")
-                         + f"; {info.hello.get('running', 0)} DFM job(s) running")
+                self.say(
+                    f"service     {info.job_id}: serving {', '.join(sorted(info.ready))}"
+                    + (f"; lost {', '.join(info.dead)}" if info.dead else "")
+                    + f"; {info.hello.get('running', 0)} DFM job(s) running"
+                )
             if not services:
                 self.say("service     none answers (`dfm poc start` submits it)")
             ok = bool(services) and set(state.clients) <= set(connected)
@@ -323,7 +353,9 @@ class Poc:
         if self.is_running(state):
             self._progress("stopping the POC (nvflare poc stop)")
             code, output = _run(
-                [*_nvflare(), "poc", "stop"], self.ws.nvflare_env(state), self.ws.log_file,
+                [*_nvflare(), "poc", "stop"],
+                self.ws.nvflare_env(state),
+                self.ws.log_file,
                 timeout,
             )
             if code != 0:

@@ -105,9 +105,20 @@ def provision(
         project_file.write_text(yaml.safe_dump(project, sort_keys=False), encoding="utf-8")
         work = Path(scratch) / "ws"
         done = subprocess.run(
-            [sys.executable, "-m", "nvflare.cli", "provision", "-p", str(project_file), "-w",
-             str(work)],
-            capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=300,
+            [
+                sys.executable,
+                "-m",
+                "nvflare.cli",
+                "provision",
+                "-p",
+                str(project_file),
+                "-w",
+                str(work),
+            ],
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            timeout=300,
             env={**_env(scratch)},
         )
         if done.returncode != 0:

@@ -265,7 +265,7 @@ class JobTable:
                     batches = self._pending()
                 if self._closed:
                     return
-                for subscriber, batch in batches.items():
+                for batch in batches.values():
                     for entry in batch:
                         record = self._jobs.get(entry.job)
                         if record is not None and entry.seq > record.sent:

@@ -177,8 +177,11 @@ def submit_oneshot(
         name,
         list(clients),
         # base64: NVFLARE resolves "{name}" references inside configuration strings
-        {"federation": federation, "server_site": server_site or "",
-         "oneshot": base64.b64encode(request_json.encode("utf-8")).decode("ascii")},
+        {
+            "federation": federation,
+            "server_site": server_site or "",
+            "oneshot": base64.b64encode(request_json.encode("utf-8")).decode("ascii"),
+        },
         server_site,
     )
     return admin.submit(folder, name)

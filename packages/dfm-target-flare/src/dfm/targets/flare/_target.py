@@ -165,8 +165,9 @@ class FlareTarget(Target):
                     f"{state.homesite} --workspace {self._workspace.root}`"
                 ) from e
             self._state, self._admin = state, admin
-            self._node = AppNode(state.homesite, admin, self._homesite_entry, self._site_done,
-                                 self.logger)
+            self._node = AppNode(
+                state.homesite, admin, self._homesite_entry, self._site_done, self.logger
+            )
             admin.on_push(self._on_push)
             self._closing.clear()
             try:
@@ -232,16 +233,26 @@ class FlareTarget(Target):
                         self.logger.debug("Retiring %s failed", current.job_id, exc_info=True)
                     exclude.add(current.job_id)
             info = ensure_service(
-                admin, state.federation, list(state.clients), state.server_site,
-                self._workspace.jobs_dir, self.logger, timeout=self._service_timeout,
+                admin,
+                state.federation,
+                list(state.clients),
+                state.server_site,
+                self._workspace.jobs_dir,
+                self.logger,
+                timeout=self._service_timeout,
                 exclude=exclude,
             )
             if info.dead and required & set(info.dead):
                 self._wait_sites(required & set(info.dead))
                 admin.command(info.job_id, "dfm.shutdown", {"when_idle": True})
                 info = ensure_service(
-                    admin, state.federation, list(state.clients), state.server_site,
-                    self._workspace.jobs_dir, self.logger, timeout=self._service_timeout,
+                    admin,
+                    state.federation,
+                    list(state.clients),
+                    state.server_site,
+                    self._workspace.jobs_dir,
+                    self.logger,
+                    timeout=self._service_timeout,
                     exclude=exclude | {info.job_id},
                 )
             self._service = info
@@ -291,8 +302,13 @@ class FlareTarget(Target):
             RuntimeError: The target is not connected.
         """
         return self._execute(
-            request.prepared, request.params, request.next_frame, request.runner,
-            request.options, request.force_modgen, request.debug,
+            request.prepared,
+            request.params,
+            request.next_frame,
+            request.runner,
+            request.options,
+            request.force_modgen,
+            request.debug,
         )
 
     def _job_mode(self, options: Any) -> str:
@@ -357,8 +373,16 @@ class FlareTarget(Target):
         else:
             flare_job = ""
         record = FlareJobRecord(
-            job_id, flare_job, prepared, stream, framer, list(netirs), homesite,
-            self._inject, self._cancel_remote, self.logger,
+            job_id,
+            flare_job,
+            prepared,
+            stream,
+            framer,
+            list(netirs),
+            homesite,
+            self._inject,
+            self._cancel_remote,
+            self.logger,
         )
         with self._lock:
             self._records[job_id] = record
@@ -384,8 +408,13 @@ class FlareTarget(Target):
                 self._start_in_service(record, request, set(remote))
             else:
                 record.flare_job = submit_oneshot(
-                    admin, state.federation, job_id, list(state.clients), state.server_site,
-                    self._workspace.jobs_dir, json.dumps(request),
+                    admin,
+                    state.federation,
+                    job_id,
+                    list(state.clients),
+                    state.server_site,
+                    self._workspace.jobs_dir,
+                    json.dumps(request),
                 )
                 node.route_job(job_id, record.flare_job, homesite)
                 self._wait_started(record)
@@ -400,8 +429,9 @@ class FlareTarget(Target):
         if homesite in netirs:
             node.host().inject(job_id, netirs[homesite].pick_input_params(encoded))
         if debug:
-            self.logger.info("Job %s started on %s (%s)", job_id, ", ".join(sorted(netirs)),
-                             record.flare_job)
+            self.logger.info(
+                "Job %s started on %s (%s)", job_id, ", ".join(sorted(netirs)), record.flare_job
+            )
         return FlareJob(record, runner)
 
     def _create_homesite(self, record: FlareJobRecord, netir: Any, force: bool) -> None:
@@ -532,15 +562,24 @@ class FlareTarget(Target):
                 job_id, buffer_limit=self._buffer_limit, logger=self.logger, unpack=_unpack_wire
             )
             record = FlareJobRecord(
-                job_id, flare_job, None, stream, None, [], state.homesite, self._inject,
-                self._cancel_remote, self.logger,
+                job_id,
+                flare_job,
+                None,
+                stream,
+                None,
+                [],
+                state.homesite,
+                self._inject,
+                self._cancel_remote,
+                self.logger,
             )
             with self._lock:
                 self._records[job_id] = record
                 self._expected[job_id] = -1  # the first entry pushed sets where we are
             node.route_job(job_id, flare_job, state.homesite)
-            reply = admin.command(flare_job, "dfm.attach", {"job": job_id,
-                                                            "subscriber": admin.fqcn or ""})
+            reply = admin.command(
+                flare_job, "dfm.attach", {"job": job_id, "subscriber": admin.fqcn or ""}
+            )
             if not reply.get("found"):
                 with self._lock:
                     self._records.pop(job_id, None)
@@ -556,7 +595,8 @@ class FlareTarget(Target):
             elif state.homesite in record.running_sites:
                 record.fail(
                     f"the homesite's part of job {job_id} ran in the application process that "
-                    "started it, which is gone", state.homesite,
+                    "started it, which is gone",
+                    state.homesite,
                 )
             return record
         return None
@@ -586,8 +626,9 @@ class FlareTarget(Target):
             if entry.seq < expected:
                 return  # delivered before (a push retried after a lost reply)
             if entry.seq > expected:
-                self.logger.warning("Job %s: entries %d..%d are missing", entry.job, expected,
-                                    entry.seq - 1)
+                self.logger.warning(
+                    "Job %s: entries %d..%d are missing", entry.job, expected, entry.seq - 1
+                )
             self._expected[entry.job] = entry.seq + 1
         kind = entry.kind
         if kind == PKG and entry.target == APP:
@@ -599,13 +640,17 @@ class FlareTarget(Target):
         elif kind == DONE:
             record.site_done(entry.source, None if entry.data is None else str(entry.data))
         elif kind == FAIL:
-            reason, site = (entry.data + [None])[:2] if isinstance(entry.data, list) else (
-                str(entry.data), None)
+            reason, site = (
+                (entry.data + [None])[:2]
+                if isinstance(entry.data, list)
+                else (str(entry.data), None)
+            )
             record.fail(str(reason), site)
         elif kind == STARTED:
             if entry.data:
-                record.start_error = "; ".join(f"site {s!r}: {m}" for s, m in
-                                               sorted(dict(entry.data).items()))
+                record.start_error = "; ".join(
+                    f"site {s!r}: {m}" for s, m in sorted(dict(entry.data).items())
+                )
             record.started.set()
         elif kind == END and not record.stream.ended and record.prepared is None:
             record.stream.end()

@@ -51,7 +51,8 @@ class Entry(NamedTuple):
 
 def pack(entries: Iterable[Entry]) -> bytes:
     """The bytes of a batch of entries (msgpack; envelopes stay opaque bytes)."""
-    return msgpack.packb([tuple(e) for e in entries], use_bin_type=True)
+    packed: bytes = msgpack.packb([tuple(e) for e in entries], use_bin_type=True)
+    return packed
 
 
 def unpack(data: bytes | bytearray | memoryview) -> list[Entry]:
@@ -145,11 +146,11 @@ class Reorderer:
                     continue
                 ready.append(entry)
                 expected += 1
-                pending = self._pending.get(key)
-                while pending and expected in pending:
-                    ready.append(pending.pop(expected))
+                waiting = self._pending.get(key)
+                while waiting and expected in waiting:
+                    ready.append(waiting.pop(expected))
                     expected += 1
-                if pending is not None and not pending:
+                if waiting is not None and not waiting:
                     del self._pending[key]
                 self._expected[key] = expected
         return ready
