@@ -61,6 +61,7 @@ def _write_config(work: Path) -> Path:
 def flare_federation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Federation]:
     if importlib.util.find_spec("nvflare") is None:
         pytest.skip("nvflare is not installed")
+    pytest.importorskip("dfm.targets.flare")
     from dfm.targets.flare._poc import Poc
     from dfm.targets.flare._workspace import Workspace
 

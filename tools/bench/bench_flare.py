@@ -91,9 +91,18 @@ def main(argv: list[str] | None = None) -> int:
     shutil.copytree(EXAMPLE, work, ignore=shutil.ignore_patterns("fed", "__pycache__"))
     config = work / "meteo.dfm.yaml"
     subprocess.run(
-        [sys.executable, "-c", "import sys; from dfm.api._cli import main; sys.exit(main())",
-         "gen", str(config), "--output", str(work)],
-        check=True, capture_output=True, timeout=120,
+        [
+            sys.executable,
+            "-c",
+            "import sys; from dfm.api._cli import main; sys.exit(main())",
+            "gen",
+            str(config),
+            "--output",
+            str(work),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
     )
     sys.path.insert(0, str(work))
     poc = Poc(Workspace(scratch / "ws"), say=lambda line: None)
@@ -108,21 +117,27 @@ def main(argv: list[str] | None = None) -> int:
             for _ in range(3):  # warm: code generated and cached on every site
                 timed_job(session, prepared["local"], {"city": "oslo"})
                 timed_job(session, prepared["hop"], {"city": "oslo"})
-            local = [timed_job(session, prepared["local"], {"city": "oslo"})
-                     for _ in range(args.rounds)]
-            hop = [timed_job(session, prepared["hop"], {"city": "oslo"})
-                   for _ in range(args.rounds)]
+            local = [
+                timed_job(session, prepared["local"], {"city": "oslo"}) for _ in range(args.rounds)
+            ]
+            hop = [
+                timed_job(session, prepared["hop"], {"city": "oslo"}) for _ in range(args.rounds)
+            ]
             results["service: submit -> first result (ms, p50)"] = 1000 * statistics.median(
-                f for f, _ in local)
+                f for f, _ in local
+            )
             results["service: trivial job round trip (ms, p50)"] = 1000 * statistics.median(
-                t for _, t in local)
+                t for _, t in local
+            )
             results["service: client->client hop adds (ms, p50)"] = 1000 * (
-                statistics.median(t for _, t in hop) - statistics.median(t for _, t in local))
+                statistics.median(t for _, t in hop) - statistics.median(t for _, t in local)
+            )
             sets = [{"city": "oslo"}] * 1000
             _, total = timed_job(session, prepared["hop"], sets)
             results["service: 1000 sets through a 2-client chain (sets/s)"] = 1000 / total
-            first, total = timed_job(session, prepared["hop"], {"city": "oslo"},
-                                     options={"mode": "per-job"})
+            first, total = timed_job(
+                session, prepared["hop"], {"city": "oslo"}, options={"mode": "per-job"}
+            )
             results["per-job: submit -> first result (s)"] = first
             results["per-job: submit -> finished (s)"] = total
     finally:
