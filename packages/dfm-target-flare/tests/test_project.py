@@ -122,3 +122,15 @@ def test_help_exits_zero(capsys: pytest.CaptureFixture[str]) -> None:
     for command in (poc_command, provision_command, jobs_command):
         assert command(["--help"]) == 0
     assert "127.0.0.1" in capsys.readouterr().out
+
+
+def test_a_real_config_can_name_the_server(tmp_path: Path) -> None:
+    from dfm.targets.flare._project import load_topology
+
+    config = tmp_path / "hub.dfm.yaml"
+    config.write_text(
+        "dfm: 1.0.0\ninfo: {api-version: 1.0.0, code-package: hubfed}\nprovision: {server: hub}\n"
+        "operations: {}\nsites: {app: {}, hub: {}, north: {}}\n"
+    )
+    _, topo = load_topology(config, "app")
+    assert topo.server_site == "hub" and topo.clients == ("north",)
