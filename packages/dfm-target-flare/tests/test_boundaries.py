@@ -42,9 +42,7 @@ class FakeNode:
 
 
 def fl_ctx(peer: str) -> Any:
-    return SimpleNamespace(
-        get_peer_context=lambda: SimpleNamespace(get_identity_name=lambda: peer)
-    )
+    return SimpleNamespace(get_peer_context=lambda: SimpleNamespace(get_identity_name=lambda: peer))
 
 
 def test_a_client_cannot_send_tokens_in_another_sites_name() -> None:

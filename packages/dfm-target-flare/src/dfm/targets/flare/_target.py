@@ -39,6 +39,8 @@ if TYPE_CHECKING:
     from ._wire import Entry
 
 MODES = ("service", "per-job")
+SERVICE_RECHECK = 2.0
+"""Seconds a service's hello is trusted before a job asks it again."""
 _JOB_OPTIONS = ("mode",)
 
 
@@ -104,6 +106,7 @@ class FlareTarget(Target):
         self._admin: AdminLink | None = None
         self._node: AppNode | None = None
         self._service: ServiceInfo | None = None
+        self._service_checked = 0.0
         self._records: dict[str, FlareJobRecord] = {}
         self._finished: OrderedDict[str, FlareJobRecord] = OrderedDict()
         self._expected: dict[str, int] = {}
@@ -216,10 +219,14 @@ class FlareTarget(Target):
         state, admin = self.state, self._require_admin()
         with self._service_lock:
             current = self._service
+            fresh = time.monotonic() - self._service_checked < SERVICE_RECHECK
+            if current is not None and fresh and not lost:
+                if required <= current.ready and not (required & set(current.dead)):
+                    return current  # checked a moment ago (a job failing tells us sooner)
             if current is not None:
                 info = hello(admin, current.job_id)
                 if info is not None and required <= info.ready and not (required & set(info.dead)):
-                    self._service = info
+                    self._service, self._service_checked = info, time.monotonic()
                     return info
             exclude: set[str] = set()
             if current is not None:
@@ -255,7 +262,7 @@ class FlareTarget(Target):
                     timeout=self._service_timeout,
                     exclude=exclude | {info.job_id},
                 )
-            self._service = info
+            self._service, self._service_checked = info, time.monotonic()
             return info
 
     def _wait_sites(self, sites: set[str]) -> None:
@@ -447,16 +454,25 @@ class FlareTarget(Target):
     def _start_in_service(
         self, record: FlareJobRecord, request: dict[str, Any], remote: set[str]
     ) -> None:
+        from ._admin import NotRunningError
         from ._wire import pack, unpack
 
         admin = self._require_admin()
         for attempt in range(2):
-            reply = admin.command(record.flare_job, "dfm.start", request)
+            try:
+                reply = admin.command(record.flare_job, "dfm.start", request)
+            except NotRunningError as e:
+                if attempt:
+                    raise ValueError(f"Job {record.job_id} cannot start: {e}") from e
+                reply = {"ok": False, "gone": True}  # the service ended: get a new one
             if reply.get("ok"):
                 return
             errors: dict[str, str] = reply.get("errors") or {}
             lost = {s for s, m in errors.items() if "not available" in m or "not joined" in m}
-            if (lost or reply.get("retiring")) and attempt == 0:
+            if reply.get("gone"):
+                with self._service_lock:
+                    self._service, self._service_checked = None, 0.0
+            if (lost or reply.get("retiring") or reply.get("gone")) and attempt == 0:
                 service = self._ensure_service(remote, lost=lost)
                 record.flare_job = service.job_id
                 self._require_node().route_job(record.job_id, service.job_id, record.homesite)
