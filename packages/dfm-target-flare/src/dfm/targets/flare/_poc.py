@@ -24,7 +24,7 @@ from typing import Any
 
 from ._policy import apply_policies
 from ._project import Topology, load_topology, project_dict
-from ._workspace import FederationState, Workspace, WorkspaceError
+from ._workspace import FederationState, Workspace
 
 DEFAULT_PORT = 8002
 Say = Callable[[str], None]
@@ -404,10 +404,3 @@ class Poc:
                 pass
         return len(victims)
 
-
-def require_state(ws: Workspace) -> FederationState:
-    """The workspace's state, or a WorkspaceError saying which command makes it."""
-    try:
-        return ws.load()
-    except WorkspaceError:
-        raise

@@ -123,7 +123,6 @@ def project_dict(
     port: int,
     host: str = "localhost",
     org: str = "dfm",
-    hosts: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """An NVFLARE ``project.yml`` (api_version 3) for the topology.
 
@@ -132,7 +131,6 @@ def project_dict(
         port: The server's single port (FL and admin traffic, NVFLARE 2.9).
         host: The server's host name the clients and admins connect to.
         org: The organisation of every participant.
-        hosts: Not used for now (clients need no listening address).
     """
     server: dict[str, Any] = {
         "name": topology.server_name,

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._wire import APP, DONE, END, FAIL, PKG, STARTED, Entry
+from ._wire import APP, DONE, END, FAIL, Entry
 
 PushTransport = Callable[[str, list[Entry]], dict[str, int] | None]
 """``push(fqcn, entries) -> {job: highest seq acknowledged}``, or None if it failed."""
@@ -294,5 +294,3 @@ class JobTable:
             self._closed = True
             self._cond.notify_all()
 
-
-__all__ = ["JobRecord", "JobTable", "PKG", "STARTED"]

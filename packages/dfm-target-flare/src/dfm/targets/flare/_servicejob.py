@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ._admin import ALLOW_LIST_HINT, AdminLink, FlareCommandError, NotRunningError
+from ._admin import ALLOW_LIST_HINT, AdminLink, NotRunningError
 from ._jobdef import write_job
 from ._protocol import ONESHOT_JOB_PREFIX, PROTOCOL_VERSION, SERVICE_JOB_PREFIX, Topic
 
@@ -186,5 +186,3 @@ def submit_oneshot(
     )
     return admin.submit(folder, name)
 
-
-__all__ = ["FlareCommandError", "ServiceInfo", "ensure_service", "hello", "live_services"]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +54,6 @@ class FederationState:
         port: The server's port.
         python_path: Directories the sites need on ``sys.path`` (the federation package).
         launcher_pgid: The process group of the running ``nvflare poc start`` (POC only).
-        job_pgids: Process groups of NVFLARE job processes seen while running (POC only).
     """
 
     kind: str
@@ -69,7 +68,6 @@ class FederationState:
     port: int
     python_path: list[str] = field(default_factory=list)
     launcher_pgid: int | None = None
-    job_pgids: list[int] = field(default_factory=list)
 
     @property
     def sites(self) -> list[str]:
@@ -136,7 +134,8 @@ class Workspace:
             )
         try:
             data: dict[str, Any] = json.loads(self.state_file.read_text(encoding="utf-8"))
-            return FederationState(**data)
+            known = {f.name for f in fields(FederationState)}
+            return FederationState(**{k: v for k, v in data.items() if k in known})
         except (OSError, ValueError, TypeError) as e:
             raise WorkspaceError(
                 f"{self.state_file} is damaged ({e}); run `dfm poc prepare` again"
