@@ -8,6 +8,7 @@ generated package; the server's port is a free one; the POC is always stopped.
 from __future__ import annotations
 
 import importlib.util
+import os
 import shutil
 import socket
 import subprocess
@@ -65,7 +66,10 @@ def flare_federation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Feder
     from dfm.targets.flare._poc import Poc
     from dfm.targets.flare._workspace import Workspace
 
-    root = tmp_path_factory.mktemp("flare")
+    # DFM_FLARE_TEST_DIR keeps the POC's files (logs of every site) for a post-mortem.
+    keep = os.environ.get("DFM_FLARE_TEST_DIR")
+    root = Path(keep) if keep else tmp_path_factory.mktemp("flare")
+    shutil.rmtree(root / "meteo_example", ignore_errors=True)
     work = root / "meteo_example"
     shutil.copytree(EXAMPLE, work, ignore=shutil.ignore_patterns("fed", "__pycache__"))
     config = _write_config(work)

@@ -277,7 +277,10 @@ class ServiceController(Controller):  # type: ignore[misc]  # NVFLARE is untyped
         if client in self._dead:
             return
         self._dead[client] = reason
-        _LOG.error("DFM: %s", reason)
+        # NVFLARE 2.9 fails the whole job once the restarted client reports that it lacks
+        # it: take no new DFM jobs, end when the running ones did (a new service serves).
+        self._retiring = True
+        _LOG.error("DFM: %s; this service retires", reason)
         if self._table is not None:
             self._table.fail_site(client, reason)
 

@@ -403,4 +403,3 @@ class Poc:
             except OSError:
                 pass
         return len(victims)
-

@@ -293,4 +293,3 @@ class JobTable:
         with self._cond:
             self._closed = True
             self._cond.notify_all()
-

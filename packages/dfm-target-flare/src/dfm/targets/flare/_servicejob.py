@@ -185,4 +185,3 @@ def submit_oneshot(
         server_site,
     )
     return admin.submit(folder, name)
-

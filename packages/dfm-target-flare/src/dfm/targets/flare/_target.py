@@ -220,19 +220,22 @@ class FlareTarget(Target):
         with self._service_lock:
             current = self._service
             fresh = time.monotonic() - self._service_checked < SERVICE_RECHECK
-            if current is not None and fresh and not lost:
+            if current is not None and fresh and not lost and not current.hello.get("retiring"):
                 if required <= current.ready and not (required & set(current.dead)):
                     return current  # checked a moment ago (a job failing tells us sooner)
             if current is not None:
                 info = hello(admin, current.job_id)
-                if info is not None and required <= info.ready and not (required & set(info.dead)):
+                usable = info is not None and not info.hello.get("retiring")
+                if usable and info and required <= info.ready and not (required & set(info.dead)):
                     self._service, self._service_checked = info, time.monotonic()
                     return info
             exclude: set[str] = set()
             if current is not None:
                 info = hello(admin, current.job_id)
-                if info is not None and (required & set(info.dead) or lost):
-                    self._wait_sites(required & (set(info.dead) | (lost or set())))
+                if info is not None and (
+                    required & set(info.dead) or lost or info.hello.get("retiring")
+                ):
+                    self._wait_sites(set(state.clients) & (set(info.dead) | (lost or set())))
                     # Retire it: it ends once its running jobs have; new jobs go to a new one.
                     try:
                         admin.command(current.job_id, "dfm.shutdown", {"when_idle": True})
@@ -656,6 +659,7 @@ class FlareTarget(Target):
         elif kind == DONE:
             record.site_done(entry.source, None if entry.data is None else str(entry.data))
         elif kind == FAIL:
+            self._service_checked = 0.0  # a site failed: ask the service before the next job
             reason, site = (
                 (entry.data + [None])[:2]
                 if isinstance(entry.data, list)
@@ -707,6 +711,7 @@ class FlareTarget(Target):
                     status = "unknown"
                 if not status.startswith("FINISHED"):
                     continue  # submitted, starting or busy; a dead one shows as FINISHED
+                self._service_checked = 0.0
                 for record in running:
                     if record.flare_job == flare_job:
                         record.fail(f"its NVFLARE job {flare_job} ended ({status})", None)
