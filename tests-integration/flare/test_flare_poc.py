@@ -220,7 +220,7 @@ def test_reattach_from_another_process(session: Any, flare_federation: Any) -> N
     early = [tuple(json.loads(line)) for line in lines if line.startswith("[")]
     received, collect = collector()
     job = session.reattach(job_id, default_callback=collect)
-    assert job.was_found
+    assert job.was_found, out.stderr[-3000:]
     assert job.wait_until_finished(timeout=60)
     assert job.get_status() == JobStatus.FINISHED, job.errors
     late = [(str(f), p) for _, f, p, _ in received]

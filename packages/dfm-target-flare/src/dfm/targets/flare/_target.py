@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from ._wire import Entry
 
 MODES = ("service", "per-job")
+REATTACH_TRIES = 3
 SERVICE_RECHECK = 2.0
 """Seconds a service's hello is trusted before a job asks it again."""
 _JOB_OPTIONS = ("mode",)
@@ -560,7 +561,11 @@ class FlareTarget(Target):
 
         with self._lock:
             record = self._records.get(job_id) or self._finished.get(job_id)
-        if record is None:
+        for attempt in range(REATTACH_TRIES):
+            if record is not None:
+                break
+            if attempt:
+                time.sleep(0.5)  # a busy service may miss one hello
             record = self._attach_remote(job_id)
         if record is None:
             return UnknownJob(job_id)
@@ -573,6 +578,7 @@ class FlareTarget(Target):
 
         admin, node, state = self._require_admin(), self._require_node(), self.state
         candidates = [s.job_id for s in live_services(admin, state.federation)]
+        self.logger.debug("Looking for job %s in %s", job_id, candidates)
         for job in admin.list_jobs(f"{ONESHOT_JOB_PREFIX}{state.federation}-{job_id}"):
             if str(job.get("status", "")).upper() == "RUNNING" and hello(admin, job["job_id"]):
                 candidates.append(str(job["job_id"]))
