@@ -127,7 +127,10 @@ class ProvisionConfig(ConfigModel):
     Attributes:
         docker: Image build settings.
         helm: Chart settings.
+        server: The site that is the NVIDIA FLARE server (default: the site named
+            ``server``, if any; otherwise the server only relays).
     """
 
     docker: DockerProvision | None = None
     helm: HelmProvision | None = None
+    server: str | None = None

@@ -1,0 +1,157 @@
+"""ServiceExecutor: the NVFLARE client side of DFM (runs in a client's job process).
+
+Imported only by NVFLARE (the class path is in the job's ``config_fed_client.json``).
+It executes the task ``dfm.serve`` for as long as the service runs: it tells the server
+it is ready (the readiness handshake: no DFM job is sent to a client before that), then
+serves aux messages: ``dfm.create`` (build a job's runner from its NetIR), ``dfm.link``
+(batches of tokens and parameter sets), ``dfm.cancel`` and ``dfm.ping``. Nothing a site
+does can end the task with an exception: an error is a DFM status, never an NVFLARE one.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from nvflare.apis.event_type import EventType
+from nvflare.apis.executor import Executor
+from nvflare.apis.fl_constant import ReturnCode
+from nvflare.apis.fl_context import FLContext
+from nvflare.apis.shareable import Shareable, make_reply
+from nvflare.apis.signal import Signal
+
+from ._node import SERVER, SiteNode
+from ._protocol import BATCH_KEY, SERVE_TASK, Topic
+from ._wire import Entry, pack, unpack
+
+_LOG = logging.getLogger("dfm.targets.flare.client")
+
+
+class ServiceExecutor(Executor):  # type: ignore[misc]  # NVFLARE is untyped
+    """A DFM site on an NVFLARE client.
+
+    Args:
+        server_site: The DFM site hosted by the NVFLARE server ("" if none).
+        clients: The job's clients (they may only send entries of their own site).
+    """
+
+    def __init__(self, server_site: str = "", clients: list[str] | None = None) -> None:
+        """Nothing runs before the job starts."""
+        super().__init__()
+        self.server_site = server_site
+        self.clients = list(clients or [])
+        self._engine: Any = None
+        self._node: SiteNode | None = None
+
+    def handle_event(self, event_type: str, fl_ctx: FLContext) -> None:
+        """Set up at START_RUN, tear down at END_RUN."""
+        try:
+            if event_type == EventType.START_RUN:
+                self._setup(fl_ctx)
+            elif event_type == EventType.END_RUN and self._node is not None:
+                self._node.close()
+        except Exception:
+            _LOG.exception("DFM executor: handling %s failed", event_type)
+
+    def _setup(self, fl_ctx: FLContext) -> None:
+        engine = fl_ctx.get_engine()
+        self._engine = engine
+        me = fl_ctx.get_identity_name()
+        self._node = SiteNode(me, me, self.server_site or None, self._send_link, _LOG)
+        engine.register_aux_message_handler(Topic.LINK, self._guard(self._aux_link))
+        engine.register_aux_message_handler(Topic.CREATE, self._guard(self._aux_create))
+        engine.register_aux_message_handler(Topic.CANCEL, self._guard(self._aux_cancel))
+        engine.register_aux_message_handler(Topic.PING, self._aux_ping)
+
+    def execute(
+        self, task_name: str, shareable: Shareable, fl_ctx: FLContext, abort_signal: Signal
+    ) -> Shareable:
+        """Serve until the service ends; announce readiness first."""
+        if task_name != SERVE_TASK:
+            return make_reply(ReturnCode.TASK_UNKNOWN)
+        try:
+            announced = False
+            while not abort_signal.triggered:
+                if not announced:
+                    announced = self._announce(fl_ctx)
+                    if not announced:
+                        time.sleep(0.2)
+                        continue
+                time.sleep(0.2)
+        except Exception:
+            _LOG.exception("DFM executor: serving failed")
+        return make_reply(ReturnCode.OK)
+
+    def _announce(self, fl_ctx: FLContext) -> bool:
+        replies = self._engine.send_aux_request(
+            targets=[SERVER], topic=Topic.READY, request=Shareable(), timeout=5.0, fl_ctx=fl_ctx
+        )
+        reply = replies.get(SERVER) if replies else None
+        return reply is not None and reply.get_return_code() == ReturnCode.OK
+
+    def _guard(self, handler: Any) -> Any:
+        def run(topic: str, request: Shareable, fl_ctx: FLContext) -> Shareable:
+            try:
+                result: Shareable = handler(request, fl_ctx)
+                return result
+            except Exception as e:  # a site's failure never reaches NVFLARE
+                _LOG.exception("DFM executor: %s failed", topic)
+                reply = make_reply(ReturnCode.EXECUTION_EXCEPTION)
+                reply["error"] = f"{type(e).__name__}: {e}"
+                return reply
+
+        return run
+
+    def _send_link(self, destination: str, entries: list[Entry]) -> bool:
+        request = Shareable()
+        request[BATCH_KEY] = pack(entries)
+        with self._engine.new_context() as fl_ctx:
+            replies = self._engine.send_aux_request(
+                targets=[destination],
+                topic=Topic.LINK,
+                request=request,
+                timeout=10.0,
+                fl_ctx=fl_ctx,
+            )
+        reply = replies.get(destination) if replies else None
+        return reply is not None and reply.get_return_code() == ReturnCode.OK
+
+    def _aux_link(self, request: Shareable, fl_ctx: FLContext) -> Shareable:
+        assert self._node is not None
+        peer = fl_ctx.get_peer_context()
+        sender = str(peer.get_identity_name()) if peer is not None else ""
+        try:
+            entries = unpack(request.get(BATCH_KEY, b""))
+        except ValueError as e:
+            _LOG.error("Bad batch from %s: %s", sender, e)
+            return make_reply(ReturnCode.BAD_REQUEST_DATA)
+        if sender in self.clients:  # another client speaks only for its own site
+            forged = [e for e in entries if e.source != sender]
+            if forged:
+                _LOG.error("Dropped %d entries from %s: not its own", len(forged), sender)
+                entries = [e for e in entries if e.source == sender]
+        self._node.receive(entries)
+        return make_reply(ReturnCode.OK)
+
+    def _aux_create(self, request: Shareable, fl_ctx: FLContext) -> Shareable:
+        assert self._node is not None
+        error = self._node.create(
+            str(request.get("job")),
+            str(request.get("homesite")),
+            str(request.get("netir")),
+            bool(request.get("force", False)),
+        )
+        if error is None:
+            return make_reply(ReturnCode.OK)
+        reply = make_reply(ReturnCode.EXECUTION_EXCEPTION)
+        reply["error"] = error
+        return reply
+
+    def _aux_cancel(self, request: Shareable, fl_ctx: FLContext) -> Shareable:
+        assert self._node is not None
+        self._node.cancel(str(request.get("job")))
+        return make_reply(ReturnCode.OK)
+
+    def _aux_ping(self, topic: str, request: Shareable, fl_ctx: FLContext) -> Shareable:
+        return make_reply(ReturnCode.OK)

@@ -1,0 +1,295 @@
+"""The DFM service on the NVFLARE server: the job table and the outbox to the application.
+
+Everything for the application (yields, deliveries to the homesite, job events) goes
+into the job's *outbox*, numbered per job, and stays there until the application
+acknowledges it; a pusher thread sends it to the application's cell that last attached
+to the job. A new application process that attaches gets everything not acknowledged.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._wire import APP, DONE, END, FAIL, Entry
+
+PushTransport = Callable[[str, list[Entry]], dict[str, int] | None]
+"""``push(fqcn, entries) -> {job: highest seq acknowledged}``, or None if it failed."""
+
+MAX_FINISHED = 1000
+PUSH_BATCH = 2048
+
+
+@dataclass
+class JobRecord:
+    """The service's view of one DFM job."""
+
+    job: str
+    homesite: str
+    sites: list[str]
+    pipeline: str
+    created: float = field(default_factory=time.time)
+    remaining: set[str] = field(default_factory=set)
+    status: str = "RUNNING"
+    errors: list[str] = field(default_factory=list)
+    subscriber: str | None = None
+    outbox: deque[Entry] = field(default_factory=deque)
+    next_seq: int = 0
+    acked: int = -1
+    sent: int = -1
+    ended: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        """What ``dfm jobs`` shows."""
+        return {
+            "job": self.job,
+            "pipeline": self.pipeline,
+            "homesite": self.homesite,
+            "sites": self.sites,
+            "status": self.status,
+            "errors": self.errors[:20],
+            "created": self.created,
+            "ended": self.ended,
+            "running_sites": sorted(self.remaining),
+            "pending": len(self.outbox),
+        }
+
+
+class JobTable:
+    """The jobs of the service and their outboxes; thread-safe.
+
+    Args:
+        push: Sends entries to an application cell.
+        logger: Where to log.
+        on_job_failed: Called with ``(job, sites)`` when a job fails (cancel it there).
+    """
+
+    def __init__(
+        self,
+        push: PushTransport,
+        logger: logging.Logger,
+        on_job_failed: Callable[[str, list[str]], None],
+    ) -> None:
+        """Start the pusher thread."""
+        self._push = push
+        self._log = logger
+        self._on_failed = on_job_failed
+        self._jobs: dict[str, JobRecord] = {}
+        self._finished: OrderedDict[str, JobRecord] = OrderedDict()
+        self._cond = threading.Condition()
+        self._closed = False
+        self._unreachable: dict[str, float] = {}
+        self._thread = threading.Thread(target=self._pusher, name="dfm-push", daemon=True)
+        self._thread.start()
+
+    # -- jobs --------------------------------------------------------------------------
+    def add(self, record: JobRecord) -> None:
+        """A job that is starting (all its sites are running it)."""
+        record.remaining = set(record.sites)
+        with self._cond:
+            self._jobs[record.job] = record
+
+    def get(self, job: str) -> JobRecord | None:
+        """A running or finished job."""
+        with self._cond:
+            return self._jobs.get(job) or self._finished.get(job)
+
+    def running(self) -> list[JobRecord]:
+        """The jobs not yet ended."""
+        with self._cond:
+            return [r for r in self._jobs.values() if r.ended is None]
+
+    def all(self) -> list[JobRecord]:
+        """Every job the service knows, oldest first."""
+        with self._cond:
+            records = list(self._finished.values()) + list(self._jobs.values())
+        return sorted(records, key=lambda r: r.created)
+
+    def remove(self, job: str) -> None:
+        """Forget a job that could not start."""
+        with self._cond:
+            self._jobs.pop(job, None)
+
+    # -- entries for the application ----------------------------------------------------
+    def to_app(self, entry: Entry) -> None:
+        """An entry from a site for the application: track job events, queue it."""
+        failed_sites: list[str] | None = None
+        with self._cond:
+            record = self._jobs.get(entry.job)
+            if record is None:
+                self._log.debug("Dropped a %s entry of unknown job %s", entry.kind, entry.job)
+                return
+            if entry.kind == DONE:
+                record.remaining.discard(entry.source)
+                if entry.data is not None and record.status == "RUNNING":
+                    record.status = "FAILED"
+                    record.errors.append(str(entry.data))
+                    failed_sites = sorted(record.remaining)
+            elif entry.kind == FAIL:
+                if record.status == "RUNNING":
+                    record.status = "FAILED"
+                    reason = entry.data[0] if isinstance(entry.data, list) else str(entry.data)
+                    record.errors.append(str(reason))
+                    failed_sites = sorted(record.remaining)
+                record.remaining.clear()
+            self._queue(record, entry)
+            if entry.kind in (DONE, FAIL):
+                self._maybe_end(record)
+        if failed_sites:
+            self._on_failed(entry.job, failed_sites)
+
+    def event(self, job: str, kind: str, data: Any) -> None:
+        """An event of the service itself for the application (e.g. ``fail``, ``started``)."""
+        self.to_app(Entry(kind, job, "server", APP, 0, data))
+
+    def _queue(self, record: JobRecord, entry: Entry) -> None:
+        record.outbox.append(entry._replace(seq=record.next_seq))
+        record.next_seq += 1
+        self._cond.notify_all()
+
+    def _maybe_end(self, record: JobRecord) -> None:
+        if not record.remaining and record.ended is None:
+            record.ended = time.time()
+            if record.status == "RUNNING":
+                record.status = "ENDED"  # the application reports FINISHED or FAILED
+            self._queue(record, Entry(END, record.job, "server", APP, 0, record.status))
+
+    def final(self, job: str, status: str, errors: list[str]) -> None:
+        """The application's final status of the job (DFM's own, from its status tokens)."""
+        with self._cond:
+            record = self._jobs.get(job) or self._finished.get(job)
+            if record is None:
+                return
+            record.status = status
+            record.extra["final"] = True
+            if errors:
+                record.errors = [str(e) for e in errors][:100]
+            if record.ended is None:
+                record.ended = time.time()
+            self._retire(record)
+
+    def cancel(self, job: str) -> JobRecord | None:
+        """Mark a job ABORTED; its outbox is dropped."""
+        with self._cond:
+            record = self._jobs.get(job)
+            if record is None:
+                return None
+            record.status = "ABORTED"
+            record.ended = record.ended or time.time()
+            record.outbox.clear()
+            self._retire(record)
+            return record
+
+    def _retire(self, record: JobRecord) -> None:
+        if record.outbox or record.job not in self._jobs:
+            return
+        del self._jobs[record.job]
+        self._finished[record.job] = record
+        while len(self._finished) > MAX_FINISHED:
+            self._finished.popitem(last=False)
+
+    def fail_site(self, site: str, reason: str) -> list[str]:
+        """Fail every running job that still needs ``site``; returns their ids."""
+        with self._cond:
+            affected = [r.job for r in self._jobs.values() if site in r.remaining]
+        for job in affected:
+            self.to_app(Entry(FAIL, job, "server", APP, 0, [reason, site]))
+        return affected
+
+    # -- the application's side ---------------------------------------------------------
+    def attach(self, job: str, subscriber: str | None) -> JobRecord | None:
+        """Send the job's unacknowledged entries to ``subscriber`` from now on."""
+        with self._cond:
+            record = self._jobs.get(job) or self._finished.get(job)
+            if record is None:
+                return None
+            record.subscriber = subscriber
+            record.sent = record.acked
+            if subscriber:
+                self._unreachable.pop(subscriber, None)
+            self._cond.notify_all()
+            return record
+
+    def ack(self, job: str, seq: int) -> None:
+        """The application has every entry of the job up to ``seq``."""
+        with self._cond:
+            record = self._jobs.get(job)
+            if record is None or seq <= record.acked:
+                return
+            record.acked = seq
+            outbox = record.outbox
+            while outbox and outbox[0].seq <= seq:
+                outbox.popleft()
+            if record.extra.get("final") and not outbox:
+                self._retire(record)
+
+    def retrieve(self, job: str, after: int, limit: int = PUSH_BATCH) -> list[Entry]:
+        """Entries after ``after`` (the poll path); acknowledges everything up to it."""
+        self.ack(job, after)
+        with self._cond:
+            record = self._jobs.get(job)
+            if record is None:
+                return []
+            return [e for e in record.outbox if e.seq > after][:limit]
+
+    # -- pusher ------------------------------------------------------------------------
+    def _pending(self) -> dict[str, list[Entry]]:
+        now = time.monotonic()
+        batches: dict[str, list[Entry]] = {}
+        for record in self._jobs.values():
+            subscriber = record.subscriber
+            if not subscriber or not record.outbox or record.outbox[-1].seq <= record.sent:
+                continue
+            if self._unreachable.get(subscriber, 0.0) > now:
+                continue
+            batch = batches.setdefault(subscriber, [])
+            for entry in record.outbox:
+                if entry.seq > record.sent:
+                    batch.append(entry)
+                    if len(batch) >= PUSH_BATCH:
+                        break
+        return batches
+
+    def _pusher(self) -> None:
+        while True:
+            with self._cond:
+                batches = self._pending()
+                while not batches and not self._closed:
+                    self._cond.wait(0.5)
+                    batches = self._pending()
+                if self._closed:
+                    return
+                for batch in batches.values():
+                    for entry in batch:
+                        record = self._jobs.get(entry.job)
+                        if record is not None and entry.seq > record.sent:
+                            record.sent = entry.seq
+            for subscriber, batch in batches.items():
+                acks = None
+                try:
+                    acks = self._push(subscriber, batch)
+                except Exception:
+                    self._log.exception("Pushing to %s failed", subscriber)
+                with self._cond:
+                    if acks is None:
+                        self._log.warning("DFM: the application %s does not answer", subscriber)
+                        self._unreachable[subscriber] = time.monotonic() + 1.0
+                        for entry in batch:  # send again once the application is back
+                            record = self._jobs.get(entry.job)
+                            if record is not None:
+                                record.sent = min(record.sent, record.acked)
+                        continue
+                for job, seq in acks.items():
+                    self.ack(job, seq)
+
+    def close(self) -> None:
+        """Stop the pusher."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()

@@ -1,0 +1,119 @@
+"""What a site and the application refuse, and what they say when NVFLARE refuses."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from dfm.targets.flare._wire import PKG, Entry, pack
+
+
+def test_importing_the_target_does_not_import_nvflare() -> None:
+    code = (
+        "import sys, dfm.targets.flare as f; "
+        "assert f.FlareTarget.default_priority == 0; "
+        "print('nvflare' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_the_entry_point_loads_the_target() -> None:
+    from importlib.metadata import entry_points
+
+    (ep,) = [e for e in entry_points(group="dfm.targets") if e.name == "flare"]
+    assert ep.load().name == "flare"
+    commands = {e.name for e in entry_points(group="dfm.cli") if e.value.startswith("dfm.targets")}
+    assert commands == {"poc", "provision", "jobs"}
+
+
+class FakeNode:
+    def __init__(self) -> None:
+        self.received: list[Entry] = []
+
+    def receive(self, entries: list[Entry]) -> None:
+        self.received.extend(entries)
+
+
+def fl_ctx(peer: str) -> Any:
+    return SimpleNamespace(get_peer_context=lambda: SimpleNamespace(get_identity_name=lambda: peer))
+
+
+def test_a_client_cannot_send_tokens_in_another_sites_name() -> None:
+    pytest.importorskip("nvflare")
+    from nvflare.apis.shareable import Shareable
+
+    from dfm.targets.flare._executor import ServiceExecutor
+    from dfm.targets.flare._protocol import BATCH_KEY
+
+    executor = ServiceExecutor(server_site="", clients=["north", "south", "east"])
+    node = FakeNode()
+    executor._node = node  # type: ignore[assignment]
+    forged = Entry(PKG, "j", "south", "east", 0, b"{}")
+    honest = Entry(PKG, "j", "north", "east", 0, b"{}")
+    request = Shareable()
+    request[BATCH_KEY] = pack([forged, honest])
+    executor._aux_link(request, fl_ctx("north"))
+    assert node.received == [honest]
+    # the server relays for the application and its own site: it may send any source
+    node.received.clear()
+    executor._aux_link(request, fl_ctx("meteo"))
+    assert node.received == [forged, honest]
+
+
+def test_garbage_batches_are_refused_not_raised() -> None:
+    pytest.importorskip("nvflare")
+    from nvflare.apis.shareable import Shareable
+
+    from dfm.targets.flare._executor import ServiceExecutor
+    from dfm.targets.flare._protocol import BATCH_KEY
+
+    executor = ServiceExecutor(clients=["north"])
+    node = FakeNode()
+    executor._node = node  # type: ignore[assignment]
+    request = Shareable()
+    request[BATCH_KEY] = b"\x00garbage"
+    reply = executor._aux_link(request, fl_ctx("north"))
+    assert reply.get_return_code() == "BAD_REQUEST_DATA" and not node.received
+
+
+def test_a_site_refuses_a_netir_for_another_site_or_invalid() -> None:
+    from dfm.targets.flare._node import SiteNode
+
+    node = SiteNode("north", "north", None, lambda d, e: True, logging.getLogger("t"))
+    assert "invalid NetIR" in (node.create("j", "app", "{not json", False) or "")
+    netir = '{"site": "south"}'
+    error = node.create("j", "app", netir, False) or ""
+    assert "invalid NetIR" in error or "not 'north'" in error
+    node.close()
+
+
+def test_refused_app_command_names_file_and_key(tmp_path: Path) -> None:
+    pytest.importorskip("nvflare")
+    from nvflare.fuel.flare_api.api_spec import AuthorizationError
+
+    from dfm.targets.flare._admin import AdminLink, FlareCommandError
+
+    class Refusing:
+        def do_app_command(self, *args: Any) -> Any:
+            raise AuthorizationError("not authorized for 'app_command'")
+
+    link = AdminLink("app@x.dfm", tmp_path, logging.getLogger("t"), role="lead")
+    link._session = Refusing()
+    with pytest.raises(FlareCommandError) as raised:
+        link.command("job", "dfm.hello", {})
+    message = str(raised.value)
+    assert "local/authorization.json" in message and "permissions.lead.app_command" in message
+
+
+def test_ended_service_names_the_allow_list() -> None:
+    from dfm.targets.flare._servicejob import _ended_message
+
+    message = _ended_message("j1", "FINISHED:ABNORMAL")
+    assert "local/resources.json" in message and "class_allow_list" in message

@@ -1,0 +1,105 @@
+"""One real NVIDIA FLARE POC (server + north + south) for the whole test session.
+
+The federation is the meteo example plus a site ``server`` (the NVFLARE server hosts a DFM
+site). Everything lives in a scratch directory: workspace, HOME of the NVFLARE commands,
+generated package; the server's port is a free one; the POC is always stopped.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "meteo"
+START_TIMEOUT = 240.0
+
+pytestmark = pytest.mark.flare
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Federation:
+    root: Path
+    config: Path
+    workspace: Path
+    port: int
+
+
+def _write_config(work: Path) -> Path:
+    config = yaml.safe_load((EXAMPLE / "meteo.dfm.yaml").read_text(encoding="utf-8"))
+    config["sites"]["server"] = {
+        "info": {"description": "the NVFLARE server's own DFM site"},
+        "interface": {
+            "#/operations/stats.Merge": {
+                "adapter": "meteo.lib.adapters.Merge",
+                "args": "from-operation",
+                "compute_cost": {"fixed_time": 5.0, "fixed_size": 200},
+            }
+        },
+        "send_cost": {s: {"fixed_time": 5.0, "bandwidth": 1000} for s in ("app", "north", "south")},
+    }
+    path = work / "meteo.dfm.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def flare_federation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Federation]:
+    if importlib.util.find_spec("nvflare") is None:
+        pytest.skip("nvflare is not installed")
+    pytest.importorskip("dfm.targets.flare")
+    from dfm.targets.flare._poc import Poc
+    from dfm.targets.flare._workspace import Workspace
+
+    # DFM_FLARE_TEST_DIR keeps the POC's files (logs of every site) for a post-mortem.
+    keep = os.environ.get("DFM_FLARE_TEST_DIR")
+    root = Path(keep) if keep else tmp_path_factory.mktemp("flare")
+    shutil.rmtree(root / "meteo_example", ignore_errors=True)
+    work = root / "meteo_example"
+    shutil.copytree(EXAMPLE, work, ignore=shutil.ignore_patterns("fed", "__pycache__"))
+    config = _write_config(work)
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from dfm.api._cli import main; sys.exit(main())",
+            "gen",
+            str(config),
+            "--output",
+            str(work),
+        ],
+        check=True,
+        timeout=120,
+        capture_output=True,
+    )
+    ws = Workspace(root / "ws")
+    poc = Poc(ws, say=lambda line: print(line, flush=True))
+    port = free_port()
+    sys.path.insert(0, str(work))
+    for name in [m for m in sys.modules if m == "meteo" or m.startswith("meteo.")]:
+        del sys.modules[name]
+    try:
+        poc.start(config, "app", port, timeout=START_TIMEOUT)
+        yield Federation(work, config, ws.root, port)
+    finally:
+        try:
+            poc.stop()
+        finally:
+            sys.path.remove(str(work))
+            for name in [m for m in sys.modules if m == "meteo" or m.startswith("meteo.")]:
+                del sys.modules[name]
