@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 
 from dfm.api import START_PLACE_NAME, STATUS_PLACE_NAME
 
-from ._ir import DoneValue, NetIR, PlacedOperation, StopValue, TokenSend, Transition
+from ._ir import NetIR, PlacedOperation, TokenSend, Transition
+from ._ir_values import DoneValue, StopValue
 from ._lower import STATUS_TRANSITION
 
 if TYPE_CHECKING:
