@@ -31,13 +31,29 @@ class Net:
     def __init__(self, site, ctx):
         self.site = site
         self.ctx = ctx
+        self.send = ctx.send
         self.failed = []
 
-    async def _run_sync(self, fn, /, **kw):
+    async def run_sync(self, fn, /, **kw):
         return ("sync", fn(**kw))
 
-    def _fail(self, index, frame, node_id, error):
+    async def materialize(self, value):
+        return list(value)
+
+    def fail(self, index, frame, node_id, error):
         self.failed.append((index, frame, node_id, error))
+
+
+PLAIN_TYPES = frozenset({int, float, str, bool, type(None), list, dict, tuple})
+
+
+def is_stream(value):
+    return hasattr(value, "__next__")
+
+
+class BlockSpec:
+    def __init__(self, **kw):
+        self.__dict__.update(kw)
 
 
 class TransitionSpec:

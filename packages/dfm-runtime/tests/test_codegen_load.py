@@ -28,7 +28,7 @@ class SendSpec:
         pass
 
 
-FLOW = STOP_TOKEN = TRUSTED = FlowInfo = None
+FLOW = STOP_TOKEN = TRUSTED = FlowInfo = BlockSpec = PLAIN_TYPES = is_stream = None
 
 
 def decode_value(tagged, policy):

@@ -50,6 +50,7 @@ from ._ir_values import (
 )
 from ._ir_discovery import AdapterDiscovery, AdviceEntry, AdviceReport
 from ._lower import STATUS_TRANSITION
+from ._nodes import canonical_json
 from ._placement import MISSING_SEND_COST
 from ._prepared import PreparedPipeline
 
@@ -96,6 +97,7 @@ __all__ = [
     "TokenSend",
     "Transition",
     "YieldPlace",
+    "canonical_json",
     "candidate_sites",
     "prepare",
 ]

@@ -8,6 +8,11 @@ Deliveries go through one FIFO queue drained in a loop, never by recursion: a se
 place of this site made while a delivery is being processed is queued behind it. That
 keeps the stack flat however long a chain of transitions is, and keeps per-place order
 (data before the stop frame that follows it).
+
+Transitions of depth 0 with depth-0 inputs (every straight-line pipeline) take the
+inline path below; the others (ForEach bodies, outer values, scatters, collects) have a
+state object of their own that calls back into the runner (:meth:`NetRunner.ready`,
+:meth:`NetRunner.forward_close`, :meth:`NetRunner.finish`, …).
 """
 
 from __future__ import annotations
@@ -24,12 +29,21 @@ from typing import Any
 from dfm.api import START_PLACE_NAME, ErrorToken, Frame, SerializationError
 
 from . import _telemetry
-from ._context import FLOW, DfmContext, error_token
+from ._context import FLOW, DfmContext, error_token, node_label
 from ._eager import resume
-from ._net import Net
+from ._net import Net, TransitionSpec
 from ._package import TokenPackage
 from ._telemetry_run import SiteRun, traced_fire
-from ._transition import TransitionState, send_error, send_plain, send_stop
+from ._transition import (
+    TransitionState,
+    check_values,
+    incomplete,
+    send_close,
+    send_error,
+    send_plain,
+    send_skip,
+    send_stop,
+)
 
 _STOP = Frame.stop_frame()
 _EAGER_TASKS = sys.version_info >= (3, 12)
@@ -37,6 +51,24 @@ _EAGER_TASKS = sys.version_info >= (3, 12)
 
 def _not_started(*args: Any, **kwargs: Any) -> asyncio.Task[Any]:
     raise RuntimeError("The NetRunner was not started")
+
+
+def _state_for(spec: TransitionSpec) -> TransitionState:
+    block = spec.block
+    if block is not None and block.kind == "scatter":
+        from ._scatter import ScatterState
+
+        return ScatterState(spec)
+    if block is not None and block.kind == "collect":
+        from ._collect import CollectState
+
+        return CollectState(spec)
+    deep = spec.depth > 0 or any(d != spec.depth for d in spec.input_depths)
+    if deep or (block is not None and block.ack >= 0):
+        from ._scoped import ScopedState
+
+        return ScopedState(spec)
+    return TransitionState(spec)
 
 
 class NetRunner:
@@ -82,8 +114,9 @@ class NetRunner:
         self._net: Net | None = None
         self._states: list[TransitionState] = []
         self._place_index: dict[str, tuple[TransitionState, int]] = {}
+        self._blocks: dict[int, Any] = {}
         for spec in net_class.TRANSITIONS:
-            state = TransitionState(spec)
+            state = _state_for(spec)
             self._states.append(state)
             for i, place in enumerate(spec.inputs):
                 if place in self._place_index:
@@ -104,6 +137,7 @@ class NetRunner:
         self._create_task: Callable[..., asyncio.Task[Any]] = _not_started
         self._trace_context = trace_context
         self._site_run: SiteRun | None = None
+        self._cache: Any = None
         ctx._attach(self._deliver)
 
     # -- lifecycle -------------------------------------------------------------------
@@ -149,16 +183,42 @@ class NetRunner:
         net = self._net_class(self._site, self.ctx, loop, self._executor, self._internal_failure)
         self._net = net
         for state in self._states:
-            if state.spec.fire is not None:
-                state.fire = getattr(net, state.spec.fire)
-                if self._site_run is not None and _telemetry.TRANSITION_SPANS:
-                    state.fire = traced_fire(state.fire, state.spec, self.ctx.this_site)
+            self._bind(net, state)
         if not self._states:
             self._end(None)
             return
         self._draining = False
         if self._queue:
             self._drain()
+
+    def _bind(self, net: Net, state: TransitionState) -> None:
+        spec = state.spec
+        kind = state.kind
+        if spec.fire is not None:
+            state.fire = getattr(net, spec.fire)
+            if self._site_run is not None and _telemetry.TRANSITION_SPANS:
+                state.fire = traced_fire(state.fire, spec, self.ctx.this_site)
+        if spec.cond is not None:
+            state.cond = getattr(net, spec.cond)
+        if kind == "fan_out":
+            from ._fanout import FanOut
+
+            fan_out = FanOut(self, state)
+            self._blocks[id(state)] = fan_out
+            state.fire = fan_out.run
+        elif kind in ("cache_lookup", "cache_write"):
+            from ._cache import CacheBlock, SiteCache
+
+            if self._cache is None:
+                self._cache = SiteCache(self._site, self.ctx.federation_name, self.ctx.this_site)
+            block = CacheBlock(self, state, self._cache)
+            self._blocks[id(state)] = block
+            state.fire = block.lookup if kind == "cache_lookup" else block.store
+
+    @property
+    def executor(self) -> Executor | None:
+        """Where sync work runs (sync adapters, generators, cache files)."""
+        return self._executor
 
     def cancel(self) -> None:
         """Cancel running firings and finish now: ``done`` resolves, nothing more is sent."""
@@ -302,36 +362,18 @@ class NetRunner:
             )
             return
         state, i = entry
+        if state.scoped:
+            state.deliver(self, i, frame, value)
+            return
         if frame is _STOP:
             self._close(state, i)
             return
         if state.finished:
-            self.logger.error(
-                "Transition %s of site %s already finished; dropped a token for %s, frame %s",
-                state.spec.name,
-                self.ctx.this_site,
-                place,
-                frame,
-            )
+            self.late_token(state, i, frame)
             return
         slot = state.places[i]
         if frame in slot:
-            self.logger.error(
-                "Place %s of site %s received a second value for frame %s (a bug in the "
-                "sender); the frame gets an ErrorToken",
-                place,
-                self.ctx.this_site,
-                frame,
-            )
-            dup = error_token(
-                "DuplicateToken",
-                f"Place {place!r} received two values for frame {frame}",
-                None,
-                state.spec.node_id,
-                self.ctx.this_site,
-            )
-            old = slot[frame]
-            slot[frame] = ErrorToken.merge([old, dup]) if isinstance(old, ErrorToken) else dup
+            self.duplicate(state, i, frame)
             return
         if state.closed[i]:
             self.logger.warning(
@@ -342,7 +384,7 @@ class NetRunner:
             )
         n = state.n
         if n == 1:
-            self._ready(state, frame, [value])
+            self.ready(state, frame, [value])
             return
         slot[frame] = value
         count = state.counts.get(frame, 0) + 1
@@ -350,24 +392,83 @@ class NetRunner:
             state.counts[frame] = count
             return
         del state.counts[frame]
-        self._ready(state, frame, [p.pop(frame) for p in state.places])
+        self.ready(state, frame, [p.pop(frame) for p in state.places])
+
+    # -- what the transition states call -----------------------------------------------
+    def late_token(self, state: TransitionState, i: int, frame: Frame) -> None:
+        """A token for a transition that already finished: dropped (a sender's bug)."""
+        self.logger.error(
+            "Transition %s of site %s already finished; dropped a token for %s, frame %s",
+            state.spec.name,
+            self.ctx.this_site,
+            state.spec.inputs[i],
+            frame,
+        )
+
+    def duplicate(self, state: TransitionState, i: int, frame: Frame) -> None:
+        """A second value for the same frame on one place: the frame gets an ErrorToken."""
+        place = state.spec.inputs[i]
+        self.logger.error(
+            "Place %s of site %s received a second value for frame %s (a bug in the "
+            "sender); the frame gets an ErrorToken",
+            place,
+            self.ctx.this_site,
+            frame,
+        )
+        dup = error_token(
+            "DuplicateToken",
+            f"Place {place!r} received two values for frame {frame}",
+            None,
+            state.spec.node_id,
+            self.ctx.this_site,
+        )
+        slot = state.places[i]
+        key: Any = frame
+        if frame not in slot:  # an outer value, held by prefix
+            key = frame.frame
+        old = slot.get(key)
+        slot[key] = ErrorToken.merge([old, dup]) if isinstance(old, ErrorToken) else dup
+
+    def incomplete(self, state: TransitionState, frames: list[Frame]) -> None:
+        """Frames that can no longer get all their inputs: an error for each."""
+        for frame, token in incomplete(state, frames, self.ctx.this_site):
+            send_error(self.ctx, state.spec, frame, token)
+
+    def forward_close(self, state: TransitionState, prefix: Frame) -> None:
+        """``close(prefix)`` to every non-yield target of ``state``."""
+        send_close(self.ctx, state.spec, prefix)
+
+    def fan_out_ack(self, state: TransitionState, frame: Frame) -> None:
+        """A sequential fan-out's element is done."""
+        self._blocks[id(state)].acknowledge(frame)
 
     # -- firing ----------------------------------------------------------------------
-
-    def _ready(self, state: TransitionState, frame: Frame, values: list[Any]) -> None:
-        if ErrorToken in map(type, values):
-            errors = [v for v in values if type(v) is ErrorToken]
-            send_error(self.ctx, state.spec, frame, ErrorToken.merge(errors))
+    def ready(self, state: TransitionState, frame: Frame, values: list[Any]) -> None:
+        """Frame ``frame`` of ``state`` has all its inputs: error, skip, or fire."""
+        kind = state.kind
+        if kind == "cache_write":
+            if self._blocks[id(state)].ready(frame, values):
+                self._start(state, frame, values, None, self._context.copy())
+            return
+        special = check_values(values)
+        if special is not None:
+            if type(special) is ErrorToken:
+                send_error(self.ctx, state.spec, frame, special)
+            else:
+                send_skip(self.ctx, state.spec, frame)
+            return
+        if kind == "cond":
+            self._decide(state, frame, values)
             return
         fire = state.fire
         if fire is None:
             send_plain(self.ctx, state.spec, frame, values)
             return
+        started = None
         # Each firing starts from the runner's context, not the delivering task's.
         context = self._context.copy()
         if self._site_run is not None:  # adapter spans name their frame
             context.run(_telemetry.FRAME.set, frame)
-        started = None
         if state.spec.eager and not _EAGER_TASKS:
             # Eager start (~1 µs instead of a ~10 µs Task) only for bodies whose awaits are
             # all sync adapters running in the executor: nothing in them can need
@@ -382,7 +483,40 @@ class NetRunner:
         # asyncio.timeout() or anyio from its first line. (One-op pipeline, Python 3.11:
         # ~25 µs CPU per parameter set if started eagerly by hand, ~36 µs with a Task;
         # correctness first. From Python 3.12 the Task itself starts eagerly.)
+        self._start(state, frame, values, started, context)
+
+    def _decide(self, state: TransitionState, frame: Frame, values: list[Any]) -> None:
+        cond = state.cond
+        assert cond is not None
+        try:
+            ok = cond(values)
+        except Exception as e:
+            token = error_token(
+                type(e).__name__,
+                f"If {node_label(state.spec.node_id)}: the condition cannot be evaluated: {e}",
+                e,
+                state.spec.node_id,
+                self.ctx.this_site,
+            )
+            send_error(self.ctx, state.spec, frame, token)
+            return
+        if ok:
+            send_plain(self.ctx, state.spec, frame, values)
+        else:
+            send_skip(self.ctx, state.spec, frame)
+
+    def _start(
+        self,
+        state: TransitionState,
+        frame: Frame,
+        values: list[Any],
+        started: tuple[Coroutine[Any, Any, None], Any] | None,
+        context: contextvars.Context,
+    ) -> None:
+        # Each firing starts from the runner's context, not the delivering task's.
         state.running += 1
+        if state.scoped:
+            state.busy_inc(frame.frame[: state.depth])  # type: ignore[arg-type]
         task = self._create_task(self._firing(state, frame, values, started), context=context)
         if not task.done():  # an eager Task (3.12+) may be finished already
             self._tasks.add(task)
@@ -429,11 +563,12 @@ class NetRunner:
         if self._finished:
             return
         state.running -= 1
-        if state.running == 0 and state.nclosed == state.n and not state.finished:
-            self._finish(state)
+        if state.scoped:
+            state.busy_dec(self, frame.frame[: state.depth])  # type: ignore[arg-type]
+        if state.can_finish():
+            self.finish(state)
 
     # -- stop ------------------------------------------------------------------------
-
     def _close(self, state: TransitionState, i: int) -> None:
         if state.closed[i]:
             self.logger.warning(
@@ -444,10 +579,11 @@ class NetRunner:
             return
         state.closed[i] = True
         state.nclosed += 1
-        if state.nclosed == state.n and state.running == 0 and not state.finished:
-            self._finish(state)
+        if state.can_finish():
+            self.finish(state)
 
-    def _finish(self, state: TransitionState) -> None:
+    def finish(self, state: TransitionState) -> None:
+        """Every input of ``state`` stopped and nothing runs: report leftovers, stop."""
         state.finished = True
         for frame, token in state.take_incomplete_frames(self.ctx.this_site):
             send_error(self.ctx, state.spec, frame, token)

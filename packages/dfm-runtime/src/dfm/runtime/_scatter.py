@@ -1,0 +1,141 @@
+"""The scatter of a ForEach: element batches in, one frame per element out.
+
+A fan-out sends each site that uses its elements batches at its own frame ``f``: an
+:class:`ElementBatch` by reference on its own site, and ``[start, [[tag, body], …]]``
+(each element in its own tagged form) to other sites. The scatter delivers element
+``k`` of frame ``f`` to its targets at ``f + [k]``. Anything else at ``f`` (the control
+token, an error, a skip) ends the fan-out's frame: the scatter forwards ``close(f)``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from dfm.api import ErrorToken, Frame, decode_value, encode_value
+
+from ._context import error_token, node_label
+from ._net import TransitionSpec
+from ._transition import TransitionState, send_error, send_plain
+
+if TYPE_CHECKING:
+    from ._runner import NetRunner
+
+_STOP = Frame.stop_frame()
+
+
+class ElementBatch:
+    """Consecutive elements of one fan-out frame, starting at index ``start``."""
+
+    __slots__ = ("start", "values")
+
+    def __init__(self, start: int, values: list[Any]) -> None:
+        """Elements ``start``, ``start + 1``, … of a fan-out frame."""
+        self.start = start
+        self.values = values
+
+
+def encode_batch(start: int, values: list[Any], node_id: int | str | None, site: str) -> Any:
+    """The wire form of a batch; an element that cannot be encoded becomes an ErrorToken."""
+    out = []
+    for value in values:
+        try:
+            tag, body = encode_value(value)
+        except Exception as e:
+            token = error_token(
+                "SerializationError",
+                f"Element of ForEach {node_label(node_id)} cannot be sent to another site: {e}",
+                e,
+                node_id,
+                site,
+            )
+            tag, body = encode_value(token)
+        out.append([tag, body])
+    return ("json", [start, out])
+
+
+class ScatterState(TransitionState):
+    """Delivers a fan-out's elements to the places of this site."""
+
+    __slots__ = ("in_depth",)
+
+    def __init__(self, spec: TransitionSpec) -> None:
+        """One input, one level above the transition."""
+        super().__init__(spec)
+        self.scoped = True
+        self.in_depth = spec.depth_of(0)
+
+    def deliver(self, runner: NetRunner, i: int, frame: Frame, value: Any) -> None:
+        """A batch, the end of a fan-out frame, or a close from further up."""
+        if frame is _STOP:
+            if not self.closed[0]:
+                self.closed[0] = True
+                self.nclosed = 1
+                runner.finish(self)
+            return
+        levels = frame.frame
+        assert levels != "stop"
+        if len(levels) <= self.in_depth:
+            runner.forward_close(self, frame)
+            return
+        if len(levels) != self.in_depth + 1:
+            runner.logger.error(
+                "Scatter %s of site %s received a token for frame %s; dropped",
+                self.spec.name,
+                runner.ctx.this_site,
+                frame,
+            )
+            return
+        kind = type(value)
+        if kind is ElementBatch:
+            self._elements(runner, frame, value.start, value.values, None)
+        elif kind is list:
+            self._from_wire(runner, frame, value)
+        else:  # the end of the fan-out's frame
+            runner.forward_close(self, frame)
+
+    def _from_wire(self, runner: NetRunner, frame: Frame, value: list[Any]) -> None:
+        ok = (
+            len(value) == 2
+            and type(value[0]) is int
+            and value[0] >= 0
+            and type(value[1]) is list
+            and all(
+                type(item) is list and len(item) == 2 and type(item[0]) is str for item in value[1]
+            )
+        )
+        if not ok:
+            runner.logger.error(
+                "Scatter %s of site %s received a malformed element batch for frame %s; dropped",
+                self.spec.name,
+                runner.ctx.this_site,
+                frame,
+            )
+            return
+        self._elements(runner, frame, value[0], value[1], runner.ctx.decode_policy)
+
+    def _elements(
+        self, runner: NetRunner, frame: Frame, start: int, values: list[Any], policy: Any
+    ) -> None:
+        ctx, spec = runner.ctx, self.spec
+        for k, item in enumerate(values, start):
+            element = frame.child(k)
+            if policy is not None:
+                tag, body = item
+                if tag == "json":
+                    item = body
+                else:
+                    try:
+                        item = decode_value((tag, body), policy)
+                    except Exception as e:
+                        item = error_token(
+                            "SerializationError",
+                            f"Site {ctx.this_site!r} cannot decode element {k} of ForEach "
+                            f"{node_label(spec.node_id)} for frame {frame}: {e}",
+                            e,
+                            spec.node_id,
+                            ctx.this_site,
+                        )
+            if type(item) is ErrorToken:
+                send_error(ctx, spec, element, item)
+            else:
+                send_plain(ctx, spec, element, (), item)
