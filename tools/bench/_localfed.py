@@ -1,8 +1,10 @@
 """A tiny three-site federation package for the local-target benchmarks.
 
-Sites ``home``, ``s1``, ``s2``; operations ``ops.Echo(x)`` (async) and
-``ops.Inc(x)`` (sync, returns x + 1). Written by hand, like a ``dfm gen`` output
-reduced to what the runtime needs.
+Sites ``home``, ``s1``, ``s2``; operations ``ops.Echo(x)`` (async), ``ops.Inc(x)``
+(sync, returns x + 1), ``ops.Range(n)`` (async, the list ``0..n-1``) and ``ops.Count(n)``
+(sync, a generator of ``0..n-1`` that notes when it produced its first element in
+``FIRST_PRODUCED``). Written by hand, like a ``dfm gen`` output reduced to what the
+runtime needs.
 """
 
 from __future__ import annotations
@@ -29,12 +31,27 @@ class Inc(Operation):
     dfm_class_name: Literal["{fed}.fed.api.ops.Inc"] = "{fed}.fed.api.ops.Inc"
     __api_name__ = "ops.Inc"
     x: Any | NodeParam | PlaceParam = None
+
+
+class Range(Operation):
+    dfm_class_name: Literal["{fed}.fed.api.ops.Range"] = "{fed}.fed.api.ops.Range"
+    __api_name__ = "ops.Range"
+    n: Any | NodeParam | PlaceParam = None
+
+
+class Count(Operation):
+    dfm_class_name: Literal["{fed}.fed.api.ops.Count"] = "{fed}.fed.api.ops.Count"
+    __api_name__ = "ops.Count"
+    n: Any | NodeParam | PlaceParam = None
 """
 
 SITE = """
+import time
+
 from dfm.runtime import Site
 
 API_VERSION = "1.0"
+FIRST_PRODUCED = []
 
 
 class ThisSite(Site):
@@ -43,6 +60,18 @@ class ThisSite(Site):
 
     def call_ops_Inc(self, x=None):
         return x + 1
+
+    async def call_ops_Range(self, n=0):
+        return list(range(n))
+
+    def call_ops_Count(self, n=0):
+        def count():
+            for i in range(n):
+                if i == 0:
+                    FIRST_PRODUCED.append(time.perf_counter())
+                yield i
+
+        return count()
 """
 
 
@@ -60,6 +89,8 @@ def write_federation(root: Path) -> str:
             "interface": {
                 "ops.Echo": {"operation": "ops.Echo", "is_async": True},
                 "ops.Inc": {"operation": "ops.Inc", "is_async": False},
+                "ops.Range": {"operation": "ops.Range", "is_async": True},
+                "ops.Count": {"operation": "ops.Count", "is_async": False},
             },
             "send_cost": {o: {"fixed_time": 0.1} for o in SITES if o != site},
         }

@@ -40,6 +40,11 @@ def is_name(text: str) -> bool:
     return text.isidentifier() and not keyword.iskeyword(text)
 
 
+def comment(text: Any) -> str:
+    """Text that is safe in a ``#`` comment: one line (received names may hold newlines)."""
+    return " ".join(str(text).split())
+
+
 def tagged_literal(value: Any, where: str) -> str:
     """A tagged value as Python source (via JSON, so only plain literals appear)."""
     try:
@@ -59,12 +64,12 @@ class Module:
         self.literals: list[str] = []  # source lines
         self.count = 0
 
-    def literal(self, tagged: Any, comment: str) -> str:
+    def literal(self, tagged: Any, where: str) -> str:
         """The name of a module constant holding the decoded literal."""
         name = f"_L{self.count}"
         self.count += 1
-        self.literals.append("# " + " ".join(comment.split()))
-        self.literals.append(f"{name} = decode_value({tagged_literal(tagged, comment)}, TRUSTED)")
+        self.literals.append("# " + comment(where))
+        self.literals.append(f"{name} = decode_value({tagged_literal(tagged, where)}, TRUSTED)")
         return name
 
 
@@ -159,7 +164,7 @@ def fire_method(module: Module, k: int, t: Transition) -> list[str]:
         calls.append((stmt, var, expr, note))
     lines = [
         f"    async def t{k}_fire(self, frame, data):",
-        f"        # {t.name}: inputs {', '.join(p.name for p in t.inputs)}",
+        "        # " + comment(f"{t.name}: inputs {', '.join(p.name for p in t.inputs)}"),
         "        site = self.site",
     ]
     # An advice report belongs to no node; its (never expected) failure is the site's.
@@ -171,7 +176,7 @@ def fire_method(module: Module, k: int, t: Transition) -> list[str]:
     for i, (call, var, expr, note) in enumerate(calls):
         if track and i:
             lines.append(f"            node = {_literal_node_id(ids[i])}")
-        lines.append(f"            {var} = {expr}  # {note}")
+        lines.append(f"            {var} = {expr}  # " + comment(note))
         if isinstance(call, AdapterCall) and not call.stream:
             # A generator result is sent as the list of its elements.
             lines.append(f"            if type({var}) not in PLAIN_TYPES and is_stream({var}):")
@@ -249,6 +254,6 @@ def cond_method(module: Module, k: int, t: Transition, expr: Any) -> list[str]:
 
     return [
         f"    def t{k}_cond(self, data):",
-        f"        # {t.name}: the condition of If {_literal_node_id(t.node_id)}",
+        "        # " + comment(f"{t.name}: the condition of If {t.node_id}"),
         f"        return {render(expr, 0)}",
     ]

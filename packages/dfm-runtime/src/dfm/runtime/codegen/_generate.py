@@ -120,7 +120,8 @@ def _check_kind(netir: NetIR, t: Transition) -> None:
     allowed = _SENDS[kind]
     for send in t.sends:
         if not isinstance(send.data, allowed):
-            raise ValueError(f"{where}: a {kind or 'operation'} cannot send {send.data.kind!r}")
+            what = f"a {kind} transition" if kind else "an operation"
+            raise ValueError(f"{where}: {what} cannot send {send.data.kind!r}")
         if send.is_yield and isinstance(send.data, (ElementValue, AckValue, DoneValue)):
             raise ValueError(f"{where}: {send.data.kind!r} cannot go to the application")
     depths = [p.depth for p in t.inputs]
