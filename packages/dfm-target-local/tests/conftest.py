@@ -70,6 +70,24 @@ class Exit(Operation):
 class Unsendable(Operation):
     dfm_class_name: Literal["{fed}.fed.api.ops.Unsendable"] = "{fed}.fed.api.ops.Unsendable"
     __api_name__ = "ops.Unsendable"
+
+
+class Square(Operation):
+    dfm_class_name: Literal["{fed}.fed.api.ops.Square"] = "{fed}.fed.api.ops.Square"
+    __api_name__ = "ops.Square"
+    x: P = None
+
+
+class Count(Operation):
+    dfm_class_name: Literal["{fed}.fed.api.ops.Count"] = "{fed}.fed.api.ops.Count"
+    __api_name__ = "ops.Count"
+    n: P = None
+
+
+class ACount(Operation):
+    dfm_class_name: Literal["{fed}.fed.api.ops.ACount"] = "{fed}.fed.api.ops.ACount"
+    __api_name__ = "ops.ACount"
+    n: P = None
 """
 
 SITE = """
@@ -110,6 +128,20 @@ class ThisSite(Site):
         import threading
 
         return threading.Lock()
+
+    async def call_ops_Square(self, x=None):
+        return x * x
+
+    def call_ops_Count(self, n=0):
+        return iter(range(n))
+
+    async def call_ops_ACount(self, n=0):
+        async def count():
+            for i in range(n):
+                await asyncio.sleep(0)
+                yield i
+
+        return count()
 """
 
 IS_ASYNC = {
@@ -121,6 +153,9 @@ IS_ASYNC = {
     "ops.Exit": True,
     "ops.Crash": False,
     "ops.Unsendable": True,
+    "ops.Square": True,
+    "ops.Count": False,
+    "ops.ACount": True,
 }
 
 
