@@ -87,7 +87,13 @@ class Frame:
         ``index`` must be a non-negative int (not checked: this is on the hot path of
         every ForEach element).
         """
-        return Frame._of((*self._levels(), index))
+        levels = self._frame
+        if levels == STOP:
+            raise ValueError("The stop frame has no levels")
+        frame = object.__new__(Frame)
+        frame._frame = levels = (*levels, index)
+        frame._hash = hash(levels)
+        return frame
 
     def with_popped_scope(self) -> Frame:
         """Leave the innermost scope: ``[2, 5]`` → ``[2]``."""

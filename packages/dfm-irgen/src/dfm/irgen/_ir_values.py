@@ -55,14 +55,17 @@ class StopValue(IRModel):
 
 
 class DoneValue(IRModel):
-    """The frame's outcome so far, for the status transition.
+    """The frame's outcome so far, for the status transition or a ForEach's collect.
 
     A control token (``FlowInfo``) when every earlier send of this firing went out, or
     the merged ``ErrorToken`` of the sends whose value could not be selected or
     serialized, so that a yield the application never got fails its frame.
+    ``only_errors``: sent only when it carries an error (a collect that does not
+    acknowledge elements learns that they are done from the closes of its inputs).
     """
 
     kind: Literal["done"] = "done"
+    only_errors: bool = False
 
 
 class ResultValue(IRModel):

@@ -340,8 +340,15 @@ class Lowering:
             body = draft.scope.for_each()
             target = status if body is None else self.drafts[collect_ident(str(body.block))]
             place = f"_done_{draft.site}_{draft.name}"
-            self.send(draft, target, place, DoneValue(), kind="control")
+            # A collect counts closes; it needs a report only for an error, or to
+            # acknowledge each element of a sequential ForEach.
+            quiet = body is not None and not self._sequential(str(body.block))
+            self.send(draft, target, place, DoneValue(only_errors=quiet), kind="control")
         return status
+
+    def _sequential(self, for_each: str) -> bool:
+        node = self.graph.blocks[for_each]
+        return isinstance(node, ForEachNode) and node.sequential
 
     def yield_places(self) -> list[YieldPlace]:
         """The application's places: every yield place, then the status place."""

@@ -54,6 +54,9 @@ class CacheMiss:
         self.key = key
 
 
+_SMALL = 64 * 1024  # entries up to this size are read on the loop: a hit costs microseconds
+
+
 def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", name) or "_"
 
@@ -71,6 +74,16 @@ class SiteCache:
         if self._root is None:
             self._root = self._site.cache_storage(self._subpath)
         return self._root / digest[:2] / f"{digest}.json"
+
+    def small_local_entry(self, digest: str) -> bool | None:
+        """True: a small local entry (read it on the loop); None: none there; False: else."""
+        path = self._path(digest)
+        if not isinstance(path, Path):
+            return False
+        try:
+            return path.stat().st_size <= _SMALL
+        except FileNotFoundError:
+            return None
 
     def read(self, digest: str, key: str) -> tuple[str, Any] | None:
         """The tagged value stored for the key, or None."""
@@ -132,12 +145,43 @@ class CacheBlock:
         return await asyncio.get_running_loop().run_in_executor(self.runner.executor, call)
 
     # -- lookup ----------------------------------------------------------------------
+    def ready_lookup(self, frame: Frame, values: Sequence[Any]) -> bool:
+        """Look the key up now if its entry is local and small; True: do it in a task."""
+        key = self._key(frame, values)
+        if key is None:
+            return False
+        digest, text = key
+        try:
+            small = self.cache.small_local_entry(digest)
+        except Exception:
+            small = False  # the async path reports it
+        if small is False:
+            return True
+        hit = self._hit(text, lambda: self.cache.read(digest, text) if small else None)
+        self._outcome(frame, values, hit, digest, text)
+        return False
+
     async def lookup(self, frame: Frame, values: Sequence[Any]) -> None:
-        """Look the key up; hit: the value to the write and a skip to the body."""
+        """Look the key up in the sync pool (large or remote entries)."""
+        key = self._key(frame, values)
+        if key is None:
+            return
+        digest, text = key
+        try:
+            tagged = await self._io(self.cache.read, digest, text)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:
+            self._unusable(text, e)
+            tagged = None
+        hit = self._hit(text, lambda: tagged)
+        self._outcome(frame, values, hit, digest, text)
+
+    def _key(self, frame: Frame, values: Sequence[Any]) -> tuple[str, str] | None:
         ctx, spec = self.runner.ctx, self.spec
         key = values[self.block.key] if self.block.key >= 0 else self.block.key_value
         try:
-            digest, text = cache_key(key)
+            return cache_key(key)
         except ValueError as e:
             send_error(
                 ctx,
@@ -153,23 +197,33 @@ class CacheBlock:
                     ctx.this_site,
                 ),
             )
-            return
-        hit = None
+            return None
+
+    def _unusable(self, text: str, error: Exception) -> None:
+        ctx = self.runner.ctx
+        ctx.logger.warning(
+            "TryFromCache %s on site %s: cannot use the cache entry for key %s (%s); "
+            "treating it as a miss",
+            node_label(self.spec.node_id),
+            ctx.this_site,
+            text[:80],
+            error,
+        )
+
+    def _hit(self, text: str, read: Any) -> CacheHit | None:
         try:
-            tagged = await self._io(self.cache.read, digest, text)
-            if tagged is not None:
-                hit = CacheHit(decode_value(tagged, ctx.decode_policy))
-        except asyncio.CancelledError:
-            raise
+            tagged = read()
+            if tagged is None:
+                return None
+            return CacheHit(decode_value(tagged, self.runner.ctx.decode_policy))
         except Exception as e:
-            ctx.logger.warning(
-                "TryFromCache %s on site %s: cannot use the cache entry for key %s (%s); "
-                "treating it as a miss",
-                spec.node_id,
-                ctx.this_site,
-                text[:80],
-                e,
-            )
+            self._unusable(text, e)
+            return None
+
+    def _outcome(
+        self, frame: Frame, values: Sequence[Any], hit: CacheHit | None, digest: str, text: str
+    ) -> None:
+        ctx, spec = self.runner.ctx, self.spec
         if hit is None:
             send_plain(ctx, spec, frame, values, CacheMiss(digest, text))
             return

@@ -131,8 +131,9 @@ class CollectState(TransitionState):
         frame = Frame(levels)
         send = runner.ctx.send
         for s in self.spec.sends:
-            if not s.ack:
-                send(s.site, s.place, frame, result, is_yield=s.is_yield, node_id=s.node_id)
+            if s.ack or (s.quiet and type(result) is not ErrorToken):
+                continue
+            send(s.site, s.place, frame, result, is_yield=s.is_yield, node_id=s.node_id)
 
     def _incomplete(self, levels: Levels, site: str) -> ErrorToken:
         return error_token(

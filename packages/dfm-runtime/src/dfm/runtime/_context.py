@@ -191,7 +191,13 @@ class DfmContext:
                     self.this_site,
                 )
                 payload = encode_value(failed)
-        self._route(to_site, place, frame, payload, is_yield, node_id)
+        package = TokenPackage(
+            self.job_id, self.this_site, node_id, to_site, place, is_yield, frame, payload
+        )
+        try:
+            self.router.route(package)
+        except Exception:
+            self._route_failed(package)
         return failed
 
     def send_encoded(
@@ -208,31 +214,24 @@ class DfmContext:
         For values the runtime encodes itself (a fan-out's element batches, each element
         in its own tagged form). Never raises; nothing is sent after the runner finished.
         """
-        if not self._closed:
-            self._route(to_site, place, frame, payload, False, node_id)
-
-    def _route(
-        self,
-        to_site: str,
-        place: str,
-        frame: Frame,
-        payload: tuple[str, Any],
-        is_yield: bool,
-        node_id: int | str | None,
-    ) -> None:
+        if self._closed:
+            return
         package = TokenPackage(
-            self.job_id, self.this_site, node_id, to_site, place, is_yield, frame, payload
+            self.job_id, self.this_site, node_id, to_site, place, False, frame, payload
         )
         if _telemetry.ENABLED:
             _telemetry.on_send(self, package)
         try:
             self.router.route(package)
         except Exception:
-            self.logger.exception(
-                "The router failed to route a token of job %s from %s to %s/%s (frame %s)",
-                self.job_id,
-                self.this_site,
-                to_site,
-                place,
-                frame,
-            )
+            self._route_failed(package)
+
+    def _route_failed(self, package: TokenPackage) -> None:
+        self.logger.exception(
+            "The router failed to route a token of job %s from %s to %s/%s (frame %s)",
+            self.job_id,
+            self.this_site,
+            package.target_site,
+            package.target_place,
+            package.frame,
+        )

@@ -21,6 +21,7 @@ import asyncio
 import contextvars
 import functools
 import threading
+import time
 from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +35,8 @@ from ._transition import TransitionState
 if TYPE_CHECKING:
     from ._runner import NetRunner
 
-_BATCH = 512  # elements per batch from a sequence in memory
+_BATCH = 512  # elements per batch
+_AHEAD = 4 * _BATCH  # elements a generator's thread may produce ahead of the loop
 _END = object()
 
 
@@ -206,40 +208,56 @@ class FanOut:
                 if value is _END:
                     return
                 await self._one(sink, value)
-        lock = threading.Lock()
+        # The worker thread hands elements over through a bounded buffer; the loop drains
+        # it in batches. The first element goes out alone, at once (the first result
+        # must not wait for a batch), and the thread stops ahead of the loop by at most
+        # _AHEAD elements, so a fast generator can neither fill the memory nor keep the
+        # loop's thread from the GIL.
+        ready = threading.Condition()
         buffer: list[Any] = []
         scheduled = False
-        stop = threading.Event()
+        stop = False
 
         def drain() -> None:
             nonlocal scheduled
-            with lock:
-                items = buffer[:]
-                buffer.clear()
-                scheduled = False
+            limit = 1 if sink.next == 0 and not sink.batch else _BATCH
+            with ready:
+                items = buffer[:limit]
+                del buffer[:limit]
+                more = bool(buffer)
+                scheduled = more
+                ready.notify()
             for item in items:
                 sink.add(item)
             sink.flush()
+            if more:
+                loop.call_soon(drain)
 
         def pull() -> None:  # on a worker thread
             nonlocal scheduled
             for value in iterator:
-                if stop.is_set():
-                    return
-                with lock:
+                with ready:
+                    while len(buffer) >= _AHEAD and not stop:
+                        ready.wait()
+                    if stop:
+                        return
                     buffer.append(value)
                     wake = not scheduled
                     scheduled = True
                 if wake:
                     loop.call_soon_threadsafe(drain)
+                    time.sleep(0)  # let the loop's thread have the GIL now
 
         try:
             await loop.run_in_executor(
                 executor, functools.partial(contextvars.copy_context().run, pull)
             )
         finally:
-            stop.set()
-            drain()  # what the thread handed over before it ended (or failed)
+            with ready:
+                stop = True
+                ready.notify_all()
+            while buffer:  # what the thread handed over before it ended (or failed)
+                drain()
 
     async def _one(self, sink: _Sink, value: Any) -> None:
         # Sequential: register the waiter first; the ack can come back synchronously.

@@ -71,6 +71,8 @@ class SendSpec:
         elements: Whether it carries a fan-out's element batches to a scatter.
         ack: Whether it acknowledges one element to a sequential fan-out (per element
             only: acks take no part in closes or stop).
+        quiet: A report sent only when it carries an error (to a collect, which learns
+            from closes that elements are done).
     """
 
     site: str
@@ -85,6 +87,7 @@ class SendSpec:
     result: bool = False
     elements: bool = False
     ack: bool = False
+    quiet: bool = False
 
 
 def done_value(errors: Iterable[ErrorToken | None]) -> Any:

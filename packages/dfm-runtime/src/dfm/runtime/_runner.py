@@ -26,7 +26,7 @@ from collections.abc import Callable, Coroutine, Mapping
 from concurrent.futures import Executor
 from typing import Any
 
-from dfm.api import START_PLACE_NAME, ErrorToken, Frame, SerializationError
+from dfm.api import START_PLACE_NAME, ErrorToken, Frame, SerializationError, SkipToken
 
 from . import _telemetry
 from ._context import FLOW, DfmContext, error_token, node_label
@@ -174,7 +174,8 @@ class NetRunner:
         if sys.version_info >= (3, 12):
             self._create_task = functools.partial(asyncio.Task, loop=loop, eager_start=True)
         else:
-            self._create_task = loop.create_task
+            # asyncio.Task directly: loop.create_task is a Python wrapper around it.
+            self._create_task = functools.partial(asyncio.Task, loop=loop)
         self._context = contextvars.copy_context()
         if _telemetry.ENABLED:
             self._site_run = SiteRun.start(
@@ -323,6 +324,14 @@ class NetRunner:
             frame = _STOP
         self._deliver(place, frame, value)
 
+    def deliver_local(self, place: str, frame: Frame, value: Any) -> None:
+        """Queue a token for a place of this site (frames normalized; runtime use)."""
+        if self._draining:
+            if not self._finished:
+                self._queue.append((place, frame, value))
+            return
+        self._drain(place, frame, value)
+
     def _deliver(self, place: str, frame: Frame, value: Any) -> None:
         # Frames inside the runtime are normalized: the stop frame is always _STOP.
         if self._draining:
@@ -450,7 +459,12 @@ class NetRunner:
             if self._blocks[id(state)].ready(frame, values):
                 self._start(state, frame, values, None, self._context.copy())
             return
-        special = check_values(values)
+        if len(values) == 1:
+            special = values[0]
+            if type(special) is not ErrorToken and type(special) is not SkipToken:
+                special = None
+        else:
+            special = check_values(values)
         if special is not None:
             if type(special) is ErrorToken:
                 send_error(self.ctx, state.spec, frame, special)
@@ -459,6 +473,8 @@ class NetRunner:
             return
         if kind == "cond":
             self._decide(state, frame, values)
+            return
+        if kind == "cache_lookup" and not self._blocks[id(state)].ready_lookup(frame, values):
             return
         fire = state.fire
         if fire is None:

@@ -56,13 +56,21 @@ def encode_batch(start: int, values: list[Any], node_id: int | str | None, site:
 class ScatterState(TransitionState):
     """Delivers a fan-out's elements to the places of this site."""
 
-    __slots__ = ("in_depth",)
+    __slots__ = ("in_depth", "direct")
 
     def __init__(self, spec: TransitionSpec) -> None:
         """One input, one level above the transition."""
         super().__init__(spec)
         self.scoped = True
         self.in_depth = spec.depth_of(0)
+        # The common case: every target is a place of this site taking the whole element;
+        # elements then go straight to the runner's delivery queue.
+        self.direct: tuple[str, ...] | None = None
+        site = spec.sends[0].site if spec.sends else None
+        if spec.sends and all(
+            s.result and s.sel is None and not s.is_yield and s.site == site for s in spec.sends
+        ):
+            self.direct = tuple(s.place for s in spec.sends)
 
     def deliver(self, runner: NetRunner, i: int, frame: Frame, value: Any) -> None:
         """A batch, the end of a fan-out frame, or a close from further up."""
@@ -117,25 +125,32 @@ class ScatterState(TransitionState):
         self, runner: NetRunner, frame: Frame, start: int, values: list[Any], policy: Any
     ) -> None:
         ctx, spec = runner.ctx, self.spec
+        direct = self.direct if ctx.this_site == spec.sends[0].site else None
+        deliver = runner.deliver_local
+        child = frame.child
         for k, item in enumerate(values, start):
-            element = frame.child(k)
+            element = child(k)
             if policy is not None:
-                tag, body = item
-                if tag == "json":
-                    item = body
-                else:
-                    try:
-                        item = decode_value((tag, body), policy)
-                    except Exception as e:
-                        item = error_token(
-                            "SerializationError",
-                            f"Site {ctx.this_site!r} cannot decode element {k} of ForEach "
-                            f"{node_label(spec.node_id)} for frame {frame}: {e}",
-                            e,
-                            spec.node_id,
-                            ctx.this_site,
-                        )
+                tag, item = item
+                if tag != "json":
+                    item = self._decode(ctx, frame, k, tag, item, policy)
             if type(item) is ErrorToken:
                 send_error(ctx, spec, element, item)
+            elif direct is not None:
+                for place in direct:
+                    deliver(place, element, item)
             else:
                 send_plain(ctx, spec, element, (), item)
+
+    def _decode(self, ctx: Any, frame: Frame, k: int, tag: str, body: Any, policy: Any) -> Any:
+        try:
+            return decode_value((tag, body), policy)
+        except Exception as e:
+            return error_token(
+                "SerializationError",
+                f"Site {ctx.this_site!r} cannot decode element {k} of ForEach "
+                f"{node_label(self.spec.node_id)} for frame {frame}: {e}",
+                e,
+                self.spec.node_id,
+                ctx.this_site,
+            )

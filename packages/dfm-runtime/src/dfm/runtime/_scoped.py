@@ -59,6 +59,7 @@ class ScopedState(TransitionState):
         "held",
         "missing",
         "released",
+        "single",
     )
 
     def __init__(self, spec: TransitionSpec) -> None:
@@ -85,6 +86,8 @@ class ScopedState(TransitionState):
         self.held: dict[Frame, list[Any]] = {}
         self.missing: dict[Frame, int] = {}
         self.released: set[tuple[int, Levels]] = set()
+        # One same-depth input and nothing else: every data token fires at once.
+        self.single = self.nsame == 1 and not self.outer and self.ack < 0
 
     # -- what the incomplete-frame report asks ------------------------------------------
     def holds(self, index: int, frame: Frame) -> bool:
@@ -110,6 +113,9 @@ class ScopedState(TransitionState):
         levels = frame.frame
         assert levels != "stop"
         n = len(levels)
+        if self.single and n == self.depth + 1 and not self.finished:
+            runner.ready(self, frame, [value])
+            return
         di = self.in_depth[i]
         if i == self.ack:
             if n == di + 1:

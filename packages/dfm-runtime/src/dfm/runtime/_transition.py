@@ -144,7 +144,7 @@ def send_skip(ctx: DfmContext, spec: TransitionSpec, frame: Frame) -> None:
     """
     send = ctx.send
     for s in spec.sends:
-        if s.ack:
+        if s.ack or s.quiet:
             continue
         if s.is_yield:
             if s.value is STOP_TOKEN:
@@ -178,6 +178,8 @@ def send_plain(
             value = s.value
         if s.done:
             value = done_value(errors)
+            if s.quiet and value is FLOW:
+                continue
         errors.append(
             send(
                 s.site,

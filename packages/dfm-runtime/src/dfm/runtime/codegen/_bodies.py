@@ -201,6 +201,14 @@ def fire_method(module: Module, k: int, t: Transition) -> list[str]:
         if isinstance(data, DoneValue):
             lines.append("        )")
             value = "done_value(errors)"
+            if data.only_errors:
+                # Only an error is worth reporting (a collect counts closes).
+                lines.append("        done = done_value(errors)")
+                lines.append("        if done is not FLOW:")
+                lines.append(
+                    f"            send({repr(send.site)}, {repr(send.place)}, frame, done)"
+                )
+                continue
         elif isinstance(data, (StmtValue, PlaceValue)):
             value = _value_expr(t, data, stmts, where)
         elif isinstance(data, (FlowValue, StopValue, LiteralValue)):

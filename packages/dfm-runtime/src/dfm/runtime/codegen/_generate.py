@@ -95,6 +95,8 @@ def _send_spec(module: Module, t: Transition, send: TokenSend, where: str) -> st
         args.append(f"index={input_index(t, data.place, where)}")
     elif isinstance(data, DoneValue):
         args.append("done=True")
+        if data.only_errors:
+            args.append("quiet=True")
     elif isinstance(data, ResultValue):
         args.append("result=True")
     elif isinstance(data, ElementValue):
