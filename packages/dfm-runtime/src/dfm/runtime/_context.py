@@ -194,6 +194,8 @@ class DfmContext:
         package = TokenPackage(
             self.job_id, self.this_site, node_id, to_site, place, is_yield, frame, payload
         )
+        if _telemetry.ENABLED:
+            _telemetry.on_send(self, package)
         try:
             self.router.route(package)
         except Exception:
