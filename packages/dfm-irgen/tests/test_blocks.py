@@ -414,3 +414,40 @@ def test_bad_blocks_name_the_node_and_the_fix(fed3: FedInfo, case: str, message:
     p = _build(case)
     with pytest.raises(ValueError, match=message):
         prepare(p, fed3, "app", "fed")
+
+
+def test_an_if_over_one_operation_is_fused_into_it(fed3: FedInfo) -> None:
+    from irgentestops import Concat, Echo
+
+    from dfm.irgen import Guard, StmtValue
+
+    with Pipeline() as p:
+        e = Echo(x=PlaceParam(place="n"), site="s1")
+        with If(cond=GreaterThan(left=e["v"], right=3)):
+            Yield(value=Concat(a="x", site="s2"))
+            Yield(value=e, place="e")
+        Yield(value=e, place="always")
+    net = _net(prepare(p, fed3, "app", "fed"))
+    assert "node1" not in net  # no transition of its own
+    echo = net["node0"]
+    assert echo.guard == Guard(
+        node_id=1,
+        expr=CondCompare(
+            op=">",
+            left=StmtValue(stmt_id="node0", sel="v"),
+            right=LiteralValue(value=("json", 3)),
+        ),
+    )
+    assert [(s.place, s.guarded) for s in echo.sends] == [
+        ("always", False),
+        ("e", True),
+        ("node2__ctl", True),
+        ("_done_s1_node0", False),
+    ]
+    # Not fused: a condition that also reads a parameter.
+    with Pipeline() as p:
+        e = Echo(x=PlaceParam(place="n"), site="s1")
+        with If(cond=GreaterThan(left=e, right=PlaceParam(place="limit"))):
+            Yield(value=e)
+    net = _net(prepare(p, fed3, "app", "fed"))
+    assert isinstance(net["node1"].block, Condition) and net["node0"].guard is None

@@ -31,6 +31,7 @@ from ._ir_blocks import (
     CondOr,
     CondTruth,
     FanOut,
+    Guard,
     Scatter,
 )
 from ._ir_values import (
@@ -78,6 +79,7 @@ __all__ = [
     "ElementValue",
     "FanOut",
     "FlowValue",
+    "Guard",
     "IRModel",
     "IRStmt",
     "InPlace",

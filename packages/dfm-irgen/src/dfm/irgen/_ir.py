@@ -34,7 +34,7 @@ from pydantic import ConfigDict, Field, SerializeAsAny, model_validator
 
 from dfm.api import Frame, PolymorphicBaseModel
 
-from ._ir_blocks import BlockSpec
+from ._ir_blocks import BlockSpec, Guard
 from ._ir_values import (
     IRModel,
     ParamValue,
@@ -87,7 +87,10 @@ class AdapterCall(IRStmt):
 
 
 class TokenSend(IRModel):
-    """Send a token to a place of a site, or (``is_yield``) to the application."""
+    """Send a token to a place of a site, or (``is_yield``) to the application.
+
+    ``guarded``: one of the sends of an If fused into this transition (see ``Guard``).
+    """
 
     site: str
     place: str
@@ -95,6 +98,7 @@ class TokenSend(IRModel):
     is_yield: bool = False
     node_id: int | str | None = None
     data: SendData
+    guarded: bool = False
 
 
 class Transition(IRModel):
@@ -112,6 +116,7 @@ class Transition(IRModel):
     body: list[SerializeAsAny[IRStmt]] = Field(default_factory=list)
     sends: list[TokenSend] = Field(default_factory=list)
     block: BlockSpec | None = None
+    guard: Guard | None = None
 
 
 class YieldPlace(IRModel):

@@ -31,10 +31,11 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from ._ir_values import IRModel, LiteralValue, PlaceValue
+from ._ir_values import IRModel, LiteralValue, PlaceValue, StmtValue
 
-CondAtom = Annotated[PlaceValue | LiteralValue, Field(discriminator="kind")]
-"""A value in a condition: an input place (with selection) or a literal."""
+CondAtom = Annotated[PlaceValue | LiteralValue | StmtValue, Field(discriminator="kind")]
+"""A value in a condition: an input place (with selection), a literal, or (in the guard
+of an operation's transition) the value of one of its statements."""
 
 CompareOp = Literal["==", "!=", ">", ">=", "<", "<="]
 
@@ -80,6 +81,18 @@ CondExpr = Annotated[
     CondCompare | CondAnd | CondOr | CondNot | CondTruth, Field(discriminator="kind")
 ]
 """A condition tree: data, never source text; the site compiles it from this tree."""
+
+
+class Guard(IRModel):
+    """An If evaluated inside the transition of the operation it reads (``Transition.guard``).
+
+    After the operation's own sends, ``expr`` (over its statement values) decides the
+    sends marked ``guarded``: performed when true, skipped when false; an error in the
+    condition goes to them alone, naming the If (``node_id``).
+    """
+
+    node_id: int | str
+    expr: CondExpr
 
 
 class FanOut(IRModel):
@@ -131,5 +144,5 @@ BlockSpec = Annotated[
 ]
 """The kind of a block transition, with its parameters."""
 
-for _model in (CondAnd, CondOr, CondNot):
+for _model in (CondAnd, CondOr, CondNot, Guard):
     _model.model_rebuild()

@@ -19,6 +19,7 @@ from dfm.api import (
     encode_literal,
 )
 
+from ._fuse import fuse_conditions
 from ._graph import LogicalGraph
 from ._ir import AdapterCall, InPlace, IRStmt, NetIR, TokenSend, Transition, YieldPlace
 from ._ir_blocks import BlockSpec, Collect, FanOut
@@ -60,6 +61,8 @@ class Draft:
     sources: list[str] = field(default_factory=list)
     has_params: bool = False
     gated: bool = True  # whether it takes its block's control when it needs it
+    feeds: dict[str, str] = field(default_factory=dict)  # input place → producing draft
+    guard: Any = None
 
     def has_input(self, place: str) -> bool:
         return any(p.name == place for p in self.inputs)
@@ -134,6 +137,7 @@ class Lowering:
         """A send from ``producer`` to an input ``place`` of ``consumer`` (created here)."""
         kind: Literal["control", "data"] = kw.pop("kind", "data")
         consumer.inputs.append(InPlace(name=place, kind=kind, depth=producer.depth))
+        consumer.feeds[place] = producer.name
         producer.sends.append(
             TokenSend(site=consumer.site, place=place, kind=kind, data=data, **kw)
         )
@@ -283,6 +287,7 @@ class Lowering:
         for draft in list(self.drafts.values()):
             if draft.gated and self.plan.needs_entry(draft.scope, draft.sources, draft.has_params):
                 blocks.entry_control(self, draft)
+        fuse_conditions(self)
         status = self._report_done()
         blocks.acknowledge_elements(self)
         for draft in [*self.drafts.values(), status]:
@@ -298,6 +303,7 @@ class Lowering:
                     body=draft.body,
                     sends=_ordered_sends(draft.sends),
                     block=draft.block,
+                    guard=draft.guard,
                 )
             )
         return {

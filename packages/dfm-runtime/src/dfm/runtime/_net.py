@@ -25,7 +25,7 @@ from typing import Any, ClassVar, Literal, TypeVar
 
 from dfm.api import ErrorToken, Frame
 
-from ._context import FLOW, DfmContext
+from ._context import FLOW, SKIP, DfmContext, error_token, node_label
 
 _R = TypeVar("_R")
 
@@ -73,6 +73,7 @@ class SendSpec:
             only: acks take no part in closes or stop).
         quiet: A report sent only when it carries an error (to a collect, which learns
             from closes that elements are done).
+        guarded: A send of an If fused into this transition (see :meth:`Net.guard_failed`).
     """
 
     site: str
@@ -88,6 +89,7 @@ class SendSpec:
     elements: bool = False
     ack: bool = False
     quiet: bool = False
+    guarded: bool = False
 
 
 def done_value(errors: Iterable[ErrorToken | None]) -> Any:
@@ -233,6 +235,30 @@ class Net:
             call = functools.partial(contextvars.copy_context().run, list, value)
             return await self._loop.run_in_executor(self._executor, call)
         return value
+
+    def guard_failed(
+        self, index: int, frame: Frame, node_id: int | str | None, error: Exception
+    ) -> None:
+        """The fused If's condition raised: its error goes to the guarded sends only."""
+        ctx = self.ctx
+        token = error_token(
+            type(error).__name__,
+            f"If {node_label(node_id)}: the condition cannot be evaluated: {error}",
+            error,
+            node_id,
+            ctx.this_site,
+        )
+        send = self.send
+        for s in self.TRANSITIONS[index].sends:
+            if s.guarded:
+                send(s.site, s.place, frame, token, is_yield=s.is_yield, node_id=s.node_id)
+
+    def guard_skipped(self, index: int, frame: Frame) -> None:
+        """The fused If is false: a skip to its non-yield sends, nothing to its yields."""
+        send = self.send
+        for s in self.TRANSITIONS[index].sends:
+            if s.guarded and not s.is_yield:
+                send(s.site, s.place, frame, SKIP, node_id=s.node_id)
 
     def fail(self, index: int, frame: Frame, node_id: int | str | None, error: Exception) -> None:
         """Send the body's error to every target of transition ``index``."""

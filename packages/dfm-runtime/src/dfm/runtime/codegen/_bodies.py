@@ -189,58 +189,90 @@ def fire_method(module: Module, k: int, t: Transition) -> list[str]:
     ]
     if t.sends:
         lines.append("        send = self.send")
-    done = any(isinstance(send.data, DoneValue) for send in t.sends)
-    if done and not isinstance(t.sends[-1].data, DoneValue):
+    done = [s for s in t.sends if isinstance(s.data, DoneValue)]
+    if done and (len(done) > 1 or not isinstance(t.sends[-1].data, DoneValue)):
         raise ValueError(f"Transition {t.name!r}: the report to the status must be its last send")
+    plain = [s for s in t.sends if not s.guarded and not isinstance(s.data, DoneValue)]
+    guarded = [s for s in t.sends if s.guarded]
+    if guarded and t.guard is None:
+        raise ValueError(f"Transition {t.name!r}: guarded sends without a guard")
+    if any(isinstance(s.data, DoneValue) for s in guarded):
+        raise ValueError(f"Transition {t.name!r}: the report of the frame cannot be guarded")
+    calls_of = [_send_call(module, t, s, stmts) for s in plain]
+    # The report to the status transition carries the errors of the sends before it.
     if done:
-        # The report to the status transition carries the errors of the sends before it.
-        lines.append("        errors = (")
-    for send in t.sends:
-        where = f"transition {t.name!r}, send to {send.site}/{send.place}"
+        lines += ["        errors = (", *(f"            {c}," for c in calls_of), "        )"]
+    else:
+        lines += [f"        {c}" for c in calls_of]
+    if t.guard is not None:
+        where = f"transition {t.name!r} (If {t.guard.node_id!r})"
+
+        def atom(a: Any) -> str:
+            return _guard_atom(module, t, a, stmts, where)
+
+        guard_calls = [_send_call(module, t, s, stmts) for s in guarded]
+        guard_node = _literal_node_id(t.guard.node_id)
+        lines += [
+            "        # " + comment(f"the If {t.guard.node_id} fused into this transition"),
+            "        try:",
+            f"            ok = {condition_source(t.guard.expr, atom, where)}",
+            "        except Exception as e:",
+            f"            ok = self.guard_failed({k}, frame, {guard_node}, e)",
+            "        if ok:",
+        ]
+        if done:
+            lines += ["            errors += (", *(f"                {c}," for c in guard_calls)]
+            lines.append("            )")
+        else:
+            lines += [f"            {c}" for c in guard_calls] or ["            pass"]
+        lines += ["        elif ok is not None:", f"            self.guard_skipped({k}, frame)"]
+    for send in done:
         data = send.data
-        if isinstance(data, DoneValue):
-            lines.append("        )")
-            value = "done_value(errors)"
-            if data.only_errors:
-                # Only an error is worth reporting (a collect counts closes).
-                lines.append("        done = done_value(errors)")
-                lines.append("        if done is not FLOW:")
-                lines.append(
-                    f"            send({repr(send.site)}, {repr(send.place)}, frame, done)"
-                )
-                continue
-        elif isinstance(data, (StmtValue, PlaceValue)):
-            value = _value_expr(t, data, stmts, where)
-        elif isinstance(data, (FlowValue, StopValue, LiteralValue)):
-            value = const(module, data, where)
+        assert isinstance(data, DoneValue)
+        target = f"{send.site!r}, {send.place!r}, frame"
+        if data.only_errors:
+            # Only an error is worth reporting (a collect counts closes).
+            lines += [
+                "        done = done_value(errors)",
+                "        if done is not FLOW:",
+                f"            send({target}, done)",
+            ]
         else:
-            raise ValueError(f"{where}: an operation cannot send {type(data).__name__}")
-        args = [repr(send.site), repr(send.place), "frame", value]
-        if send.is_yield:
-            args.append("is_yield=True")
-        if send.node_id is not None:
-            args.append(f"node_id={_literal_node_id(send.node_id)}")
-        if isinstance(data, (StmtValue, PlaceValue)) and data.sel is not None:
-            args.append(f"sel={data.sel!r}")
-            if data.issubs is not None:
-                args.append(f"issubs={data.issubs!r}")
-        if done and not isinstance(data, DoneValue):
-            lines.append(f"            send({', '.join(args)}),")
-        else:
-            lines.append(f"        send({', '.join(args)})")
+            lines.append(f"        send({target}, done_value(errors))")
     return lines
 
 
-def cond_method(module: Module, k: int, t: Transition, expr: Any) -> list[str]:
-    """``def t<k>_cond(self, data)``: the If's condition over the inputs."""
-    where = f"transition {t.name!r} (If {t.node_id!r})"
+def _send_call(module: Module, t: Transition, send: Any, stmts: dict[str, str]) -> str:
+    where = f"transition {t.name!r}, send to {send.site}/{send.place}"
+    data = send.data
+    if isinstance(data, (StmtValue, PlaceValue)):
+        value = _value_expr(t, data, stmts, where)
+    elif isinstance(data, (FlowValue, StopValue, LiteralValue)):
+        value = const(module, data, where)
+    else:
+        raise ValueError(f"{where}: an operation cannot send {type(data).__name__}")
+    args = [repr(send.site), repr(send.place), "frame", value]
+    if send.is_yield:
+        args.append("is_yield=True")
+    if send.node_id is not None:
+        args.append(f"node_id={_literal_node_id(send.node_id)}")
+    if isinstance(data, (StmtValue, PlaceValue)) and data.sel is not None:
+        args.append(f"sel={data.sel!r}")
+        if data.issubs is not None:
+            args.append(f"issubs={data.issubs!r}")
+    return f"send({', '.join(args)})"
 
-    def atom(a: Any) -> str:
-        if isinstance(a, PlaceValue):
-            return selected(f"data[{input_index(t, a.place, where)}]", a.sel, a.issubs)
-        if isinstance(a, LiteralValue):
-            return module.literal(a.value, f"{where}, condition literal")
-        raise ValueError(f"{where}: {type(a).__name__} is not a condition value")
+
+def _guard_atom(module: Module, t: Transition, a: Any, stmts: dict[str, str], where: str) -> str:
+    if isinstance(a, StmtValue):
+        return selected(_value_expr(t, a, stmts, where), a.sel, a.issubs)
+    if isinstance(a, LiteralValue):
+        return module.literal(a.value, f"{where}, condition literal")
+    raise ValueError(f"{where}: {type(a).__name__} is not a value of a guard")
+
+
+def condition_source(expr: Any, atom: Any, where: str) -> str:
+    """Python source of a condition tree; ``atom`` renders its values."""
 
     def render(e: Any, depth: int) -> str:
         if depth > 100:
@@ -260,8 +292,22 @@ def cond_method(module: Module, k: int, t: Transition, expr: Any) -> list[str]:
             return f"bool({atom(e.value)})"
         raise ValueError(f"{where}: {type(e).__name__} is not a condition")
 
+    return render(expr, 0)
+
+
+def cond_method(module: Module, k: int, t: Transition, expr: Any) -> list[str]:
+    """``def t<k>_cond(self, data)``: the If's condition over the inputs."""
+    where = f"transition {t.name!r} (If {t.node_id!r})"
+
+    def atom(a: Any) -> str:
+        if isinstance(a, PlaceValue):
+            return selected(f"data[{input_index(t, a.place, where)}]", a.sel, a.issubs)
+        if isinstance(a, LiteralValue):
+            return module.literal(a.value, f"{where}, condition literal")
+        raise ValueError(f"{where}: {type(a).__name__} is not a condition value")
+
     return [
         f"    def t{k}_cond(self, data):",
         "        # " + comment(f"{t.name}: the condition of If {t.node_id}"),
-        f"        return {render(expr, 0)}",
+        f"        return {condition_source(expr, atom, where)}",
     ]

@@ -88,6 +88,8 @@ def _send_spec(module: Module, t: Transition, send: TokenSend, where: str) -> st
         args.append("is_yield=True")
     if send.node_id is not None:
         args.append(f"node_id={send.node_id!r}")
+    if send.guarded:
+        args.append("guarded=True")
     data = send.data
     if isinstance(data, StmtValue) and not t.body:
         raise ValueError(f"{where}: statement {data.stmt_id!r} is not computed before use")
@@ -119,6 +121,8 @@ def _check_kind(netir: NetIR, t: Transition) -> None:
     kind = block.kind if block is not None else None
     if block is not None and t.body:
         raise ValueError(f"{where}: a {kind} transition has no body")
+    if t.guard is not None and (block is not None or not t.body):
+        raise ValueError(f"{where}: only an operation's transition can hold a fused If")
     allowed = _SENDS[kind]
     for send in t.sends:
         if not isinstance(send.data, allowed):
