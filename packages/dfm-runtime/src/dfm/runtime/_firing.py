@@ -42,7 +42,6 @@ class Firings:
     logger: logging.Logger | logging.LoggerAdapter[logging.Logger]
     _states: list[TransitionState]
     _blocks: dict[int, Any]
-    _tasks: set[asyncio.Task[Any]]
     _context: contextvars.Context
     _create_task: Callable[..., asyncio.Task[Any]]
     _finished: bool
@@ -185,9 +184,7 @@ class Firings:
         state.running += 1
         if state.scoped:
             state.busy_inc(frame.frame[: state.depth])  # type: ignore[arg-type]
-        task = self._create_task(self._firing(state, frame, values, started), context=context)
-        if not task.done():  # an eager Task (3.12+) may be finished already
-            self._tasks.add(task)
+        self._create_task(self._firing(state, frame, values, started), context=context)
 
     async def _firing(
         self,
@@ -226,8 +223,6 @@ class Firings:
         except BaseException as e:  # generated bodies catch Exception: this is a bug
             self._internal_failure(e)
             return
-        finally:
-            self._tasks.discard(asyncio.current_task())  # type: ignore[arg-type,unused-ignore]
         if self._finished:
             return
         state.running -= 1

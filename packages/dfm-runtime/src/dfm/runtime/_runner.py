@@ -39,7 +39,6 @@ from ._transition import (
 )
 
 _STOP = Frame.stop_frame()
-_EAGER_TASKS = sys.version_info >= (3, 12)
 
 
 def _not_started(*args: Any, **kwargs: Any) -> asyncio.Task[Any]:
@@ -124,7 +123,9 @@ class NetRunner(Firings):
         self._started = False
         self._finished = False
         self._nfinished = 0
-        self._tasks: set[asyncio.Task[Any]] = set()
+        # Firings run in Tasks named after the runner: cancel() finds them among the loop's
+        # tasks, so the hot path keeps no set of its own.
+        self._task_name = f"dfm-{ctx.job_id}-{ctx.this_site}-{id(self):x}"
         self._done: asyncio.Future[None] | None = None
         self._context = contextvars.copy_context()
         self._create_task: Callable[..., asyncio.Task[Any]] = _not_started
@@ -165,10 +166,12 @@ class NetRunner(Firings):
         loop = self._require_loop()
         self._started = True
         if sys.version_info >= (3, 12):
-            self._create_task = functools.partial(asyncio.Task, loop=loop, eager_start=True)
+            self._create_task = functools.partial(
+                asyncio.Task, loop=loop, name=self._task_name, eager_start=True
+            )
         else:
             # asyncio.Task directly: loop.create_task is a Python wrapper around it.
-            self._create_task = functools.partial(asyncio.Task, loop=loop)
+            self._create_task = functools.partial(asyncio.Task, loop=loop, name=self._task_name)
         self._context = contextvars.copy_context()
         if _telemetry.ENABLED:
             self._site_run = SiteRun.start(
@@ -238,9 +241,11 @@ class NetRunner(Firings):
         self._finished = True
         self.ctx._close()
         self._queue.clear()
-        tasks, self._tasks = self._tasks, set()
-        for task in tasks:
-            task.cancel()
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            for task in asyncio.all_tasks(loop):
+                if task.get_name() == self._task_name:
+                    task.cancel()
         run, self._site_run = self._site_run, None
         if run is not None:
             run.end(error)
