@@ -451,3 +451,26 @@ def test_an_if_over_one_operation_is_fused_into_it(fed3: FedInfo) -> None:
             Yield(value=e)
     net = _net(prepare(p, fed3, "app", "fed"))
     assert isinstance(net["node1"].block, Condition) and net["node0"].guard is None
+
+
+def test_describe_shows_block_kinds_depths_and_fused_ifs(fed3: FedInfo) -> None:
+    from irgentestops import Echo
+
+    with Pipeline() as p:
+        e = Echo(x=PlaceParam(place="xs"), site="s1")
+        with ForEach(seq=e) as x:
+            with If(cond=x):
+                Yield(value=Echo(x=x, site="s2"))
+        with If(cond=e):
+            Yield(value=e, place="e")
+    text = prepare(p, fed3, "app", "fed").describe()
+    assert "node1 [fan_out]: [node1__seq] -> [" in text
+    assert "node1__scatter_s1 [scatter] (depth 1): [node1__elements_s1]" in text
+    assert "node2 [cond] (depth 1)" in text
+    assert "node5 [cond]: [node5__in0] -> [yield app/e, " in text  # reads the fan-out
+    with Pipeline() as p:
+        e = Echo(x=PlaceParam(place="x"), site="s1")
+        with If(cond=e):
+            Yield(value=e, place="e")
+    text = prepare(p, fed3, "app", "fed").describe()
+    assert "node0 [with If 1]: [node0__x] -> [yield if app/e, s1/_done_s1_node0]" in text

@@ -335,3 +335,73 @@ def test_elements_the_receiving_site_refuses_fail_alone(fed: str, ops: Any) -> N
     values = {str(f): v for p_, f, v in got if p_ == "yield"}
     assert values[frames(0, 0)] == 1 and values[frames(0, 2)] == 3
     assert "pickle" in errors_of(values[frames(0, 1)])[0][2]
+
+
+# -- combinations ------------------------------------------------------------------------
+def test_blocks_combined(fed: str, ops: Any) -> None:
+    with Pipeline() as p:
+        items = ops.Echo(x=PlaceParam(place="items"), site="s1")
+        limit = ops.Echo(x=PlaceParam(place="limit"), site="s2")
+        with ForEach(seq=items) as item:
+            twice = ops.Pair(a=item, b=ops.Echo(x=item, site="s2"), site="s1")  # two inputs
+            Yield(value=twice, place="pair")
+            Yield(value="tick", place="tick")  # a literal, once per element
+            with If(cond=GreaterThan(left=limit, right=1)):  # reads only an outer value
+                Yield(value=PlaceParam(place="tag"), place="tagged")
+            with TryFromCache(key=item) as cached:
+                with If(cond=Equal(left=item, right=2)):
+                    Yield(value="computing 2", place="note")
+                cached.cache(ops.Square(x=item, site="s2"))
+            with ForEach(seq=PlaceParam(place="empty", multiuse=True)):
+                pass
+        first = ops.Echo(x=[1, 2], site="s1")
+        with ForEach(seq=first) as again:
+            Yield(value=ops.Echo(x=again, site="s2", dfm_after=first), place="again")
+        Yield(value=PlaceParam(place="empty", multiuse=True), place="nothing")
+    prepared = compile_pipeline(p, fed)
+    params = [{"items": [1, 2], "limit": 5, "tag": "T", "empty": []}]
+    got = run(prepared, params)
+    assert multiset(got) == (
+        yields("pair", (frames(0, 0), [1, 1]), (frames(0, 1), [2, 2]))
+        + yields("tick", (frames(0, 0), "tick"), (frames(0, 1), "tick"))
+        + yields("tagged", (frames(0, 0), "T"), (frames(0, 1), "T"))
+        + yields("note", (frames(0, 1), "computing 2"))
+        + yields("again", (frames(0, 0), 1), (frames(0, 1), 2))
+        + yields("nothing", (frames(0), []))
+        + ok(frames(0))
+    )
+    # Now the cache hits: the body of the TryFromCache does not run ("note" is gone).
+    params[0]["limit"] = 0
+    got = run(compile_pipeline(p, fed), params)
+    assert not [v for p_, _, v in got if p_ in ("note", "tagged")]
+    assert statuses(got) == {frames(0): StopToken(), STOP: StopToken()}
+
+
+def test_for_each_over_a_cached_list_and_sequential_nesting(fed: str, ops: Any) -> None:
+    with Pipeline() as p:
+        with TryFromCache(key="lists") as cached:
+            cached.cache(ops.Echo(x=[[1, 2], [3]], site="s1"))
+        with ForEach(seq=cached, sequential=True) as inner:
+            with ForEach(seq=inner) as x:
+                Yield(value=ops.Slow(x=x, site="s2"))
+    got = run(compile_pipeline(p, fed), [{}])
+    assert multiset(got) == yields(
+        "yield", (frames(0, 0, 0), 1), (frames(0, 0, 1), 2), (frames(0, 1, 0), 3)
+    ) + ok(frames(0))
+
+
+def test_a_value_that_cannot_be_cached_is_still_passed_on(
+    fed: str, ops: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    with Pipeline() as p:
+        with TryFromCache(key="unsendable") as cached:
+            cached.cache(ops.Echo(x=PlaceParam(place="v"), site="s1"))
+        Yield(value=ops.Echo(x=cached, site="s1"))
+    prepared = compile_pipeline(p, fed)
+    with caplog.at_level("WARNING"):
+        # A lock cannot be pickled: nothing is stored, the value goes on on its site.
+        got = run(prepared, [{"v": threading.Lock()}])
+    assert "is not cached" in caplog.text
+    assert statuses(got)[frames(0)] != StopToken()  # the yield itself cannot be sent
+    got = run(prepared, [{"v": 5}])  # still a miss
+    assert [v for p_, _, v in got if p_ == "yield"] == [5]
