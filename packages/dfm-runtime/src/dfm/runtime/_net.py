@@ -98,7 +98,7 @@ def done_value(errors: Iterable[ErrorToken | None]) -> Any:
     A control token when every send went out; else the merged ErrorToken of the sends
     whose value could not be selected or serialized (so that their frame fails).
     """
-    if type(errors) is tuple and errors.count(None) == len(errors):
+    if isinstance(errors, (tuple, list)) and errors.count(None) == len(errors):
         return FLOW  # the common case, checked in C
     failed = [e for e in errors if e is not None]
     return ErrorToken.merge(failed) if failed else FLOW
