@@ -14,7 +14,8 @@ from pydantic import BaseModel, ConfigDict
 
 from dfm.api import Advise, ValueSchema
 
-from ._graph import LogicalGraph, OpNode
+from ._graph import LogicalGraph
+from ._nodes import OpNode
 
 
 class ParamCheck(BaseModel):
