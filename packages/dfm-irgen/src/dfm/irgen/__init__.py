@@ -34,6 +34,7 @@ from ._ir_blocks import (
     Guard,
     Scatter,
 )
+from ._ir_discovery import AdapterDiscovery, AdviceEntry, AdviceReport
 from ._ir_values import (
     AckValue,
     DoneValue,
@@ -49,7 +50,6 @@ from ._ir_values import (
     StopValue,
     TaggedValue,
 )
-from ._ir_discovery import AdapterDiscovery, AdviceEntry, AdviceReport
 from ._lower import STATUS_TRANSITION
 from ._nodes import canonical_json
 from ._placement import MISSING_SEND_COST

@@ -26,10 +26,10 @@ from dfm.api import (
 
 from ._graph import LogicalGraph
 from ._ir import InPlace, IRStmt, NetIR, TokenSend, Transition, YieldPlace
-from ._ir_values import DoneValue, StmtValue, StopValue
-from ._nodes import OpNode
 from ._ir_discovery import AdapterDiscovery, AdviceEntry, AdviceReport
+from ._ir_values import DoneValue, StmtValue, StopValue
 from ._lower import STATUS_TRANSITION
+from ._nodes import OpNode
 from ._placement import allowed_sites
 
 DISCOVERY_TRANSITION = "_discovery_"
