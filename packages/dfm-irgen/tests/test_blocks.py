@@ -474,3 +474,24 @@ def test_describe_shows_block_kinds_depths_and_fused_ifs(fed3: FedInfo) -> None:
             Yield(value=e, place="e")
     text = prepare(p, fed3, "app", "fed").describe()
     assert "node0 [with If 1]: [node0__x] -> [yield if app/e, s1/_done_s1_node0]" in text
+
+
+def test_discovery_asks_the_operations_inside_blocks(fed3: FedInfo) -> None:
+    from irgentestops import Echo
+
+    from dfm.api import Advise
+    from dfm.irgen import AdapterDiscovery
+
+    with Pipeline(mode="discovery") as p:
+        items = Echo(x=Advise(), site="s1")
+        with ForEach(seq=items) as item:
+            with If(cond=item):
+                Echo(x=item, site="s2")
+    prepared = prepare(p, fed3, "app", "fed")
+    asked = {
+        site: [
+            s.node_id for t in net.transitions for s in t.body if isinstance(s, AdapterDiscovery)
+        ]
+        for site, net in prepared.net_irs().items()
+    }
+    assert asked == {"s1": [0], "s2": [3]}
