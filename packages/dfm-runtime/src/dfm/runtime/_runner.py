@@ -47,6 +47,8 @@ def _not_started(*args: Any, **kwargs: Any) -> asyncio.Task[Any]:
 
 def _state_for(spec: TransitionSpec) -> TransitionState:
     block = spec.block
+    if block is None and not spec.depth and not spec.input_depths:
+        return TransitionState(spec)  # straight-line: the common case
     if block is not None and block.kind == "scatter":
         from ._scatter import ScatterState
 
@@ -125,7 +127,7 @@ class NetRunner(Firings):
         self._nfinished = 0
         # Firings run in Tasks named after the runner: cancel() finds them among the loop's
         # tasks, so the hot path keeps no set of its own.
-        self._task_name = f"dfm-{ctx.job_id}-{ctx.this_site}-{id(self):x}"
+        self._task_name = f"dfm-runner-{id(self):x}"
         self._done: asyncio.Future[None] | None = None
         self._context = contextvars.copy_context()
         self._create_task: Callable[..., asyncio.Task[Any]] = _not_started
@@ -242,7 +244,8 @@ class NetRunner(Firings):
         self.ctx._close()
         self._queue.clear()
         loop = self._loop
-        if loop is not None and not loop.is_closed():
+        running = any(state.running for state in self._states)
+        if running and loop is not None and not loop.is_closed():
             for task in asyncio.all_tasks(loop):
                 if task.get_name() == self._task_name:
                     task.cancel()
