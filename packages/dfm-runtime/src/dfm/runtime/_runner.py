@@ -215,6 +215,40 @@ class NetRunner(Firings):
             state.fire = block.lookup if kind == "cache_lookup" else block.store
 
     @property
+    def finished_running(self) -> bool:
+        """Whether the runner ended (every transition finished, or it was cancelled)."""
+        return self._finished
+
+    def call_soon(self, fn: Any, *args: Any) -> None:
+        """Run ``fn(*args)`` at the next turn of the runner's loop, as one delivery.
+
+        The tokens ``fn`` delivers to this site are queued and processed after it, as
+        those of any delivery are.
+        """
+        self._require_loop().call_soon(self._drain_call, fn, args)
+
+    def _drain_call(self, fn: Any, args: tuple[Any, ...]) -> None:
+        if self._finished:
+            return
+        self._draining = True
+        queue = self._queue
+        step = self._deliver_now
+        try:
+            fn(*args)
+            while queue:
+                place, frame, value = queue.popleft()
+                step(place, frame, value)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as e:
+            self._internal_failure(e)
+        finally:
+            if self._finished:
+                queue.clear()
+            else:
+                self._draining = False
+
+    @property
     def executor(self) -> Executor | None:
         """Where sync work runs (sync adapters, generators, cache files)."""
         return self._executor

@@ -9,6 +9,7 @@ token, an error, a skip) ends the fan-out's frame: the scatter forwards ``close(
 
 from __future__ import annotations
 
+from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from dfm.api import ErrorToken, Frame, decode_value, encode_value
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from ._runner import NetRunner
 
 _STOP = Frame.stop_frame()
+_PER_TURN = 256  # elements a scatter delivers per turn of the event loop
 
 
 class ElementBatch:
@@ -56,7 +58,7 @@ def encode_batch(start: int, values: list[Any], node_id: int | str | None, site:
 class ScatterState(TransitionState):
     """Delivers a fan-out's elements to the places of this site."""
 
-    __slots__ = ("in_depth", "direct")
+    __slots__ = ("in_depth", "direct", "backlog", "resuming")
 
     def __init__(self, spec: TransitionSpec) -> None:
         """One input, one level above the transition."""
@@ -71,6 +73,9 @@ class ScatterState(TransitionState):
             s.result and s.sel is None and not s.is_yield and s.site == site for s in spec.sends
         ):
             self.direct = tuple(s.place for s in spec.sends)
+        # Elements (frame, next index, values, policy) and closes not delivered yet.
+        self.backlog: deque[tuple[Frame, int, list[Any] | None, Any]] = deque()
+        self.resuming = False
 
     def deliver(self, runner: NetRunner, i: int, frame: Frame, value: Any) -> None:
         """A batch, the end of a fan-out frame, or a close from further up."""
@@ -78,12 +83,12 @@ class ScatterState(TransitionState):
             if not self.closed[0]:
                 self.closed[0] = True
                 self.nclosed = 1
-                runner.finish(self)
+                self._later(runner, frame, 0, None, None)
             return
         levels = frame.frame
         assert levels != "stop"
         if len(levels) <= self.in_depth:
-            runner.forward_close(self, frame)
+            self._later(runner, frame, 0, None, None)
             return
         if len(levels) != self.in_depth + 1:
             runner.logger.error(
@@ -95,11 +100,47 @@ class ScatterState(TransitionState):
             return
         kind = type(value)
         if kind is ElementBatch:
-            self._elements(runner, frame, value.start, value.values, None)
+            self._later(runner, frame, value.start, value.values, None)
         elif kind is list:
             self._from_wire(runner, frame, value)
         else:  # the end of the fan-out's frame
-            runner.forward_close(self, frame)
+            self._later(runner, frame, 0, None, None)
+
+    def _later(
+        self, runner: NetRunner, frame: Frame, start: int, values: list[Any] | None, policy: Any
+    ) -> None:
+        # Queue behind what is still to deliver; deliver now if nothing is.
+        self.backlog.append((frame, start, values, policy))
+        if not self.resuming:
+            self._work(runner)
+
+    def _work(self, runner: NetRunner) -> None:
+        self.resuming = False
+        if self.finished or runner.finished_running:
+            self.backlog.clear()
+            return
+        budget = _PER_TURN
+        backlog = self.backlog
+        while backlog:
+            frame, start, values, policy = backlog[0]
+            if values is None:  # a close, or the stop frame
+                backlog.popleft()
+                if frame is _STOP:
+                    runner.finish(self)
+                else:
+                    runner.forward_close(self, frame)
+                continue
+            if budget <= 0:
+                self.resuming = True
+                runner.call_soon(self._work, runner)
+                return
+            now, rest = values[:budget], values[budget:]
+            budget -= len(now)
+            if rest:
+                backlog[0] = (frame, start + len(now), rest, policy)
+            else:
+                backlog.popleft()
+            self._elements(runner, frame, start, now, policy)
 
     def _from_wire(self, runner: NetRunner, frame: Frame, value: list[Any]) -> None:
         ok = (
@@ -119,7 +160,7 @@ class ScatterState(TransitionState):
                 frame,
             )
             return
-        self._elements(runner, frame, value[0], value[1], runner.ctx.decode_policy)
+        self._later(runner, frame, value[0], value[1], runner.ctx.decode_policy)
 
     def _elements(
         self, runner: NetRunner, frame: Frame, start: int, values: list[Any], policy: Any
