@@ -61,6 +61,9 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", name) or "_"
 
 
+_roots: dict[tuple[str, ...], Any] = {}
+
+
 class SiteCache:
     """The entries of one site's block cache."""
 
@@ -68,11 +71,16 @@ class SiteCache:
         """Entries under the site's ``cache_storage()``; the folder is made on first use."""
         self._site = site
         self._subpath = f"dfm-block-cache/{_safe(federation)}/{_safe(site_name)}"
-        self._root: Any = None
+        # The folder is looked up (and made) once per process and cache configuration,
+        # not in every job: a hit must cost microseconds.
+        config = repr(getattr(site, "cache_config", None))
+        home = (os.environ.get("XDG_CACHE_HOME", ""), os.path.expanduser("~"))
+        self._key = (federation, site_name, config, *home)
+        self._root: Any = _roots.get(self._key)
 
     def _path(self, digest: str) -> Any:
         if self._root is None:
-            self._root = self._site.cache_storage(self._subpath)
+            self._root = _roots[self._key] = self._site.cache_storage(self._subpath)
         return self._root / digest[:2] / f"{digest}.json"
 
     def small_local_entry(self, digest: str) -> bool | None:
