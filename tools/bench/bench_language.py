@@ -11,8 +11,10 @@ Prints each measurement beside its goal and exits non-zero when a goal is missed
 * nested ForEach 300 × 300 with a yield each: ≥ 50,000 yields/s;
 * an If in a batch of 20,000 parameter sets costs ≤ 10 % over the same pipeline
   without it (medians of interleaved runs);
-* a cache hit ≤ 0.5 ms: a warm job whose TryFromCache hits, against the same job with
-  the cached value given as a parameter (medians).
+* a cache hit ≤ 0.5 ms: what a TryFromCache that hits adds to a frame (one site's
+  runner, 2,000 frames that hit, against the same frames yielding the value directly;
+  CPU time, so that other processes on the machine do not count); the round trip of a
+  warm job with a hit is printed beside it.
 
 Uses the three-site federation of ``_localfed.py`` in a temporary directory.
 """
@@ -127,7 +129,7 @@ def bench(options: dict[str, Any], quick: bool) -> None:
         side = 150 if quick else 300
         with Pipeline() as p:
             outer = ops.Range(n=PlaceParam(place="n", multiuse=True), site="s1")
-            with ForEach(seq=outer) as i:
+            with ForEach(seq=outer):
                 inner = ops.Range(n=PlaceParam(place="n", multiuse=True), site="s2")
                 with ForEach(seq=inner) as j:
                     Yield(value=j)
@@ -173,24 +175,48 @@ def bench(options: dict[str, Any], quick: bool) -> None:
                 cached.cache(ops.Echo(x=PlaceParam(place="v"), site="home"))
             Yield(value=cached)
         cache = s.prepare(p)
+        assert timed(cache, {"k": "bench", "v": 1}, 3)  # stored: every later job hits
+        hits = [timed(cache, {"k": "bench", "v": i}, 3)[0] for i in range(100 if quick else 500)]
         with Pipeline() as p:
             Yield(value=PlaceParam(place="v"))
         bare = s.prepare(p)
-        assert timed(cache, {"k": "bench", "v": 1}, 3)
-        jobs = 200 if quick else 1000
-        hit, direct = [], []
-        for i in range(jobs):
-            hit.append(timed(cache, {"k": "bench", "v": i}, 3)[0])
-            direct.append(timed(bare, {"v": i}, 3)[0])
-        cost = (statistics.median(hit) - statistics.median(direct)) * 1000
-        check(
-            "cache hit (warm job with a hit, minus the job without)",
-            cost,
-            "ms",
-            "<= 0.5",
-            cost <= 0.5,
-        )
-        print(f"{'':<58} (job with a hit {statistics.median(hit) * 1000:.2f} ms)")
+        cost = cache_hit_cost(cache, bare, 2_000)
+        check("cache hit (added to a frame, CPU)", cost, "ms", "<= 0.5", cost <= 0.5)
+        print(f"{'':<58} (warm job with a hit: {statistics.median(hits) * 1000:.2f} ms)")
+
+
+def cache_hit_cost(cache: Any, bare: Any, frames: int) -> float:
+    """Milliseconds of CPU a hit adds to a frame, in one site's runner (no session)."""
+    import asyncio
+
+    from dfm.api import Frame
+    from dfm.runtime import JobController, Router
+
+    class Drop(Router):
+        def route(self, package: Any) -> None:
+            pass
+
+    async def run(prepared: Any, params: dict[str, Any]) -> float:
+        controllers = [
+            JobController(net, job_id="bench", router=Drop()) for net in prepared.net_irs().values()
+        ]
+        started = time.process_time()
+        for c in controllers:
+            c.runner.start()
+        for i in range(frames):
+            for c in controllers:
+                c.runner.inject(Frame.start_frame(i), params)
+        for c in controllers:
+            c.runner.inject(Frame.stop_frame(), {})
+        await asyncio.gather(*(c.runner.done for c in controllers))
+        return time.process_time() - started
+
+    best = float("inf")
+    for _ in range(3):
+        hit = asyncio.run(run(cache, {"k": "bench", "v": 0}))
+        plain = asyncio.run(run(bare, {"v": 0}))
+        best = min(best, (hit - plain) / frames)
+    return best * 1000
 
 
 if __name__ == "__main__":
