@@ -405,3 +405,46 @@ def test_a_value_that_cannot_be_cached_is_still_passed_on(
     assert statuses(got)[frames(0)] != StopToken()  # the yield itself cannot be sent
     got = run(prepared, [{"v": 5}])  # still a miss
     assert [v for p_, _, v in got if p_ == "yield"] == [5]
+
+
+def test_tokens_with_frames_of_the_wrong_depth_are_dropped(
+    fed: str, ops: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A site trusts nothing it receives: a token for a frame deeper than the place's
+    # depth (or a malformed element batch) is dropped with an error, never taken for
+    # a close or an element, and the job still completes.
+    from dfm.api import Frame as F
+
+    with Pipeline() as p:
+        with ForEach(seq=PlaceParam(place="xs")) as x:
+            Yield(value=ops.Echo(x=x, site="s2"))
+    prepared = compile_pipeline(p, fed)
+
+    async def go() -> list[Any]:
+        from runtime_testkit import Harness
+
+        harness = Harness(prepared.net_irs())
+        harness.start()
+        s2 = harness.controllers["s2"].runner
+        collect = next(
+            t for t in prepared.net_irs()["s2"].transitions if t.name.endswith("collect")
+        )
+        report = collect.inputs[1].name
+        s2.deliver(report, F([0, 0, 0, 0]), None)  # deeper than any frame of the job
+        scatter = next(t for t in prepared.net_irs()["s2"].transitions if "scatter" in t.name)
+        s2.deliver(scatter.inputs[0].name, F([0]), [0, "not a list"])
+        harness.inject(F([0]), {"xs": [1, 2]})
+        harness.inject(F.stop_frame(), {})
+        await asyncio.wait_for(
+            asyncio.gather(*(c.runner.done for c in harness.controllers.values())), 10
+        )
+        return harness.received
+
+    with caplog.at_level("ERROR"):
+        got = asyncio.run(go())
+    assert "received a token for frame [0, 0, 0, 0]" in caplog.text
+    assert "malformed element batch" in caplog.text
+    assert sorted(r.value for r in got if r.place == "yield") == [1, 2]
+    assert {str(r.frame): r.value for r in got if r.place == STATUS_PLACE_NAME}[frames(0)] == (
+        StopToken()
+    )

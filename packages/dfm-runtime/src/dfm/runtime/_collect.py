@@ -75,8 +75,10 @@ class CollectState(TransitionState):
                 self._open(levels)
                 self.child_closed[levels] = self.child_closed.get(levels, 0) + 1
                 self._check(runner, levels)
-            else:
+            elif n <= d:
                 self._close(runner, levels)
+            else:
+                self._unexpected(runner, i, frame)
             return
         if n == d + 1:
             self._open(levels)
@@ -84,6 +86,17 @@ class CollectState(TransitionState):
             self._check(runner, levels)
         elif n <= d:
             self._close(runner, levels)
+        else:
+            self._unexpected(runner, i, frame)
+
+    def _unexpected(self, runner: NetRunner, i: int, frame: Frame) -> None:
+        runner.logger.error(
+            "Collect %s of site %s received a token for frame %s on %s; dropped",
+            self.spec.name,
+            runner.ctx.this_site,
+            frame,
+            self.spec.inputs[i],
+        )
 
     def _open(self, levels: Levels) -> None:
         if levels not in self.outcomes and levels not in self.child_closed and self.depth:
