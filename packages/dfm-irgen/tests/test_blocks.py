@@ -495,3 +495,18 @@ def test_discovery_asks_the_operations_inside_blocks(fed3: FedInfo) -> None:
         for site, net in prepared.net_irs().items()
     }
     assert asked == {"s1": [0], "s2": [3]}
+
+
+def test_pictures_name_block_transitions(fed3: FedInfo) -> None:
+    from irgentestops import Concat, Echo
+
+    with Pipeline() as p:
+        numbers = Echo(x=PlaceParam(place="n"), site="s1")
+        with ForEach(seq=numbers) as x:
+            with If(cond=x):
+                Yield(value=Concat(a=x, site="s2"))
+        with If(cond=numbers):
+            Yield(value=numbers, place="n_out")
+    dot = prepare(p, fed3, "app", "fed").to_dot()
+    for label in ('"ForEach\\nnode 1"', '"ForEach elements\\nnode 1"', '"If\\nnode 2"'):
+        assert label in dot, label
