@@ -228,6 +228,7 @@ def test_if_condition_is_a_tree_of_inputs_and_literals(fed3: FedInfo) -> None:
     assert [i.name for i in net["node4"].inputs] == ["node4__a"]
     # Yields of values from outside the body (and of literals) are the condition's own.
     gated = [(s.place, s.data) for s in k.sends if s.is_yield]
+    assert [s.node_id for s in k.sends if s.is_yield] == [0, None]  # as direct yields
     assert gated == [
         ("e", PlaceValue(place="node1__in1")),
         ("five", LiteralValue(value=("json", 5))),

@@ -278,6 +278,8 @@ def gated_yield(low: Lowering, y: YieldNode, block: BlockNode) -> None:
 
     place = y.stmt.place
     what = f"The value of Yield {y.stmt.dfm_node_id}"
+    # The yield carries the node id of the value it sends, as a direct yield does.
+    node_id = low.graph.node(y.ref.id.as_identifier()).node_id if y.ref is not None else None
     if isinstance(block, IfNode) and y.scope is block.body:
         draft = low.drafts[block.ident]
         inputs: _CondInputs = low.cond_inputs[block.ident]
@@ -288,7 +290,9 @@ def gated_yield(low: Lowering, y: YieldNode, block: BlockNode) -> None:
             data = inputs.param(y.param)
         else:
             data = LiteralValue(value=literal(y.stmt.value, what))
-        draft.sends.append(TokenSend(site=low.homesite, place=place, is_yield=True, data=data))
+        draft.sends.append(
+            TokenSend(site=low.homesite, place=place, is_yield=True, node_id=node_id, data=data)
+        )
         return
     draft = low.add(Draft(y.ident, low.placement.sites[y.ident], None, y.scope.depth, y.scope))
     if y.ref is not None:
@@ -301,4 +305,6 @@ def gated_yield(low: Lowering, y: YieldNode, block: BlockNode) -> None:
         data = PlaceValue(place=value_place)
     else:
         data = LiteralValue(value=literal(y.stmt.value, what))
-    draft.sends.append(TokenSend(site=low.homesite, place=place, is_yield=True, data=data))
+    draft.sends.append(
+        TokenSend(site=low.homesite, place=place, is_yield=True, node_id=node_id, data=data)
+    )

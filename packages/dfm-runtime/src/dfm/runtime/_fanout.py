@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
 _BATCH = 512  # elements per batch
 _AHEAD = 4 * _BATCH  # elements a generator's thread may produce ahead of the loop
+_YIELD_EVERY = 64  # elements after which a generator's thread lets other threads run
 _END = object()
 
 
@@ -235,7 +236,14 @@ class FanOut:
 
         def pull() -> None:  # on a worker thread
             nonlocal scheduled
+            count = 0
             for value in iterator:
+                count += 1
+                if count % _YIELD_EVERY == 0:
+                    # A fast pure-Python generator would keep the GIL for a whole switch
+                    # interval (5 ms): give the other threads (the loops that carry the
+                    # elements on, the delivery to the application) their turn.
+                    time.sleep(0)
                 with ready:
                     while len(buffer) >= _AHEAD and not stop:
                         ready.wait()
