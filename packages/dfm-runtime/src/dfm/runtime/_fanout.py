@@ -3,8 +3,9 @@
 * Sequences in memory (lists, tuples, dicts, ranges, other iterables that are not
   iterators) are iterated on the loop, in batches, giving the loop a turn between them.
 * Sync generators and other iterators may block: a worker thread of the site's sync
-  pool advances them and hands elements to the loop, the first one at once and then
-  whatever accumulated while the loop was busy (batches form by themselves).
+  pool advances them a chunk at a time (1, 8, 64, then 512 elements), and the loop sends
+  each chunk on before it asks for the next: the first element goes out at once, and
+  the generator never runs far ahead of what the sites can take.
 * Async generators are iterated on the loop; elements are flushed at the next loop turn
   (or when a batch is full).
 
@@ -20,8 +21,6 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
-import threading
-import time
 from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -36,9 +35,20 @@ if TYPE_CHECKING:
     from ._runner import NetRunner
 
 _BATCH = 512  # elements per batch
-_AHEAD = 4 * _BATCH  # elements a generator's thread may produce ahead of the loop
-_YIELD_EVERY = 64  # elements after which a generator's thread lets other threads run
 _END = object()
+
+
+def _take(iterator: Any, count: int) -> tuple[list[Any], bool, Exception | None]:
+    """Up to ``count`` next elements; whether the iterator ended; what it raised."""
+    out: list[Any] = []
+    try:
+        for _ in range(count):
+            out.append(next(iterator))
+    except StopIteration:
+        return out, True, None
+    except Exception as e:  # raised after the elements before it are sent
+        return out, True, e
+    return out, False, None
 
 
 class _Sink:
@@ -200,72 +210,28 @@ class FanOut:
                 handle.cancel()  # the caller flushes what is left, before closing
 
     async def _threaded(self, iterator: Any, sink: _Sink) -> None:
+        # A worker thread of the site's sync pool advances the generator a chunk at a
+        # time; the loop sends each chunk on before asking for the next. Chunks grow from
+        # one element (the first result must not wait for a batch) to a full batch.
         loop = asyncio.get_running_loop()
         executor = self.runner.executor
-        if self.block.sequential:
-            while True:
-                call = functools.partial(contextvars.copy_context().run, next, iterator, _END)
-                value = await loop.run_in_executor(executor, call)
-                if value is _END:
-                    return
-                await self._one(sink, value)
-        # The worker thread hands elements over through a bounded buffer; the loop drains
-        # it in batches. The first element goes out alone, at once (the first result
-        # must not wait for a batch), and the thread stops ahead of the loop by at most
-        # _AHEAD elements, so a fast generator can neither fill the memory nor keep the
-        # loop's thread from the GIL.
-        ready = threading.Condition()
-        buffer: list[Any] = []
-        scheduled = False
-        stop = False
-
-        def drain() -> None:
-            nonlocal scheduled
-            limit = 1 if sink.next == 0 and not sink.batch else _BATCH
-            with ready:
-                items = buffer[:limit]
-                del buffer[:limit]
-                more = bool(buffer)
-                scheduled = more
-                ready.notify()
-            for item in items:
-                sink.add(item)
-            sink.flush()
-            if more:
-                loop.call_soon(drain)
-
-        def pull() -> None:  # on a worker thread
-            nonlocal scheduled
-            count = 0
-            for value in iterator:
-                count += 1
-                if count % _YIELD_EVERY == 0:
-                    # A fast pure-Python generator would keep the GIL for a whole switch
-                    # interval (5 ms): give the other threads (the loops that carry the
-                    # elements on, the delivery to the application) their turn.
-                    time.sleep(0)
-                with ready:
-                    while len(buffer) >= _AHEAD and not stop:
-                        ready.wait()
-                    if stop:
-                        return
-                    buffer.append(value)
-                    wake = not scheduled
-                    scheduled = True
-                if wake:
-                    loop.call_soon_threadsafe(drain)
-                    time.sleep(0)  # let the loop's thread have the GIL now
-
-        try:
-            await loop.run_in_executor(
-                executor, functools.partial(contextvars.copy_context().run, pull)
-            )
-        finally:
-            with ready:
-                stop = True
-                ready.notify_all()
-            while buffer:  # what the thread handed over before it ended (or failed)
-                drain()
+        size = 1
+        while True:
+            take = 1 if self.block.sequential else size
+            call = functools.partial(contextvars.copy_context().run, _take, iterator, take)
+            chunk, ended, error = await loop.run_in_executor(executor, call)
+            if self.block.sequential:
+                for value in chunk:
+                    await self._one(sink, value)
+            else:
+                for value in chunk:
+                    sink.add(value)
+                sink.flush()
+            if error is not None:
+                raise error
+            if ended:
+                return
+            size = min(size * 8, _BATCH)
 
     async def _one(self, sink: _Sink, value: Any) -> None:
         # Sequential: register the waiter first; the ack can come back synchronously.
