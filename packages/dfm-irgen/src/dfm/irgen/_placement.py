@@ -192,23 +192,40 @@ def place(
     by_ident = {n.ident: n for n in nodes}
     cost: dict[str, dict[str, Cost]] = {}
 
+    links: dict[tuple[str, str], SendCostInfo] = {}
+
+    def link(src: str, dst: str) -> SendCostInfo:
+        cost_info = links.get((src, dst))
+        if cost_info is None:
+            cost_info = links[(src, dst)] = model.send(src, dst)
+        return cost_info
+
     def send_time(up: str, src: str, dst: str, size: float, control: bool) -> float:
         if not control and src != dst and src in by_ident[up].kept:
             return _NEVER
-        return model.send(src, dst).time(0.0 if control else size)
+        return link(src, dst).time(0.0 if control else size)
 
-    def edge(up: str, src: str, dst: str, control: bool) -> tuple[float, float]:
-        t, s = cost[up][src]
-        return (t + send_time(up, src, dst, s, control), 0.0 if control else s)
-
+    # The forward pass is the compiler's inner loop (nodes × sites × inputs × sites):
+    # the edge cost is computed inline.
     for node in nodes:
-        cost[node.ident] = {}
+        mine: dict[str, Cost] = {}
+        cost[node.ident] = mine
         for site, compute in node.options:
             in_time, in_size = 0.0, 0.0
             for up, control in node.upstream:
-                t, s = min(edge(up, src, site, control) for src in cost[up])
-                in_time, in_size = in_time + t, in_size + s
-            cost[node.ident][site] = (in_time + compute.time(in_size), float(compute.size(in_size)))
+                kept = by_ident[up].kept
+                best: Cost | None = None
+                for src, (t, s) in cost[up].items():
+                    size = 0.0 if control else s
+                    if kept and not control and src != site and src in kept:
+                        edge = (_NEVER, size)
+                    else:
+                        edge = (t + link(src, site).time(size), size)
+                    if best is None or edge < best:
+                        best = edge
+                assert best is not None
+                in_time, in_size = in_time + best[0], in_size + best[1]
+            mine[site] = (in_time + compute.time(in_size), float(compute.size(in_size)))
 
     def with_yields(ident: str, site: str) -> Cost:
         t, s = cost[ident][site]
