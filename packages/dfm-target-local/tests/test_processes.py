@@ -124,6 +124,29 @@ def test_crashing_site_fails_its_jobs_only(
     assert again.wait_until_finished(30) and again.get_status() is JobStatus.FINISHED
 
 
+def test_a_site_dying_while_another_starts_fails_the_job_with_its_reason(
+    session: Session, ops: ModuleType, recorder: Any
+) -> None:
+    # s2 is busy (its loop blocked) while s1 crashes on the job's first frame: s2 hears of
+    # the job only after it was cancelled. execute() used to raise "job ... was cancelled
+    # before site 's2' started it" and hide why; now the job is FAILED with the cause.
+    with Pipeline() as warm:  # both site processes up, the Crash net's module generated
+        Yield(value=ops.Echo(x="warm", site="s1"))
+        Yield(value=ops.Echo(x="warm", site="s2"), place="s2")
+    assert session.execute(session.prepare(warm)).wait_until_finished(30)
+    with Pipeline() as busy:
+        Yield(value=ops.Block(seconds=3, site="s2"))
+    blocker = session.execute(session.prepare(busy))
+    time.sleep(0.3)
+    with Pipeline() as p:
+        Yield(value=ops.Crash(site="s1"))
+        Yield(value=ops.Echo(x="late", site="s2"), place="late")
+    job = session.execute(session.prepare(p), default_callback=recorder)
+    assert job.wait_until_finished(30) and job.get_status() is JobStatus.FAILED
+    assert "site 's1' stopped: its process exited with code 3" in str(job.errors[0])
+    assert blocker.wait_until_finished(30) and blocker.get_status() is JobStatus.FINISHED
+
+
 def test_version_mismatch_raises(session: Session, ops: ModuleType) -> None:
     with Pipeline(api_version="7.0") as p:
         Yield(value=ops.Echo(x=1, site="s1"))

@@ -34,11 +34,12 @@ from ._loader import load_site_runtime_module, site_runtime_module_name
 from ._net import Net, SendSpec, TransitionSpec, done_value
 from ._package import Router, TokenPackage, to_wire_or_error
 from ._params import EncodedParams, decode_params, encode_params
+from ._policy import SiteTrust, decode_literal, site_decode_policy, site_trust
 from ._pool import DaemonThreadPool
 from ._runner import NetRunner
 from ._secrets import SecretsVault, SecretsVaultConfig, SecretsVaultError
 from ._site import CacheConfig, Provider, Site
-from ._site_runners import SiteRunners
+from ._site_runners import JobCancelledError, SiteRunners
 from ._site_thread import SiteThread
 
 __all__ = [
@@ -56,6 +57,7 @@ __all__ = [
     "FlowInfo",
     "Frame",
     "HostEvents",
+    "JobCancelledError",
     "JobController",
     "Net",
     "NetRunner",
@@ -70,10 +72,12 @@ __all__ = [
     "SiteHost",
     "SiteRunners",
     "SiteThread",
+    "SiteTrust",
     "TokenPackage",
     "TransitionSpec",
     "advice_report",
     "build_advice",
+    "decode_literal",
     "decode_params",
     "decode_value",
     "done_value",
@@ -83,6 +87,8 @@ __all__ = [
     "field_advisor",
     "load_site_runtime_module",
     "select",
+    "site_decode_policy",
     "site_runtime_module_name",
+    "site_trust",
     "to_wire_or_error",
 ]

@@ -50,7 +50,11 @@ def select(value: Any, sel: int | str, issubs: bool | None = None) -> Any:
 
 
 def error_token(
-    kind: str, message: str, error: BaseException | None, node_id: int | str | None, site: str
+    kind: str,
+    message: str,
+    error: BaseException | None,
+    node_id: int | str | None,
+    site: str | None,
 ) -> ErrorToken:
     """An ErrorToken with a message of our own and, if given, the cause's traceback."""
     trace = ""

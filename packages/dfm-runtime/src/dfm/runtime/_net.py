@@ -135,8 +135,17 @@ class Net:
             self._on_internal_failure(e)
             raise
 
-    def _fail(self, index: int, frame: Frame, node_id: int | str | None, error: Exception) -> None:
-        """Send the body's error to every target of transition ``index``."""
+    def _fail(
+        self, index: int, frame: Frame, node_id: int | str | None, error: BaseException
+    ) -> None:
+        """Send the body's error to every target of transition ``index``.
+
+        Any exception of an adapter is an error of the frame, whatever its class (an
+        adapter must not take the site down with ``sys.exit()``); a cancellation of the
+        firing itself is re-raised for the runner.
+        """
+        if isinstance(error, asyncio.CancelledError):
+            raise error
         token = ErrorToken.from_exception(error, node_id=node_id, site=self.ctx.this_site)
         send = self.ctx.send
         for s in self.TRANSITIONS[index].sends:

@@ -62,6 +62,11 @@ class DaemonThreadPool(Executor):
             if future.set_running_or_notify_cancel():
                 try:
                     result = fn(*args, **kwargs)
+                except StopIteration as e:
+                    # asyncio futures refuse StopIteration: the awaiting frame would hang.
+                    error = RuntimeError(f"The call raised StopIteration: {e}")
+                    error.__cause__ = e
+                    future.set_exception(error)
                 except BaseException as e:
                     future.set_exception(e)
                 else:

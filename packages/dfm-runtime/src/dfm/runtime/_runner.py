@@ -263,9 +263,7 @@ class NetRunner:
             while queue:
                 place, frame, value = queue.popleft()
                 step(place, frame, value)
-        except (KeyboardInterrupt, SystemExit):
-            raise
-        except BaseException as e:
+        except BaseException as e:  # never the site's end: this job's only
             self._internal_failure(e)
         finally:
             if self._finished:
@@ -399,9 +397,7 @@ class NetRunner:
                     self.ctx.this_site,
                 ),
             )
-        except (KeyboardInterrupt, SystemExit):
-            raise
-        except BaseException as e:  # generated bodies catch Exception: this is a bug
+        except BaseException as e:  # generated bodies catch adapters' errors: this is a bug
             self._internal_failure(e)
             return
         finally:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
-from dfm.api import TRUSTED, DecodePolicy
+from dfm.api import DecodePolicy
 
 from ._host import HostEvents, SiteHost
 from ._package import Router, TokenPackage
@@ -37,7 +37,10 @@ class SiteThread(SiteHost):
         events: Where the worker reports.
         logger: The site's logger.
         sync_workers: Size of the sync adapter pool.
-        decode_policy: What the site accepts in parameters and packages.
+        decode_policy: What the site accepts in parameters, packages and literals; None:
+            the site's own policy from its runtime package (restrictive by default).
+        federation: The site's federation; a NetIR for another one is refused (None:
+            not checked).
     """
 
     def __init__(
@@ -47,7 +50,8 @@ class SiteThread(SiteHost):
         events: HostEvents,
         logger: logging.Logger,
         sync_workers: int = 64,
-        decode_policy: DecodePolicy = TRUSTED,
+        decode_policy: DecodePolicy | None = None,
+        federation: str | None = None,
     ) -> None:
         """Start the thread and its loop."""
         super().__init__(site)
@@ -56,7 +60,7 @@ class SiteThread(SiteHost):
         self._loop = asyncio.new_event_loop()
         self._pool = DaemonThreadPool(sync_workers, f"dfm-{site}-sync")
         self._runners = SiteRunners(
-            site, router, self._pool, logger, self._runner_done, decode_policy
+            site, router, self._pool, logger, self._runner_done, decode_policy, federation
         )
         self._inbox: deque[tuple[Callable[[Any], None], Any]] = deque()
         self._lock = threading.Lock()
@@ -80,8 +84,24 @@ class SiteThread(SiteHost):
         asyncio.set_event_loop(self._loop)
         reason = "its event loop stopped"
         try:
-            self._loop.run_forever()
-        except BaseException as e:  # e.g. SystemExit raised by an adapter
+            while True:
+                try:
+                    self._loop.run_forever()
+                except (SystemExit, KeyboardInterrupt) as e:
+                    # Only these escape asyncio's callbacks: raised by a task an adapter
+                    # started and left alone (an adapter's own call gets an ErrorToken).
+                    self._log.error(
+                        "Site %s: %s escaped to the event loop (from a task an adapter "
+                        "started?); the site carries on",
+                        self.site,
+                        f"{type(e).__name__}: {e}",
+                    )
+                    continue
+                if self._closing:
+                    break
+                # Someone else stopped the loop (an adapter's loop.stop()): carry on.
+                self._log.error("Site %s: its event loop was stopped, not by close()", self.site)
+        except BaseException as e:
             reason = f"its thread ended with {type(e).__name__}: {e}"
         finally:
             if not self._closing:

@@ -7,7 +7,7 @@ but the federation package, so scripts need no ``if __name__ == "__main__":`` gu
 
 The child talks to the parent over the inherited socket ``FD`` (a
 ``multiprocessing.connection.Connection``; pickled tuples, packages as wire bytes).
-The first message is ``("init", site, sys_path, sync_workers)``. When the parent
+The first message is ``("init", site, sys_path, sync_workers, federation)``. When the parent
 dies, the socket reaches EOF and the child exits at once.
 """
 
@@ -118,20 +118,20 @@ def main(argv: list[str]) -> int:
         message = conn.recv()
     except EOFError:
         return 0
-    _, site, sys_path, sync_workers = message
+    _, site, sys_path, sync_workers, federation = message
     sys.path[:] = list(dict.fromkeys([*sys_path, *sys.path]))
     logging.basicConfig(format=f"%(asctime)s [site {site}] %(name)s %(levelname)s: %(message)s")
     parent = _Parent(conn)
 
     from dfm.irgen import NetIR
-    from dfm.runtime import SiteThread
+    from dfm.runtime import JobCancelledError, SiteThread
 
     from ._router import LocalRouter
 
     log = logging.getLogger(f"dfm.targets.local.{site}")
     events = _Events(parent)
     router = LocalRouter(_Sites(parent), events, True, log)
-    worker = SiteThread(site, router, events, log, sync_workers)
+    worker = SiteThread(site, router, events, log, sync_workers, federation=federation)
     parent.loop = worker.loop
     parent.send(("ready", os.getpid()))
 
@@ -141,7 +141,8 @@ def main(argv: list[str]) -> int:
             # behind the creation) could take the process down before a flush.
             error = future.exception()
             parent.flush()
-            parent._write(("created", job_id, None if error is None else f"{error}"))
+            text = None if error is None else f"{error}"
+            parent._write(("created", job_id, text, isinstance(error, JobCancelledError)))
 
         return report
 
@@ -161,7 +162,7 @@ def main(argv: list[str]) -> int:
             try:
                 netir = NetIR.model_validate_json(netir_json)
             except Exception as e:
-                parent.send(("created", job_id, f"invalid NetIR: {e}"))
+                parent.send(("created", job_id, f"Site {site!r} refuses the NetIR: {e}"))
                 continue
             future = worker.create(job_id, netir, force_modgen)
             future.add_done_callback(created(job_id))

@@ -12,7 +12,7 @@ from concurrent.futures import Future
 from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any
 
-from dfm.runtime import EncodedParams, HostEvents, SiteHost
+from dfm.runtime import EncodedParams, HostEvents, JobCancelledError, SiteHost
 
 if TYPE_CHECKING:
     from dfm.irgen import NetIR
@@ -34,6 +34,7 @@ class SiteProcess(SiteHost):
         forward: ``forward(site, [wire_bytes, ...])`` delivers packages to another site.
         logger: The site's logger.
         sync_workers: Size of the child's sync adapter pool.
+        federation: The federation the site belongs to (it refuses other NetIRs).
     """
 
     def __init__(
@@ -43,6 +44,7 @@ class SiteProcess(SiteHost):
         forward: Callable[[str, list[bytes]], None],
         logger: logging.Logger,
         sync_workers: int,
+        federation: str | None = None,
     ) -> None:
         """Start the child process and its reader thread."""
         super().__init__(site)
@@ -63,7 +65,7 @@ class SiteProcess(SiteHost):
         finally:
             theirs.close()
         self._conn = Connection(ours.detach())
-        self._send(("init", site, list(sys.path), sync_workers))
+        self._send(("init", site, list(sys.path), sync_workers, federation))
         self._reader = threading.Thread(target=self._read, name=f"dfm-proc-{site}", daemon=True)
         self._reader.start()
 
@@ -101,7 +103,7 @@ class SiteProcess(SiteHost):
                     elif kind == "done":
                         events.site_done(message[1], site, message[2])
                     elif kind == "created":
-                        self._created(message[1], message[2])
+                        self._created(*message[1:])
                     elif kind == "died":
                         reason = str(message[1])
                 for target_site, packages in outgoing.items():
@@ -126,7 +128,7 @@ class SiteProcess(SiteHost):
             self._log.error("Site %s is gone: %s", site, reason)
             events.site_died(site, reason)
 
-    def _created(self, job_id: str, error: str | None) -> None:
+    def _created(self, job_id: str, error: str | None, cancelled: bool = False) -> None:
         with self._lock:
             future = self._creating.pop(job_id, None)
         if future is None or not future.set_running_or_notify_cancel():
@@ -134,7 +136,7 @@ class SiteProcess(SiteHost):
         if error is None:
             future.set_result(None)
         else:
-            future.set_exception(ValueError(error))
+            future.set_exception(JobCancelledError(error) if cancelled else ValueError(error))
 
     def create(self, job_id: str, netir: NetIR, force_modgen: bool) -> Future[None]:
         """Ask the child to build and start the job's runner."""

@@ -11,7 +11,15 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from dfm.runtime import SiteHost, SiteThread, TokenPackage, encode_params
+from dfm.api import DecodePolicy, ErrorInfo, ErrorToken
+from dfm.runtime import (
+    JobCancelledError,
+    SiteHost,
+    SiteThread,
+    TokenPackage,
+    encode_params,
+    site_decode_policy,
+)
 from dfm.session import (
     CallbackRunner,
     Delivery,
@@ -44,9 +52,38 @@ def _check_type(name: str, value: Any, kind: type) -> None:
         )
 
 
-def _unpack_wire(item: Any) -> Delivery:
-    package = TokenPackage.from_wire(item) if isinstance(item, bytes) else item
-    return Delivery.from_package(package)
+class _Unpack:
+    """Turns what a site routed to the application into a Delivery, under its policy.
+
+    The application decodes yields as its homesite would: a value the homesite's
+    policy refuses becomes an ErrorToken naming the homesite and the rule.
+    """
+
+    def __init__(self, homesite: str, policy: DecodePolicy) -> None:
+        self.homesite, self.policy = homesite, policy
+
+    def __call__(self, item: Any) -> Delivery:
+        package = TokenPackage.from_wire(item) if isinstance(item, bytes) else item
+        try:
+            data = package.unwrap(self.policy)
+        except Exception as e:
+            data = ErrorToken(
+                errors=[
+                    ErrorInfo(
+                        type=type(e).__name__,
+                        message=(
+                            f"The application (homesite {self.homesite!r}) refuses a value "
+                            f"from site {package.source_site!r} (node {package.source_node}) "
+                            f"for place {package.target_place!r}: {e}"
+                        ),
+                        node_id=package.source_node,
+                        site=self.homesite,
+                    )
+                ]
+            )
+        return Delivery(
+            package.source_site, package.source_node, package.frame, package.target_place, data
+        )
 
 
 class LocalTarget(Target):
@@ -117,12 +154,13 @@ class LocalTarget(Target):
         self._max_finished = max_finished_jobs
         self._hosts: dict[str, SiteHost] = {}
         self._router = LocalRouter(self._hosts, self, wire_roundtrip, self.logger)
-        self._unpack = _unpack_wire if wire_roundtrip or processes else None
+        self._unpack: _Unpack | None = None  # needs the homesite's package: first execute
         self._running: dict[str, LocalJobRecord] = {}
         self._finished: OrderedDict[str, LocalJobRecord] = OrderedDict()
         self._lock = threading.Lock()
         self._connected = False
         self._watchdog = Watchdog("dfm-local-watchdog", self.logger)
+        self._federation = session_info.federation_name
 
     # -- lifecycle -------------------------------------------------------------------
     def connect(self) -> None:
@@ -158,9 +196,13 @@ class LocalTarget(Target):
                     # which the default thread mode never needs.
                     from ._process import SiteProcess
 
-                    host = SiteProcess(site, self, self._forward, log, self._sync_workers)
+                    host = SiteProcess(
+                        site, self, self._forward, log, self._sync_workers, self._federation
+                    )
                 else:
-                    host = SiteThread(site, self._router, self, log, self._sync_workers)
+                    host = SiteThread(
+                        site, self._router, self, log, self._sync_workers, None, self._federation
+                    )
                 self._hosts[site] = host
             return host
 
@@ -209,10 +251,15 @@ class LocalTarget(Target):
         if not netirs:
             raise ValueError("The prepared pipeline has no participating site")
         encoded = encode_params(params)
+        unpack = self._application_unpack()
         with self._lock:
             job_id = self._new_job_id()
         stream = JobStream(
-            job_id, buffer_limit=self._buffer_limit, logger=self.logger, unpack=self._unpack
+            job_id,
+            decode_policy=unpack.policy,
+            buffer_limit=self._buffer_limit,
+            logger=self.logger,
+            unpack=unpack,
         )
         hosts = {site: self._host(site) for site in netirs}
         framer = InputFramer(prepared, request.next_frame, request.stopped)
@@ -243,6 +290,17 @@ class LocalTarget(Target):
             self.logger.info("Job %s started on %s", job_id, ", ".join(sorted(netirs)))
         return job
 
+    def _application_unpack(self) -> _Unpack:
+        if self._unpack is None:
+            homesite = self.session_info.homesite
+            try:
+                policy = site_decode_policy(self._federation, homesite)
+            except ValueError as e:  # no package for the homesite: decode as restrictively
+                self.logger.debug("No decode policy for homesite %s (%s)", homesite, e)
+                policy = DecodePolicy()
+            self._unpack = _Unpack(homesite, policy)
+        return self._unpack
+
     def _check_started(
         self, record: LocalJobRecord, futures: dict[str, concurrent.futures.Future[None]]
     ) -> None:
@@ -252,6 +310,10 @@ class LocalTarget(Target):
             if future in pending:
                 future.cancel()
                 problems.append(f"site {site!r} did not start it within {self._start_timeout:g}s")
+            elif isinstance(future.exception(), JobCancelledError):
+                # The job ended for another reason while this site was getting ready (a
+                # site failed, say): that reason is the job's, in job.errors.
+                continue
             elif future.exception() is not None:
                 problems.append(f"site {site!r}: {future.exception()}")
         if problems:
