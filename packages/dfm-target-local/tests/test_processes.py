@@ -203,3 +203,38 @@ def test_site_processes_exit_with_the_parent(
     while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not any(_alive(pid) for pid in pids)
+
+
+def test_memory_cap_ends_a_leaking_site_process_with_a_clear_reason(
+    federation: str, ops: ModuleType
+) -> None:
+    with Session(federation, "home", processes=True, memory_limit_mb=400, job_timeout=60) as s:
+        with Pipeline() as other:
+            Yield(value=ops.SyncSleep(seconds=1.0, site="s2"))
+        bystander = s.execute(s.prepare(other))
+        with Pipeline() as p:
+            Yield(value=ops.Hog(mb=4000, site="s1"))
+        job = s.execute(s.prepare(p))
+        assert job.wait_until_finished(30) and job.get_status() is JobStatus.FAILED
+        reason = str(job.errors[0])
+        assert "site 's1' stopped: its memory use" in reason
+        assert "memory cap of 400 MB (local target option memory_limit_mb)" in reason
+        assert bystander.wait_until_finished(30)
+        assert bystander.get_status() is JobStatus.FINISHED  # another process: unaffected
+        with Pipeline() as again:
+            Yield(value=ops.Echo(x="fresh process", site="s1"))
+        fresh = s.execute(s.prepare(again))
+        assert fresh.wait_until_finished(30) and fresh.get_status() is JobStatus.FINISHED
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"memory_limit_mb": 100}, "needs processes=True"),
+        ({"memory_limit_mb": 0, "processes": True}, "at least 1"),
+        ({"memory_limit_mb": "1G", "processes": True}, "must be of type int"),
+    ],
+)
+def test_memory_cap_option_is_checked(federation: str, options: dict[str, Any], message: str):
+    with pytest.raises((TypeError, ValueError), match=message):
+        Session(federation, "home", **options).connect()

@@ -72,9 +72,7 @@ def _safe_part(text: str) -> str:
     return "".join(c if c.isalnum() or c in "-_.@" else "_" for c in text).lstrip(".") or "_"
 
 
-def net_module_path(
-    netir: NetIR, federation_name: str, policy: DecodePolicy | None = None
-) -> Path:
+def net_module_path(netir: NetIR, federation_name: str, policy: DecodePolicy | None = None) -> Path:
     """Where the generated module of a NetIR is cached on disk."""
     return (
         cache_root()

@@ -204,6 +204,8 @@ _FIELDS: dict[str, Callable[[Any], None]] = {
     "origin": _identifier,
     "value": _tagged,  # LiteralValue.value
 }
+
+
 def _places(value: Any) -> None:
     if not isinstance(value, (list, tuple)):
         raise _Bad(f"{value!r:.120} is not a list of places")

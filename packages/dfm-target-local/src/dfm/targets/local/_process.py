@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from dfm.runtime import EncodedParams, HostEvents, JobCancelledError, SiteHost
 
+from ._memcap import MemoryCap
+
 if TYPE_CHECKING:
     from dfm.irgen import NetIR
     from dfm.runtime import TokenPackage
@@ -35,6 +37,8 @@ class SiteProcess(SiteHost):
         logger: The site's logger.
         sync_workers: Size of the child's sync adapter pool.
         federation: The federation the site belongs to (it refuses other NetIRs).
+        memory_limit_mb: End the process when its resident memory goes over this many
+            MiB (None: no cap).
     """
 
     def __init__(
@@ -45,6 +49,7 @@ class SiteProcess(SiteHost):
         logger: logging.Logger,
         sync_workers: int,
         federation: str | None = None,
+        memory_limit_mb: int | None = None,
     ) -> None:
         """Start the child process and its reader thread."""
         super().__init__(site)
@@ -55,6 +60,7 @@ class SiteProcess(SiteHost):
         self._creating: dict[str, Future[None]] = {}
         self._dead = False
         self._closing = False
+        self._end_reason: str | None = None
         ours, theirs = socket.socketpair()
         try:
             self._proc = subprocess.Popen(
@@ -68,6 +74,13 @@ class SiteProcess(SiteHost):
         self._send(("init", site, list(sys.path), sync_workers, federation))
         self._reader = threading.Thread(target=self._read, name=f"dfm-proc-{site}", daemon=True)
         self._reader.start()
+        self._cap: MemoryCap | None = None
+        if memory_limit_mb is not None:
+            self._cap = MemoryCap(self._proc.pid, memory_limit_mb, self._ended_by, self._proc.kill)
+
+    def _ended_by(self, reason: str) -> None:
+        self._end_reason = reason
+        self._log.error("Site %s: %s", self.site, reason)
 
     @property
     def alive(self) -> bool:
@@ -117,7 +130,11 @@ class SiteProcess(SiteHost):
         except subprocess.TimeoutExpired:
             code = None
         self._dead = True
-        if code is not None and code != 0 and reason == "its process ended":
+        if self._cap is not None:
+            self._cap.stop()
+        if self._end_reason is not None:
+            reason = self._end_reason
+        elif code is not None and code != 0 and reason == "its process ended":
             reason = f"its process exited with code {code}"
         with self._lock:
             pending, self._creating = self._creating, {}

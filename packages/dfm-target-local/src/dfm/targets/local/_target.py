@@ -112,6 +112,10 @@ class LocalTarget(Target):
             only its jobs down. Packages cross as wire bytes; site processes are
             started on first use and exit with this process (no ``__main__`` guard
             is needed: the application's main module is not re-imported).
+        memory_limit_mb: With ``processes=True``, the most resident memory (MiB) a site
+            process may use: one that goes over is ended, and only its jobs fail, with
+            the cap named in the reason (a leaking adapter cannot exhaust the machine).
+            Linux only (read from ``/proc``); None: no cap.
     """
 
     name = "local"
@@ -128,10 +132,12 @@ class LocalTarget(Target):
         start_timeout: float = 60.0,
         max_finished_jobs: int = 1000,
         processes: bool = False,
+        memory_limit_mb: int | None = None,
     ) -> None:
         """Check the options; nothing starts before the first job."""
         super().__init__(session_info)
         _check_type("processes", processes, bool)
+        self._memory_limit = _check_memory_limit(memory_limit_mb, processes)
         _check_type("wire_roundtrip", wire_roundtrip, bool)
         for name, value, least in [
             ("sync_workers", sync_workers, 1),
@@ -197,7 +203,13 @@ class LocalTarget(Target):
                     from ._process import SiteProcess
 
                     host = SiteProcess(
-                        site, self, self._forward, log, self._sync_workers, self._federation
+                        site,
+                        self,
+                        self._forward,
+                        log,
+                        self._sync_workers,
+                        self._federation,
+                        self._memory_limit,
                     )
                 else:
                     host = SiteThread(
@@ -362,6 +374,24 @@ class LocalTarget(Target):
             affected = [r for r in self._running.values() if site in r.running_sites]
         for record in affected:
             record.fail(f"site {site!r} stopped: {reason}", "SiteFailure", site)
+
+
+def _check_memory_limit(value: Any, processes: bool) -> int | None:
+    if value is None:
+        return None
+    _check_type("memory_limit_mb", value, int)
+    if value < 1:
+        raise ValueError(f"Local target option memory_limit_mb must be at least 1, not {value}")
+    if not processes:
+        raise ValueError(
+            "Local target option memory_limit_mb needs processes=True: a site in a thread "
+            "shares the application's memory and cannot be ended on its own"
+        )
+    from ._memcap import memory_cap_supported
+
+    if not memory_cap_supported():
+        raise ValueError("Local target option memory_limit_mb needs Linux (/proc)")
+    return int(value)
 
 
 def _check_timeout(value: Any, name: str) -> float | None:
