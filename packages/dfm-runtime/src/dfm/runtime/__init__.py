@@ -34,6 +34,7 @@ from ._loader import load_site_runtime_module, site_runtime_module_name
 from ._net import Net, SendSpec, TransitionSpec, done_value
 from ._package import Router, TokenPackage, to_wire_or_error
 from ._params import EncodedParams, decode_params, encode_params
+from ._payload import decode_payload, encode_payload
 from ._policy import SiteTrust, decode_literal, site_decode_policy, site_trust
 from ._pool import DaemonThreadPool
 from ._runner import NetRunner
@@ -79,10 +80,12 @@ __all__ = [
     "build_advice",
     "decode_literal",
     "decode_params",
+    "decode_payload",
     "decode_value",
     "done_value",
     "encode_params",
     "discover",
+    "encode_payload",
     "encode_value",
     "field_advisor",
     "load_site_runtime_module",

@@ -19,6 +19,9 @@ from dfm.api import (
 )
 
 from ._package import Router, TokenPackage
+from ._payload import encode_payload
+
+_NO_FRAMES: tuple[Any, ...] = ()
 
 FLOW = FlowInfo()
 """The control token of an ordinary jump (shared: FlowInfo is immutable)."""
@@ -169,9 +172,10 @@ class DfmContext:
             deliver(place, frame, value)
             return failed
         payload = _CONSTANT_PAYLOADS.get(id(value))
+        frames = _NO_FRAMES
         if payload is None:
             try:
-                payload = encode_value(value)
+                payload, frames = encode_payload(value)
             except Exception as e:
                 failed = error_token(
                     "SerializationError",
@@ -183,7 +187,16 @@ class DfmContext:
                 )
                 payload = encode_value(failed)
         package = TokenPackage(
-            self.job_id, self.this_site, node_id, to_site, place, is_yield, frame, payload
+            self.job_id,
+            self.this_site,
+            node_id,
+            to_site,
+            place,
+            is_yield,
+            frame,
+            payload,
+            None,
+            frames,
         )
         try:
             self.router.route(package)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from dfm.api import DecodePolicy, ErrorToken, Frame, decode_value, encode_value
+from dfm.api import DecodePolicy, ErrorToken, Frame, encode_value
+
+from ._payload import decode_payload
+from ._wire import envelope_parts, parse_envelope, read_envelope
 
 _WIRE_KEYS = (
     "job_id",
@@ -26,8 +29,9 @@ _WIRE_KEYS = (
 class TokenPackage:
     """One token addressed to a place of another site, or (``is_yield``) to the application.
 
-    The payload is already encoded (a tagged value from :func:`dfm.api.encode_value`), so
-    a package is plain data: routers move it as is or as bytes (:meth:`to_wire`).
+    The payload is already encoded (a tagged value, see :func:`dfm.runtime.encode_payload`),
+    its binary data in ``frames``, so a package is plain data: routers move it as it is
+    or as bytes (:meth:`to_wire`, the envelope every target sends).
 
     Attributes:
         job_id: The job the token belongs to.
@@ -39,6 +43,8 @@ class TokenPackage:
         frame: The frame of the token.
         payload: The tagged value ``(tag, json)``.
         trace_context: Telemetry propagation headers, if any.
+        frames: The payload's binary data (buffers), which travel next to the JSON
+            header, never inside it.
     """
 
     job_id: str
@@ -50,36 +56,63 @@ class TokenPackage:
     frame: Frame
     payload: tuple[str, Any]
     trace_context: dict[str, str] | None = None
+    frames: tuple[Any, ...] = ()
+
+    def _header(self) -> dict[str, Any]:
+        return {
+            "job_id": self.job_id,
+            "source_site": self.source_site,
+            "source_node": self.source_node,
+            "target_site": self.target_site,
+            "target_place": self.target_place,
+            "is_yield": self.is_yield,
+            "frame": self.frame.to_json(),
+            "payload": self.payload,
+            "trace_context": self.trace_context,
+        }
 
     def to_wire(self) -> bytes:
-        """This package as compact JSON (UTF-8); the frame in its JSON form."""
-        return json.dumps(
-            {
-                "job_id": self.job_id,
-                "source_site": self.source_site,
-                "source_node": self.source_node,
-                "target_site": self.target_site,
-                "target_place": self.target_place,
-                "is_yield": self.is_yield,
-                "frame": self.frame.to_json(),
-                "payload": self.payload,
-                "trace_context": self.trace_context,
-            },
-            separators=(",", ":"),
-            allow_nan=False,
-        ).encode("utf-8")
+        """This package as one envelope (see :mod:`dfm.runtime._wire` for the layout).
+
+        Raises:
+            ValueError: The header cannot be written as JSON.
+        """
+        return b"".join(envelope_parts(self._header(), self.frames))
+
+    def to_wire_parts(self) -> list[Any]:
+        """The envelope in pieces, without joining them: the frames are not copied.
+
+        ``b"".join(package.to_wire_parts()) == package.to_wire()``; a transport may
+        write the pieces one by one (``socket.sendmsg``) or into shared memory.
+
+        Raises:
+            ValueError: The header cannot be written as JSON.
+        """
+        return envelope_parts(self._header(), self.frames)
 
     @classmethod
-    def from_wire(cls, data: bytes | str) -> TokenPackage:
-        """Parse the output of :meth:`to_wire`.
+    def from_wire(cls, data: bytes | bytearray | memoryview) -> TokenPackage:
+        """Parse an envelope; the frames are memoryviews of ``data``, not copies.
 
         Raises:
             ValueError: The data is not a token package.
         """
-        try:
-            raw = json.loads(data)
-        except ValueError as e:
-            raise ValueError(f"Not a DFM token package: invalid JSON ({e})") from e
+        return cls._from_envelope(*parse_envelope(data))
+
+    @classmethod
+    def read_wire(cls, read_at: Callable[[int, int], Any], size: int) -> TokenPackage:
+        """Read an envelope of ``size`` bytes that is not in memory (a file, shared memory).
+
+        ``read_at(offset, length)`` returns those bytes (``os.pread`` on a descriptor):
+        each frame is read once, straight into the object that becomes its value.
+
+        Raises:
+            ValueError: The data is not a token package.
+        """
+        return cls._from_envelope(*read_envelope(read_at, size))
+
+    @classmethod
+    def _from_envelope(cls, raw: Any, frames: tuple[Any, ...]) -> TokenPackage:
         if not isinstance(raw, dict) or set(raw) != set(_WIRE_KEYS):
             keys = sorted(raw) if isinstance(raw, dict) else type(raw).__name__
             raise ValueError(
@@ -93,16 +126,23 @@ class TokenPackage:
                 raise ValueError(f"Not a DFM token package: {key} must be a string")
         if not isinstance(raw["is_yield"], bool):
             raise ValueError("Not a DFM token package: is_yield must be a boolean")
+        node = raw["source_node"]
+        if not (node is None or type(node) in (int, str)):
+            raise ValueError("Not a DFM token package: source_node must be an int, a str or null")
+        context = raw["trace_context"]
+        if not (context is None or isinstance(context, dict)):
+            raise ValueError("Not a DFM token package: trace_context must be an object or null")
         return cls(
             job_id=raw["job_id"],
             source_site=raw["source_site"],
-            source_node=raw["source_node"],
+            source_node=node,
             target_site=raw["target_site"],
             target_place=raw["target_place"],
             is_yield=raw["is_yield"],
             frame=Frame.from_json(raw["frame"]),
             payload=(payload[0], payload[1]),
-            trace_context=raw["trace_context"],
+            trace_context=context,
+            frames=frames,
         )
 
     def unwrap(self, policy: DecodePolicy) -> Any:
@@ -114,7 +154,7 @@ class TokenPackage:
         tag, body = self.payload
         if tag == "json":
             return body
-        return decode_value(self.payload, policy)
+        return decode_payload(self.payload, self.frames, policy)
 
 
 class Router(ABC):
@@ -156,5 +196,5 @@ def to_wire_or_error(package: TokenPackage) -> bytes:
         return package.to_wire()
     except Exception as e:
         error = ErrorToken.from_exception(e, node_id=package.source_node, site=package.source_site)
-        package.payload = encode_value(error)
+        package.payload, package.frames = encode_value(error), ()
         return package.to_wire()

@@ -6,7 +6,8 @@ The parent (``processes=True``) starts this module itself rather than through
 but the federation package, so scripts need no ``if __name__ == "__main__":`` guard.
 
 The child talks to the parent over the inherited socket ``FD`` (a
-``multiprocessing.connection.Connection``; pickled tuples, packages as wire bytes).
+:class:`~dfm.targets.local._channel.Channel`: pickled tuples, packages as wire bytes,
+big ones in shared memory).
 The first message is ``("init", site, sys_path, sync_workers, federation)``. When the parent
 dies, the socket reaches EOF and the child exits at once.
 """
@@ -16,12 +17,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import socket
 import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future
-from multiprocessing.connection import Connection
 from typing import Any
+
+from ._channel import Channel, pack, unpack
 
 
 class _Parent:
@@ -32,7 +35,7 @@ class _Parent:
     of tokens costs one write, not one per token.
     """
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Channel) -> None:
         self.conn = conn
         self.lock = threading.Lock()
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -113,7 +116,7 @@ class _Events:
 
 def main(argv: list[str]) -> int:
     """Run one site until the parent says stop or goes away."""
-    conn = Connection(int(argv[0]))
+    conn = Channel(socket.socket(fileno=int(argv[0])))
     try:
         message = conn.recv()
     except EOFError:
@@ -130,7 +133,7 @@ def main(argv: list[str]) -> int:
 
     log = logging.getLogger(f"dfm.targets.local.{site}")
     events = _Events(parent)
-    router = LocalRouter(_Sites(parent), events, True, log)
+    router = LocalRouter(_Sites(parent), events, True, log, pack)
     worker = SiteThread(site, router, events, log, sync_workers, federation=federation)
     parent.loop = worker.loop
     parent.send(("ready", os.getpid()))
@@ -154,7 +157,10 @@ def main(argv: list[str]) -> int:
         kind = message[0]
         if kind == "pkgs":
             for item in message[1]:
-                worker.deliver(item)
+                try:
+                    worker.deliver(unpack(item))
+                except (OSError, ValueError):
+                    log.exception("Site %s: cannot read a package", site)
         elif kind == "inject":
             worker.inject(message[1], message[2])
         elif kind == "create":

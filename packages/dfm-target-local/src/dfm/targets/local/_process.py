@@ -9,11 +9,11 @@ import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
-from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any
 
 from dfm.runtime import EncodedParams, HostEvents, JobCancelledError, SiteHost
 
+from ._channel import Channel, pack
 from ._memcap import MemoryCap
 
 if TYPE_CHECKING:
@@ -70,7 +70,7 @@ class SiteProcess(SiteHost):
             )
         finally:
             theirs.close()
-        self._conn = Connection(ours.detach())
+        self._conn = Channel(ours)
         self._send(("init", site, list(sys.path), sync_workers, federation))
         self._reader = threading.Thread(target=self._read, name=f"dfm-proc-{site}", daemon=True)
         self._reader.start()
@@ -94,8 +94,7 @@ class SiteProcess(SiteHost):
 
     def _send(self, message: tuple[Any, ...]) -> bool:
         try:
-            with self._lock:
-                self._conn.send(message)
+            self._conn.send(message)
             return True
         except (OSError, ValueError):
             return False  # the reader thread reports the dead child
@@ -106,7 +105,7 @@ class SiteProcess(SiteHost):
         try:
             while True:
                 received = conn.recv()
-                outgoing: dict[str, list[bytes]] = {}
+                outgoing: dict[str, list[Any]] = {}
                 for message in received[1] if received[0] == "batch" else (received,):
                     kind = message[0]
                     if kind == "pkg":
@@ -130,6 +129,7 @@ class SiteProcess(SiteHost):
         except subprocess.TimeoutExpired:
             code = None
         self._dead = True
+        conn.close()  # senders on other threads now fail at once (and say nothing)
         if self._cap is not None:
             self._cap.stop()
         if self._end_reason is not None:
@@ -169,11 +169,11 @@ class SiteProcess(SiteHost):
         self._send(("inject", job_id, params))
 
     def deliver(self, item: TokenPackage | bytes) -> None:
-        """Send a package (wire bytes) to the child."""
-        self._send(("pkgs", [item if isinstance(item, bytes) else item.to_wire()]))
+        """Send a package (or its wire bytes) to the child."""
+        self._send(("pkgs", [item if isinstance(item, bytes) else pack(item)]))
 
-    def deliver_many(self, items: list[bytes]) -> None:
-        """Send packages (wire bytes) to the child in one message."""
+    def deliver_many(self, items: list[Any]) -> None:
+        """Send packages (wire bytes or shared envelopes) to the child in one message."""
         self._send(("pkgs", items))
 
     def cancel(self, job_id: str) -> None:

@@ -8,7 +8,7 @@ import time
 import uuid
 import weakref
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from dfm.api import DecodePolicy, ErrorInfo, ErrorToken
@@ -59,10 +59,14 @@ class _Unpack:
     policy refuses becomes an ErrorToken naming the homesite and the rule.
     """
 
-    def __init__(self, homesite: str, policy: DecodePolicy) -> None:
-        self.homesite, self.policy = homesite, policy
+    def __init__(
+        self, homesite: str, policy: DecodePolicy, read: Callable[[Any], Any] | None = None
+    ) -> None:
+        self.homesite, self.policy, self._read = homesite, policy, read
 
     def __call__(self, item: Any) -> Delivery:
+        if self._read is not None:
+            item = self._read(item)  # a package from a site process, maybe shared
         package = TokenPackage.from_wire(item) if isinstance(item, bytes) else item
         try:
             data = package.unwrap(self.policy)
@@ -310,7 +314,12 @@ class LocalTarget(Target):
             except ValueError as e:  # no package for the homesite: decode as restrictively
                 self.logger.debug("No decode policy for homesite %s (%s)", homesite, e)
                 policy = DecodePolicy()
-            self._unpack = _Unpack(homesite, policy)
+            read = None
+            if self._processes:
+                from ._channel import unpack
+
+                read = unpack
+            self._unpack = _Unpack(homesite, policy, read)
         return self._unpack
 
     def _check_started(
