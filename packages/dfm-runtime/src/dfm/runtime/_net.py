@@ -13,6 +13,7 @@ from typing import Any, ClassVar, TypeVar
 from dfm.api import ErrorToken, Frame
 
 from ._context import FLOW, DfmContext
+from ._pool import DaemonThreadPool
 
 _R = TypeVar("_R")
 
@@ -128,9 +129,13 @@ class Net:
 
         The call sees the caller's context variables (as ``asyncio.to_thread`` does).
         """
-        call = functools.partial(contextvars.copy_context().run, fn, **kwargs)
+        context = contextvars.copy_context()
         try:
-            return self._loop.run_in_executor(self._executor, call)
+            executor = self._executor
+            if type(executor) is DaemonThreadPool:  # a site's pool: batched completions
+                return executor.run_soon(self._loop, context.run, fn, **kwargs)
+            call = functools.partial(context.run, fn, **kwargs)
+            return self._loop.run_in_executor(executor, call)
         except RuntimeError as e:  # the executor is shut down: the site cannot run anything
             self._on_internal_failure(e)
             raise

@@ -10,7 +10,7 @@ from typing import Any
 from dfm.api import DecodePolicy, ErrorToken, Frame, encode_value
 
 from ._payload import decode_payload
-from ._wire import envelope_parts, parse_envelope, read_envelope
+from ._wire import envelope, envelope_parts, parse_envelope, read_envelope
 
 _WIRE_KEYS = (
     "job_id",
@@ -77,7 +77,7 @@ class TokenPackage:
         Raises:
             ValueError: The header cannot be written as JSON.
         """
-        return b"".join(envelope_parts(self._header(), self.frames))
+        return envelope(self._header(), self.frames)
 
     def to_wire_parts(self) -> list[Any]:
         """The envelope in pieces, without joining them: the frames are not copied.

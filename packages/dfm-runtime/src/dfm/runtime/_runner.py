@@ -24,7 +24,7 @@ from typing import Any
 from dfm.api import START_PLACE_NAME, ErrorToken, Frame, SerializationError
 
 from ._context import FLOW, DfmContext, error_token
-from ._eager import resume
+from ._eager import SyncFiring, resume
 from ._net import Net
 from ._package import TokenPackage
 from ._transition import TransitionState, send_error, send_plain, send_stop
@@ -350,11 +350,16 @@ class NetRunner:
             # Eager start (~1 µs instead of a ~10 µs Task) only for bodies whose awaits are
             # all sync adapters running in the executor: nothing in them can need
             # asyncio.current_task(), which is None here. Such a body suspends on its
-            # first executor future; resume() then finishes it in a Task.
+            # first executor future; a SyncFiring then finishes it, without a Task.
             coro = fire(frame, values)
             try:
                 started = (coro, context.run(coro.send, None))
             except StopIteration:
+                return
+            if asyncio.isfuture(started[1]):  # a sync adapter call: no Task at all
+                state.running += 1
+                done = functools.partial(self._sync_firing_done, state, frame)
+                self._tasks.add(SyncFiring(coro, context, started[1], done))  # type: ignore[arg-type]
                 return
         # Bodies calling async adapters start in their own Task, always: an adapter may use
         # asyncio.timeout() or anyio from its first line. (One-op pipeline, Python 3.11:
@@ -403,6 +408,29 @@ class NetRunner:
         finally:
             self._tasks.discard(asyncio.current_task())  # type: ignore[arg-type,unused-ignore]
         if self._finished:
+            return
+        state.running -= 1
+        if state.running == 0 and state.nclosed == state.n and not state.finished:
+            self._finish(state)
+
+    def _sync_firing_done(
+        self, state: TransitionState, frame: Frame, firing: Any, error: BaseException | None
+    ) -> None:
+        # What _firing does after its body, for a firing run by a SyncFiring.
+        self._tasks.discard(firing)
+        if self._finished:
+            return
+        if isinstance(error, asyncio.CancelledError):
+            token = error_token(
+                "CancelledError",
+                f"Transition {state.spec.name} was cancelled while running frame {frame}",
+                None,
+                state.spec.node_id,
+                self.ctx.this_site,
+            )
+            send_error(self.ctx, state.spec, frame, token)
+        elif error is not None:
+            self._internal_failure(error)
             return
         state.running -= 1
         if state.running == 0 and state.nclosed == state.n and not state.finished:

@@ -57,6 +57,19 @@ def frame_view(frame: Any) -> memoryview:
     return view
 
 
+def envelope(header: dict[str, Any], frames: Sequence[Any]) -> bytes:
+    """The envelope as one bytes object.
+
+    Raises:
+        ValueError: The header cannot be written as JSON.
+    """
+    if frames:
+        return b"".join(envelope_parts(header, frames))
+    text = json.dumps(header, separators=(",", ":"), allow_nan=False).encode("utf-8")
+    fixed = _FIXED.pack(MAGIC, VERSION, len(text), 0)
+    return fixed + text + _ZEROS[: _pad(_FIXED.size + len(text))]
+
+
 def envelope_parts(header: dict[str, Any], frames: Sequence[Any]) -> list[Any]:
     """The envelope as a list of byte-like pieces; ``b"".join(parts)`` is the envelope.
 
@@ -90,6 +103,14 @@ def parse_envelope(data: bytes | bytearray | memoryview) -> tuple[Any, tuple[mem
         ValueError: The data is not an envelope (the message starts with "Not a DFM
             token package").
     """
+    if type(data) is bytes and len(data) >= _FIXED.size:
+        magic, version, header_size, count = _FIXED.unpack_from(data)
+        end = _FIXED.size + header_size
+        if count == 0 and magic == MAGIC and version == VERSION and len(data) == end + _pad(end):
+            try:  # the common case: a small package without frames
+                return json.loads(data[_FIXED.size : end]), ()
+            except ValueError as e:
+                raise ValueError(f"Not a DFM token package: invalid JSON header ({e})") from e
     view = memoryview(data)
     if view.format != "B" or view.ndim != 1:
         view = view.cast("B")

@@ -26,13 +26,15 @@ from typing import Any
 
 from ._channel import Channel, pack, unpack
 
+_BATCH = 256
+
 
 class _Parent:
     """The connection to the parent; sends from any thread.
 
     Messages sent on the site's event loop are batched: they are sent together
-    (``("batch", [...])``) when the loop has processed what it was doing, so a burst
-    of tokens costs one write, not one per token.
+    (``("batch", [...])``) when the loop has processed what it was doing, or once
+    there are ``_BATCH`` of them, so a burst of tokens costs one write per batch.
     """
 
     def __init__(self, conn: Channel) -> None:
@@ -53,9 +55,14 @@ class _Parent:
         if loop is None or not _on_loop(loop):
             self._write(message)
             return
-        if not self.outbox:
+        outbox = self.outbox
+        if not outbox:
             loop.call_soon(self.flush)
-        self.outbox.append(message)
+        outbox.append(message)
+        if len(outbox) >= _BATCH:
+            # A long burst (thousands of frames in one loop turn) goes out as it is
+            # made, so that the application works on it in parallel.
+            self.flush()
 
     def flush(self) -> None:
         batch, self.outbox = self.outbox, []
