@@ -81,7 +81,7 @@ def test_no_base64_in_the_header_and_frames_are_raw() -> None:
     assert len(header) < 500 and count == 2
     assert base64.b64encode(data[:48]) not in header
     assert wire.count(data) == 2
-    payload = json.loads(header)["payload"]
+    payload = json.loads(header)[7]
     assert payload[0] == "framed"
 
 

@@ -23,6 +23,7 @@ _WIRE_KEYS = (
     "payload",
     "trace_context",
 )
+_STOP = Frame.stop_frame()
 
 
 @dataclass(slots=True)
@@ -58,18 +59,19 @@ class TokenPackage:
     trace_context: dict[str, str] | None = None
     frames: tuple[Any, ...] = ()
 
-    def _header(self) -> dict[str, Any]:
-        return {
-            "job_id": self.job_id,
-            "source_site": self.source_site,
-            "source_node": self.source_node,
-            "target_site": self.target_site,
-            "target_place": self.target_place,
-            "is_yield": self.is_yield,
-            "frame": self.frame.to_json(),
-            "payload": self.payload,
-            "trace_context": self.trace_context,
-        }
+    def _header(self) -> list[Any]:
+        frame = self.frame.frame
+        return [
+            self.job_id,
+            self.source_site,
+            self.source_node,
+            self.target_site,
+            self.target_place,
+            self.is_yield,
+            frame if frame == "stop" else list(frame),
+            self.payload,
+            self.trace_context,
+        ]
 
     def to_wire(self) -> bytes:
         """This package as one envelope (see :mod:`dfm.runtime._wire` for the layout).
@@ -113,36 +115,42 @@ class TokenPackage:
 
     @classmethod
     def _from_envelope(cls, raw: Any, frames: tuple[Any, ...]) -> TokenPackage:
-        if not isinstance(raw, dict) or set(raw) != set(_WIRE_KEYS):
-            keys = sorted(raw) if isinstance(raw, dict) else type(raw).__name__
+        if type(raw) is not list or len(raw) != len(_WIRE_KEYS):
             raise ValueError(
-                f"Not a DFM token package: expected keys {list(_WIRE_KEYS)}, got {keys}"
+                f"Not a DFM token package: the header must be a list of {len(_WIRE_KEYS)} "
+                f"fields ({', '.join(_WIRE_KEYS)}), not {type(raw).__name__} {raw!r:.80}"
             )
-        payload = raw["payload"]
-        if not (isinstance(payload, list) and len(payload) == 2 and isinstance(payload[0], str)):
-            raise ValueError(f"Not a DFM token package: bad payload {payload!r:.80}")
-        for key in ("job_id", "source_site", "target_site", "target_place"):
-            if not isinstance(raw[key], str):
-                raise ValueError(f"Not a DFM token package: {key} must be a string")
-        if not isinstance(raw["is_yield"], bool):
+        job_id, source, node, target, place, is_yield, levels, payload, context = raw
+        if not (type(job_id) is str and type(source) is str and type(target) is str):
+            raise ValueError("Not a DFM token package: job_id and sites must be strings")
+        if type(place) is not str:
+            raise ValueError("Not a DFM token package: target_place must be a string")
+        if type(is_yield) is not bool:
             raise ValueError("Not a DFM token package: is_yield must be a boolean")
-        node = raw["source_node"]
         if not (node is None or type(node) in (int, str)):
             raise ValueError("Not a DFM token package: source_node must be an int, a str or null")
-        context = raw["trace_context"]
-        if not (context is None or isinstance(context, dict)):
+        if not (type(payload) is list and len(payload) == 2 and type(payload[0]) is str):
+            raise ValueError(f"Not a DFM token package: bad payload {payload!r:.80}")
+        if not (context is None or type(context) is dict):
             raise ValueError("Not a DFM token package: trace_context must be an object or null")
+        if levels == "stop":
+            frame = _STOP
+        else:
+            try:
+                frame = Frame(levels)
+            except (TypeError, ValueError) as e:
+                raise ValueError(f"Not a DFM token package: bad frame {levels!r:.80}") from e
         return cls(
-            job_id=raw["job_id"],
-            source_site=raw["source_site"],
-            source_node=node,
-            target_site=raw["target_site"],
-            target_place=raw["target_place"],
-            is_yield=raw["is_yield"],
-            frame=Frame.from_json(raw["frame"]),
-            payload=(payload[0], payload[1]),
-            trace_context=context,
-            frames=frames,
+            job_id,
+            source,
+            node,
+            target,
+            place,
+            is_yield,
+            frame,
+            (payload[0], payload[1]),
+            context,
+            frames,
         )
 
     def unwrap(self, policy: DecodePolicy) -> Any:

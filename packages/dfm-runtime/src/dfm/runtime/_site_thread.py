@@ -79,6 +79,11 @@ class SiteThread(SiteHost):
         """The site's event loop."""
         return self._loop
 
+    @property
+    def thread_id(self) -> int | None:
+        """The identifier of the thread running the loop (``threading.get_ident()``)."""
+        return self._thread.ident
+
     # -- thread --------------------------------------------------------------------
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)

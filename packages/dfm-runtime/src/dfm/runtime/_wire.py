@@ -9,9 +9,10 @@ Layout (all integers little-endian)::
     8       4         H: length of the header
     12      4         N: number of frames
     16      8 * N     length of each frame
-    16+8N   H         header: compact UTF-8 JSON object with the package's fields
-                      (job_id, source_site, source_node, target_site, target_place,
-                      is_yield, frame, payload, trace_context)
+    16+8N   H         header: compact UTF-8 JSON array of the package's fields, in
+                      this order: job_id, source_site, source_node, target_site,
+                      target_place, is_yield, frame (its levels, e.g. [0], or "stop"),
+                      payload ([tag, json]), trace_context (object or null)
     ...     0-7       zero padding to a multiple of 8
     ...               frame 0, zero padding to a multiple of 8, frame 1, ...,
                       the last frame and its padding: the end of the data
@@ -37,6 +38,7 @@ _FIXED = struct.Struct("<4sB3xII")
 _LENGTH = struct.Struct("<Q")
 _ZEROS = bytes(8)
 _MAX_FRAMES = 1 << 20
+_JSON = json.JSONEncoder(separators=(",", ":"), allow_nan=False)  # made once: it is hot
 
 
 def _pad(n: int) -> int:
@@ -57,7 +59,7 @@ def frame_view(frame: Any) -> memoryview:
     return view
 
 
-def envelope(header: dict[str, Any], frames: Sequence[Any]) -> bytes:
+def envelope(header: Any, frames: Sequence[Any]) -> bytes:
     """The envelope as one bytes object.
 
     Raises:
@@ -65,18 +67,18 @@ def envelope(header: dict[str, Any], frames: Sequence[Any]) -> bytes:
     """
     if frames:
         return b"".join(envelope_parts(header, frames))
-    text = json.dumps(header, separators=(",", ":"), allow_nan=False).encode("utf-8")
+    text = _JSON.encode(header).encode("utf-8")
     fixed = _FIXED.pack(MAGIC, VERSION, len(text), 0)
     return fixed + text + _ZEROS[: _pad(_FIXED.size + len(text))]
 
 
-def envelope_parts(header: dict[str, Any], frames: Sequence[Any]) -> list[Any]:
+def envelope_parts(header: Any, frames: Sequence[Any]) -> list[Any]:
     """The envelope as a list of byte-like pieces; ``b"".join(parts)`` is the envelope.
 
     Raises:
         ValueError: The header cannot be written as JSON.
     """
-    text = json.dumps(header, separators=(",", ":"), allow_nan=False).encode("utf-8")
+    text = _JSON.encode(header).encode("utf-8")
     views = [frame_view(f) for f in frames]
     prefix = [_FIXED.pack(MAGIC, VERSION, len(text), len(views))]
     prefix += [_LENGTH.pack(v.nbytes) for v in views]
@@ -108,7 +110,7 @@ def parse_envelope(data: bytes | bytearray | memoryview) -> tuple[Any, tuple[mem
         end = _FIXED.size + header_size
         if count == 0 and magic == MAGIC and version == VERSION and len(data) == end + _pad(end):
             try:  # the common case: a small package without frames
-                return json.loads(data[_FIXED.size : end]), ()
+                return json.loads(data[_FIXED.size : end].decode("utf-8")), ()
             except ValueError as e:
                 raise ValueError(f"Not a DFM token package: invalid JSON header ({e})") from e
     view = memoryview(data)
@@ -143,7 +145,7 @@ def read_envelope(read_at: Callable[[int, int], Any], size: int) -> tuple[Any, t
     prefix = bytes(read_at(_FIXED.size, header_end - _FIXED.size))
     lengths = [_LENGTH.unpack_from(prefix, 8 * i)[0] for i in range(count)]
     try:
-        header = json.loads(prefix[lengths_end - _FIXED.size :])
+        header = json.loads(prefix[lengths_end - _FIXED.size :].decode("utf-8"))
     except ValueError as e:
         raise ValueError(f"Not a DFM token package: invalid JSON header ({e})") from e
     offset = header_end + _pad(header_end)

@@ -111,6 +111,8 @@ def _read_exactly(fd: int, n: int, offset: int) -> bytes:
 
 def pack(package: TokenPackage) -> bytes | SharedEnvelope:
     """A package as it crosses to another process: its envelope, big ones shared."""
+    if not package.frames:
+        return to_wire_or_error(package)
     try:
         parts = package.to_wire_parts()
     except Exception:

@@ -41,6 +41,7 @@ class _Parent:
         self.conn = conn
         self.lock = threading.Lock()
         self.loop: asyncio.AbstractEventLoop | None = None
+        self.loop_thread: int | None = None  # the thread running ``loop``
         self.outbox: list[tuple[Any, ...]] = []
 
     def _write(self, message: tuple[Any, ...]) -> None:
@@ -52,7 +53,7 @@ class _Parent:
 
     def send(self, message: tuple[Any, ...]) -> None:
         loop = self.loop
-        if loop is None or not _on_loop(loop):
+        if loop is None or threading.get_ident() != self.loop_thread:
             self._write(message)
             return
         outbox = self.outbox
@@ -68,13 +69,6 @@ class _Parent:
         batch, self.outbox = self.outbox, []
         if batch:
             self._write(("batch", batch))
-
-
-def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:
-    try:
-        return asyncio.get_running_loop() is loop
-    except RuntimeError:
-        return False
 
 
 class _Forward:
@@ -143,6 +137,7 @@ def main(argv: list[str]) -> int:
     router = LocalRouter(_Sites(parent), events, True, log, pack)
     worker = SiteThread(site, router, events, log, sync_workers, federation=federation)
     parent.loop = worker.loop
+    parent.loop_thread = worker.thread_id
     parent.send(("ready", os.getpid()))
 
     def created(job_id: str) -> Callable[[Future[None]], None]:
