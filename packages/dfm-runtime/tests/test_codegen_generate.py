@@ -196,7 +196,7 @@ def test_generated_net_runs_against_the_runtime_interface(stub_runtime: str) -> 
     module = load(generate_net_source(ir([t_echo(), status()]), stub_runtime))
     runtime = sys.modules[stub_runtime]
     # literals decoded once, at import, under the site's policy (restrictive by default)
-    policy = {"allow_pickle": False, "trust_all_modules": False}
+    policy = {"allow_pickle": False, "allow_modules": (), "trust_all_modules": False}
     where = "Site 'app' refuses the literal of transition 'node0', node 0 (ops.Echo), parameter"
     assert runtime.decoded == [
         (("json", [1, 2]), policy, f"{where} 'lit'"),
