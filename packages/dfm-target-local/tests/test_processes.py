@@ -238,3 +238,14 @@ def test_memory_cap_ends_a_leaking_site_process_with_a_clear_reason(
 def test_memory_cap_option_is_checked(federation: str, options: dict[str, Any], message: str):
     with pytest.raises((TypeError, ValueError), match=message):
         Session(federation, "home", **options).connect()
+
+
+def test_site_processes_get_huge_pages_for_big_values() -> None:
+    from dfm.targets.local._process import child_environment
+
+    assert child_environment({})["GLIBC_TUNABLES"] == "glibc.malloc.hugetlb=1"
+    mine = {"GLIBC_TUNABLES": "glibc.malloc.arena_max=2"}
+    both = "glibc.malloc.arena_max=2:glibc.malloc.hugetlb=1"
+    assert child_environment(mine)["GLIBC_TUNABLES"] == both
+    kept = {"GLIBC_TUNABLES": "glibc.malloc.hugetlb=0"}
+    assert child_environment(kept) == kept  # a choice of the user's stays

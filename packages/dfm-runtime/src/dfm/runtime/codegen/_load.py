@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import importlib.util
 import linecache
@@ -48,6 +49,7 @@ VERSION_TAG = _version_tag()
 """The dfm-runtime version as used in module names and cache paths (``0.1.0`` → ``0_1_0``)."""
 
 
+@functools.lru_cache(maxsize=64)
 def _policy_tag(policy: DecodePolicy | None) -> str:
     # The literals are decoded under the site's policy: one module per (NetIR, policy).
     if policy is None or policy == DecodePolicy():

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,19 @@ if TYPE_CHECKING:
     from dfm.runtime import TokenPackage
 
 CHILD_MODULE = "dfm.targets.local._child"
+# glibc (2.35+) backs big allocations of a site process with transparent huge pages: a
+# 200 MB value received from another site is read into 100 pages instead of 50,000.
+# Other C libraries ignore the variable.
+_HUGE_PAGES = "glibc.malloc.hugetlb=1"
+
+
+def child_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment of a site process: the application's, plus glibc's huge pages."""
+    env = dict(environ)
+    tunables = env.get("GLIBC_TUNABLES", "")
+    if "glibc.malloc.hugetlb" not in tunables:
+        env["GLIBC_TUNABLES"] = f"{tunables}:{_HUGE_PAGES}" if tunables else _HUGE_PAGES
+    return env
 
 
 class SiteProcess(SiteHost):
@@ -67,6 +81,7 @@ class SiteProcess(SiteHost):
                 [sys.executable, "-m", CHILD_MODULE, str(theirs.fileno())],
                 pass_fds=[theirs.fileno()],
                 stdin=subprocess.DEVNULL,
+                env=child_environment(os.environ),
             )
         finally:
             theirs.close()
