@@ -347,6 +347,15 @@ def test_prepare_fills_api_version_and_shows_code(session: Session, ops: ModuleT
     code = session.debug_show_code(prepared)
     assert sorted(code) == ["s1", "s2"]
     assert all("class ThisNet" in source for source in code.values())
+    job = session.execute(prepared, default_callback=lambda *a: None)
+    assert job.wait_until_finished(10)
+    from dfm.runtime import site_decode_policy
+    from dfm.runtime.codegen import net_module_path
+
+    netir = prepared.net_irs()["s1"]
+    policy = site_decode_policy(prepared.federation_name, "s1")
+    assert "decode_literal(" in code["s1"]  # the literal 1, under the site's policy
+    assert net_module_path(netir, prepared.federation_name, policy).read_text() == code["s1"]
     with pytest.raises(ValueError, match="candidate"):
         session.prepare(p, restrict_to_sites="homesite")
     with Pipeline() as free:

@@ -203,8 +203,7 @@ def place(
                 best = min(
                     cost[up],
                     key=lambda src: (
-                        with_yields(up, src)[0]
-                        + send_time(up, src, where, cost[up][src][1], data),
+                        with_yields(up, src)[0] + send_time(up, src, where, cost[up][src][1], data),
                         cost[up][src][1],
                         rank[src],
                     ),
