@@ -102,6 +102,9 @@ def test_timeout_of_a_stuck_sync_adapter(session: Session, ops: ModuleType, reco
 def test_crashing_site_fails_its_jobs_only(
     session: Session, ops: ModuleType, recorder: Any
 ) -> None:
+    with Pipeline() as other:  # a job on another site process, running meanwhile
+        Yield(value=ops.SyncSleep(seconds=1.0, site="s1"))
+    bystander = session.execute(session.prepare(other))
     with Pipeline() as p:
         Yield(value=ops.Echo(x=PlaceParam(place="a"), site="s1"), place="echo")
         Yield(value=ops.Crash(site="s2"))
@@ -118,10 +121,28 @@ def test_crashing_site_fails_its_jobs_only(
     assert statuses[-1] == (STOP, error)
     with pytest.raises(RuntimeError, match="FAILED"):
         job.send_input_params({"a": 3})
+    assert bystander.wait_until_finished(30) and bystander.get_status() is JobStatus.FINISHED
     with Pipeline() as p:
         Yield(value=ops.Echo(x="again", site="s2"))
     again = session.execute(session.prepare(p))
     assert again.wait_until_finished(30) and again.get_status() is JobStatus.FINISHED
+
+
+def test_ctrl_c_reaching_a_site_process_does_not_end_it(
+    session: Session, ops: ModuleType, recorder: Any
+) -> None:
+    import signal
+
+    with Pipeline() as p:
+        Yield(value=ops.Echo(x="before", site="s1"))
+    assert session.execute(session.prepare(p)).wait_until_finished(30)
+    pid = _pids(session)["s1"]
+    os.kill(pid, signal.SIGINT)  # as a terminal's Ctrl-C reaches the whole process group
+    time.sleep(0.2)
+    assert _alive(pid)
+    job = session.execute(session.prepare(p), default_callback=recorder)
+    assert job.wait_until_finished(30) and job.get_status() is JobStatus.FINISHED
+    assert _pids(session)["s1"] == pid
 
 
 def test_a_site_dying_while_another_starts_fails_the_job_with_its_reason(

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
 import socket
 import sys
 import threading
@@ -117,6 +118,9 @@ class _Events:
 
 def main(argv: list[str]) -> int:
     """Run one site until the parent says stop or goes away."""
+    # Ctrl-C in a terminal reaches every process of the group: the application decides
+    # what happens to its sites (it stops them, or they exit with it), not the signal.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     conn = Channel(socket.socket(fileno=int(argv[0])))
     try:
         message = conn.recv()
