@@ -73,6 +73,14 @@ def test_containers_with_buffers(move) -> None:
     assert got == value and type(got[7][1][0]) is bytearray
 
 
+@pytest.mark.parametrize("move", [over_the_wire, handed_over])
+def test_models_beside_buffers_in_a_container(move) -> None:
+    value = [ErrorToken(errors=[]), b"\x00" * 64, {"stop": StopToken()}]
+    p = package(value)
+    assert p.payload[0] == "framed" and len(p.frames) == 1
+    assert move(value) == value
+
+
 def test_no_base64_in_the_header_and_frames_are_raw() -> None:
     data = bytes(range(256)) * 4096  # 1 MiB
     wire = package({"blob": data, "more": [data]}).to_wire()

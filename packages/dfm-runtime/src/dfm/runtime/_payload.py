@@ -9,8 +9,8 @@ the *frames*: buffers that travel next to the package's JSON header, never insid
   not a dependency), or any other object with the buffer protocol (it arrives as a
   ``memoryview`` of its bytes, with its format and shape where ``memoryview.cast``
   can express them). The body says which frame and how to rebuild the value.
-* ``framed``: lists, tuples and dicts holding buffers: the ``pyjson`` tree with
-  ``["X", <buffer body>]`` leaves.
+* ``framed``: lists, tuples and dicts holding buffers: the ``pyjson`` tree (models
+  inside as ``["M", …]``) with ``["X", <buffer body>]`` leaves.
 * ``pickle5``: a value only pickle can carry: pickle protocol 5, the pickle and its
   out-of-band buffers as frames. Decoded only where the policy allows pickle.
 
@@ -131,6 +131,14 @@ def _tree(value: Any, frames: list[Any]) -> Any:
         body = _buffer(value, frames)
         if body is not None:
             return ["X", body]
+    if isinstance(value, BaseModel):  # a model inside a container: as pyjson's "M"
+        cls = type(value)
+        if "<locals>" not in cls.__qualname__:
+            try:
+                data = value.model_dump(mode="json")
+            except Exception:
+                raise _NotATree from None
+            return ["M", {"class": f"{cls.__module__}.{cls.__qualname__}", "data": data}]
     raise _NotATree
 
 
@@ -265,7 +273,7 @@ def _rebuild(body: Any, frames: Frames) -> Any:
     raise SerializationError(f"Unknown buffer type {kind!r:.40}")
 
 
-def _untree(value: Any, frames: Frames) -> Any:
+def _untree(value: Any, frames: Frames, policy: DecodePolicy) -> Any:
     if not isinstance(value, list):
         return value
     if len(value) != 2 or not isinstance(value[0], str):
@@ -273,6 +281,8 @@ def _untree(value: Any, frames: Frames) -> Any:
     tag, body = value
     if tag == "X":
         return _rebuild(body, frames)
+    if tag == "M":  # a model, under the policy's rule for models
+        return decode_value(("model", body), policy)
     if tag == "F":
         if body not in ("nan", "inf", "-inf"):
             raise SerializationError(f"Malformed float {body!r:.40}")
@@ -280,13 +290,13 @@ def _untree(value: Any, frames: Frames) -> Any:
     if not isinstance(body, list):
         raise SerializationError(f"Malformed framed value {value!r:.80}")
     if tag == "L":
-        return [_untree(v, frames) for v in body]
+        return [_untree(v, frames, policy) for v in body]
     if tag == "T":
-        return tuple(_untree(v, frames) for v in body)
+        return tuple(_untree(v, frames, policy) for v in body)
     if tag == "D":
         if not all(isinstance(pair, list) and len(pair) == 2 for pair in body):
             raise SerializationError(f"Malformed framed mapping {value!r:.80}")
-        return {_untree(k, frames): _untree(v, frames) for k, v in body}
+        return {_untree(k, frames, policy): _untree(v, frames, policy) for k, v in body}
     raise SerializationError(f"Unknown framed container tag {tag!r:.20}")
 
 
@@ -306,7 +316,7 @@ def decode_payload(tagged: TaggedValue, frames: Frames, policy: DecodePolicy) ->
         return _rebuild(body, frames)
     if tag == "framed":
         try:
-            return _untree(body, frames)
+            return _untree(body, frames, policy)
         except RecursionError as e:
             raise SerializationError("A framed value nested too deeply") from e
     if tag == "pickle5":
