@@ -59,17 +59,29 @@ def frame_view(frame: Any) -> memoryview:
     return view
 
 
+def _lengths(count: int) -> struct.Struct:
+    known = _LENGTHS.get(count)
+    if known is None:
+        known = struct.Struct(f"<{count}Q")
+        if count <= 64:
+            _LENGTHS[count] = known
+    return known
+
+
+_LENGTHS: dict[int, struct.Struct] = {}
+
+
 def envelope(header: Any, frames: Sequence[Any]) -> bytes:
     """The envelope as one bytes object.
 
     Raises:
         ValueError: The header cannot be written as JSON.
     """
-    if frames:
-        return b"".join(envelope_parts(header, frames))
-    text = _JSON.encode(header).encode("utf-8")
-    fixed = _FIXED.pack(MAGIC, VERSION, len(text), 0)
-    return fixed + text + _ZEROS[: _pad(_FIXED.size + len(text))]
+    if not frames:
+        text = _JSON.encode(header).encode("utf-8")
+        fixed = _FIXED.pack(MAGIC, VERSION, len(text), 0)
+        return fixed + text + _ZEROS[: _pad(_FIXED.size + len(text))]
+    return b"".join(envelope_parts(header, frames))
 
 
 def envelope_parts(header: Any, frames: Sequence[Any]) -> list[Any]:
@@ -79,17 +91,16 @@ def envelope_parts(header: Any, frames: Sequence[Any]) -> list[Any]:
         ValueError: The header cannot be written as JSON.
     """
     text = _JSON.encode(header).encode("utf-8")
-    views = [frame_view(f) for f in frames]
-    prefix = [_FIXED.pack(MAGIC, VERSION, len(text), len(views))]
-    prefix += [_LENGTH.pack(v.nbytes) for v in views]
-    prefix.append(text)
-    size = _FIXED.size + _LENGTH.size * len(views) + len(text)
-    prefix.append(_ZEROS[: _pad(size)])
-    parts: list[Any] = [b"".join(prefix)]
-    for view in views:
+    views = [f if type(f) is bytes else frame_view(f) for f in frames]
+    lengths = [len(v) for v in views]  # a flat "B" view's len is its size in bytes
+    count = len(views)
+    prefix = _FIXED.pack(MAGIC, VERSION, len(text), count) + _lengths(count).pack(*lengths)
+    prefix += text
+    parts: list[Any] = [prefix + _ZEROS[: _pad(len(prefix))]]
+    for view, length in zip(views, lengths, strict=True):
         parts.append(view)
-        if _pad(view.nbytes):
-            parts.append(_ZEROS[: _pad(view.nbytes)])
+        if length % 8:
+            parts.append(_ZEROS[: _pad(length)])
     return parts
 
 
@@ -105,18 +116,46 @@ def parse_envelope(data: bytes | bytearray | memoryview) -> tuple[Any, tuple[mem
         ValueError: The data is not an envelope (the message starts with "Not a DFM
             token package").
     """
-    if type(data) is bytes and len(data) >= _FIXED.size:
-        magic, version, header_size, count = _FIXED.unpack_from(data)
-        end = _FIXED.size + header_size
-        if count == 0 and magic == MAGIC and version == VERSION and len(data) == end + _pad(end):
-            try:  # the common case: a small package without frames
-                return json.loads(data[_FIXED.size : end].decode("utf-8")), ()
-            except ValueError as e:
-                raise ValueError(f"Not a DFM token package: invalid JSON header ({e})") from e
+    if type(data) is not bytes:
+        view = memoryview(data)
+        if view.format != "B" or view.ndim != 1:
+            view = view.cast("B")
+        return read_envelope(lambda offset, size: view[offset : offset + size], view.nbytes)
+    # The common case, bytes from a socket or a queue: parsed in place.
+    size = len(data)
+    if size < _FIXED.size:
+        raise ValueError("Not a DFM token package: too short")
+    magic, version, header_size, count = _FIXED.unpack_from(data)
+    if magic != MAGIC:
+        raise ValueError(f"Not a DFM token package: starts with {data[:4]!r}")
+    if version != VERSION:
+        raise ValueError(f"Not a DFM token package of version {VERSION}: version {version}")
+    if count > _MAX_FRAMES:
+        raise ValueError(f"Not a DFM token package: {count} frames")
+    lengths_end = _FIXED.size + _LENGTH.size * count
+    header_end = lengths_end + header_size
+    if size < header_end:
+        raise ValueError("Not a DFM token package: truncated header")
+    lengths = _lengths(count).unpack_from(data, _FIXED.size) if count else ()
+    try:
+        header = json.loads(data[lengths_end:header_end].decode("utf-8"))
+    except ValueError as e:
+        raise ValueError(f"Not a DFM token package: invalid JSON header ({e})") from e
+    offset = header_end + _pad(header_end)
+    if not count:
+        if offset != size:
+            raise ValueError(
+                f"Not a DFM token package: {size} bytes where the envelope says {offset}"
+            )
+        return header, ()
     view = memoryview(data)
-    if view.format != "B" or view.ndim != 1:
-        view = view.cast("B")
-    return read_envelope(lambda offset, size: view[offset : offset + size], view.nbytes)
+    frames = []
+    for length in lengths:
+        frames.append(view[offset : offset + length])
+        offset += length + _pad(length)
+    if offset != size:
+        raise ValueError(f"Not a DFM token package: {size} bytes where the envelope says {offset}")
+    return header, tuple(frames)
 
 
 def read_envelope(read_at: Callable[[int, int], Any], size: int) -> tuple[Any, tuple[Any, ...]]:
