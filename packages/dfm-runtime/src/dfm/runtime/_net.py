@@ -133,7 +133,7 @@ class Net:
         try:
             executor = self._executor
             if type(executor) is DaemonThreadPool:  # a site's pool: batched completions
-                return executor.run_soon(self._loop, context.run, fn, **kwargs)
+                return executor.run_in_context(self._loop, context, fn, kwargs)
             call = functools.partial(context.run, fn, **kwargs)
             return self._loop.run_in_executor(executor, call)
         except RuntimeError as e:  # the executor is shut down: the site cannot run anything

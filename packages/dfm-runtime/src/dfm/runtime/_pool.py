@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import threading
 import time
 from collections import deque
@@ -20,7 +21,7 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-_STALL = 0.002  # seconds without progress before another thread is started
+_STALL = 0.02  # seconds without any call taken before another thread is started
 
 
 class _Completions:
@@ -82,9 +83,9 @@ class DaemonThreadPool(Executor):
 
     Calls from an event loop (:meth:`run_soon`) get plain asyncio futures, completed
     in batches. A new thread starts when the work waits and no thread is idle: at
-    once for the first, else when the busy ones made no progress for a moment (a
-    burst of quick calls is served by the threads there are, not by a new thread per
-    call).
+    once for the first, else when no call was taken for ``_STALL`` (the busy threads
+    are blocked). A burst of quick calls, which the GIL serializes anyway, is served by
+    the threads there are: a thread more would only add switches between them.
 
     Args:
         max_workers: The most threads the pool starts.
@@ -124,6 +125,25 @@ class DaemonThreadPool(Executor):
         if completions is None:
             completions = self._completions.setdefault(loop, _Completions(loop))
         self._put((future, fn, args, kwargs, completions), loop)
+        return future
+
+    def run_in_context(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        context: contextvars.Context,
+        fn: Callable[..., T],
+        kwargs: dict[str, Any],
+    ) -> asyncio.Future[T]:
+        """``context.run(fn, **kwargs)`` on a pool thread; the future completes on ``loop``.
+
+        The same as ``run_soon(loop, context.run, fn, **kwargs)`` with fewer objects per
+        call (a burst of thousands of pending calls is what the garbage collector sees).
+        """
+        future = loop.create_future()
+        completions = self._completions.get(loop)
+        if completions is None:
+            completions = self._completions.setdefault(loop, _Completions(loop))
+        self._put((future, fn, context, kwargs, completions), loop)
         return future
 
     def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
@@ -197,7 +217,10 @@ class DaemonThreadPool(Executor):
                     else:
                         future.set_exception(value)
             elif not future.cancelled():
-                ok, value = _outcome(fn, args, kwargs)
+                if type(args) is contextvars.Context:  # run_in_context
+                    ok, value = _outcome(args.run, (fn,), kwargs)
+                else:
+                    ok, value = _outcome(fn, args, kwargs)
                 completions.push(future, ok, value)
             del future, fn, args, kwargs, completions
 
