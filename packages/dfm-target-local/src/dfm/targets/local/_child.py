@@ -15,6 +15,7 @@ dies, the socket reaches EOF and the child exits at once.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -142,6 +143,10 @@ def main(argv: list[str]) -> int:
     worker = SiteThread(site, router, events, log, sync_workers, federation=federation)
     parent.loop = worker.loop
     parent.loop_thread = worker.thread_id
+    # What is loaded now (DFM, pydantic and their models) lives as long as the process:
+    # the garbage collector need not scan it again at every full collection.
+    gc.collect()
+    gc.freeze()
     parent.send(("ready", os.getpid()))
 
     def created(job_id: str) -> Callable[[Future[None]], None]:
