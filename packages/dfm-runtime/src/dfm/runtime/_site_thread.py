@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from dfm.irgen import NetIR
 
 _CHUNK = 256  # inbox items per loop callback, so cancels and firings interleave
+_INJECT_BATCH = 512  # parameter sets per inbox item
 
 
 class SiteThread(SiteHost):
@@ -156,19 +157,20 @@ class SiteThread(SiteHost):
             self._fail_inbox()
 
     def _drain(self) -> None:
-        with self._lock:
-            inbox = self._inbox
-            items = [inbox.popleft() for _ in range(min(_CHUNK, len(inbox)))]
-            more = bool(inbox)
-            if not more:
-                self._scheduled = False
-        for fn, arg in items:
+        inbox, lock = self._inbox, self._lock
+        for _ in range(_CHUNK):
+            with lock:
+                if not inbox:
+                    self._scheduled = False
+                    return
+                fn, arg = inbox.popleft()
             try:
                 fn(arg)
             except Exception:
                 self._log.exception("Site %s: failed to process an inbox item", self.site)
-        if more:
-            self._loop.call_soon(self._drain)
+            if fn == self._inject:
+                break  # the firings of these frames run before more input is taken
+        self._loop.call_soon(self._drain)
 
     # -- SiteHost ------------------------------------------------------------------
     def create(self, job_id: str, netir: NetIR, force_modgen: bool) -> Future[None]:
@@ -192,8 +194,14 @@ class SiteThread(SiteHost):
         self._events.site_done(job_id, self.site, error)
 
     def inject(self, job_id: str, params: EncodedParams) -> None:
-        """Feed parameter sets, in order with everything posted before."""
-        self._post(self._inject, (job_id, params))
+        """Feed parameter sets, in order with everything posted before.
+
+        Many sets are fed a few hundred at a time, each batch's firings running before
+        the next is taken: results flow while the input is still coming in, and far
+        fewer firings wait at once (the garbage collector scans every waiting one).
+        """
+        for start in range(0, max(len(params), 1), _INJECT_BATCH):
+            self._post(self._inject, (job_id, params[start : start + _INJECT_BATCH]))
 
     def _inject(self, arg: tuple[str, EncodedParams]) -> None:
         self._runners.inject(*arg)
