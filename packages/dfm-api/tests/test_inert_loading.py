@@ -133,9 +133,10 @@ def test_encoded_literals_pass_typed_fields_unchecked(tmp_path: Path) -> None:
     assert type(concat).__name__ == "Concat" and type(concat) is Concat
     assert isinstance(concat.a, EncodedLiteral) and concat.b == "y"  # type: ignore[attr-defined]
     assert isinstance(shape.origin, EncodedLiteral)  # type: ignore[attr-defined]
-    assert concat.model_fields_set == Concat.model_validate(
-        json.loads(p.model_dump_json())["dfm_body"][0]
-    ).model_fields_set
+    assert (
+        concat.model_fields_set
+        == Concat.model_validate(json.loads(p.model_dump_json())["dfm_body"][0]).model_fields_set
+    )
     again = Pipeline.model_validate_json(back.model_dump_json())
     assert again == back and not target.exists()
     data["dfm_body"][0]["b"] = 3

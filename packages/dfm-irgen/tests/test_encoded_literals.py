@@ -35,9 +35,7 @@ def _crafted(target: Path) -> tuple[str, str, dict[str, Any]]:
     return json.dumps(data), payload, model
 
 
-def test_pickle_and_model_payloads_pass_through_to_the_netir(
-    fed3: FedInfo, tmp_path: Path
-) -> None:
+def test_pickle_and_model_payloads_pass_through_to_the_netir(fed3: FedInfo, tmp_path: Path) -> None:
     target = tmp_path / "pwned.txt"
     text, payload, model = _crafted(target)
     pipeline = Pipeline.model_validate_json(text)

@@ -157,11 +157,7 @@ def test_provider_entries_keep_their_results_too() -> None:
     from irgentestops import Concat, Echo
 
     providers = {
-        "h": {
-            "vault": {
-                "interface": {"ops.Echo": {"operation": "ops.Echo", "keep_on_site": True}}
-            }
-        }
+        "h": {"vault": {"interface": {"ops.Echo": {"operation": "ops.Echo", "keep_on_site": True}}}}
     }
     costs = {"app": {"ops.Concat": 0.1}, "h": {"ops.Concat": 5}}
     with Pipeline() as p:

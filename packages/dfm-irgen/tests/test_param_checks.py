@@ -108,8 +108,7 @@ def test_one_problem_reads_as_one_sentence(fed_info_of: Any) -> None:
     with pytest.raises(ValueError) as info:
         prepared.check_input_params([(Frame.start_frame(4), {"k": False})])
     assert str(info.value) == (
-        "Parameter set 4, place 'k': %0 (ops.Scale) parameter 'k' expected integer, "
-        "got bool False"
+        "Parameter set 4, place 'k': %0 (ops.Scale) parameter 'k' expected integer, got bool False"
     )
 
 

@@ -249,8 +249,12 @@ KEYWORDS: dict[str, Make] = {
     "maxLength": _bound("maxLength", lambda n, lim: n <= lim, "at most {} characters", _length),
     "minimum": _bound("minimum", lambda n, lim: n >= lim, "a number >= {}", _number),
     "maximum": _bound("maximum", lambda n, lim: n <= lim, "a number <= {}", _number),
-    "exclusiveMinimum": _bound("exclusiveMinimum", lambda n, lim: n > lim, "a number > {}", _number),  # noqa: E501
-    "exclusiveMaximum": _bound("exclusiveMaximum", lambda n, lim: n < lim, "a number < {}", _number),  # noqa: E501
+    "exclusiveMinimum": _bound(
+        "exclusiveMinimum", lambda n, lim: n > lim, "a number > {}", _number
+    ),  # noqa: E501
+    "exclusiveMaximum": _bound(
+        "exclusiveMaximum", lambda n, lim: n < lim, "a number < {}", _number
+    ),  # noqa: E501
     "multipleOf": _multiple_of,
     "pattern": _pattern,
     "properties": _properties,
@@ -261,5 +265,3 @@ KEYWORDS: dict[str, Make] = {
     "allOf": _all_of,
     "not": _not,
 }
-
-

@@ -113,5 +113,3 @@ def describe(schema: Any) -> str:
     if not words and isinstance(schema.get("$ref"), str):
         words = [schema["$ref"].rsplit("/", 1)[-1]]
     return " or ".join(dict.fromkeys(words)) or "anything"
-
-

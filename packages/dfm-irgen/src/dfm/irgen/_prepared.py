@@ -163,8 +163,7 @@ class PreparedPipeline(BaseModel):
         if problems:
             listing = "".join(f"\n  - {p}" for p in problems)
             raise ValueError(
-                f"{len(problems)} problems with the input parameters (nothing was sent):"
-                f"{listing}"
+                f"{len(problems)} problems with the input parameters (nothing was sent):{listing}"
             )
 
     def _type_problems(self, index: int, values: dict[str, Any]) -> list[str]:

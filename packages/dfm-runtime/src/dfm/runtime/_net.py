@@ -13,6 +13,7 @@ from typing import Any, ClassVar, TypeVar
 from dfm.api import ErrorToken, Frame
 
 from ._context import FLOW, DfmContext
+from ._pool import DaemonThreadPool
 
 _R = TypeVar("_R")
 
@@ -128,15 +129,28 @@ class Net:
 
         The call sees the caller's context variables (as ``asyncio.to_thread`` does).
         """
-        call = functools.partial(contextvars.copy_context().run, fn, **kwargs)
+        context = contextvars.copy_context()
         try:
-            return self._loop.run_in_executor(self._executor, call)
+            executor = self._executor
+            if type(executor) is DaemonThreadPool:  # a site's pool: batched completions
+                return executor.run_in_context(self._loop, context, fn, kwargs)
+            call = functools.partial(context.run, fn, **kwargs)
+            return self._loop.run_in_executor(executor, call)
         except RuntimeError as e:  # the executor is shut down: the site cannot run anything
             self._on_internal_failure(e)
             raise
 
-    def _fail(self, index: int, frame: Frame, node_id: int | str | None, error: Exception) -> None:
-        """Send the body's error to every target of transition ``index``."""
+    def _fail(
+        self, index: int, frame: Frame, node_id: int | str | None, error: BaseException
+    ) -> None:
+        """Send the body's error to every target of transition ``index``.
+
+        Any exception of an adapter is an error of the frame, whatever its class (an
+        adapter must not take the site down with ``sys.exit()``); a cancellation of the
+        firing itself is re-raised for the runner.
+        """
+        if isinstance(error, asyncio.CancelledError):
+            raise error
         token = ErrorToken.from_exception(error, node_id=node_id, site=self.ctx.this_site)
         send = self.ctx.send
         for s in self.TRANSITIONS[index].sends:

@@ -8,10 +8,12 @@ deterministic: the same NetIR gives the same text.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import keyword
 from typing import Any
 
+from dfm.api import DecodePolicy
 from dfm.irgen import (
     AdapterCall,
     DoneValue,
@@ -26,11 +28,15 @@ from dfm.irgen import (
 )
 
 from ._discovery import DISCOVERY_RUNTIME_NAMES, DISCOVERY_STATEMENTS, discovery_expr
+from ._validate import validate_netir
 
 RUNTIME = "dfm.runtime"
 """The module the generated code imports its base classes from."""
 
-_RUNTIME_NAMES = "FLOW, STOP_TOKEN, TRUSTED, FlowInfo, Net, SendSpec, TransitionSpec, done_value"
+_RUNTIME_NAMES = (
+    "FLOW, STOP_TOKEN, DecodePolicy, FlowInfo, Net, SendSpec, TransitionSpec, decode_literal, "
+    "done_value, select"
+)
 
 
 def _is_name(text: str) -> bool:
@@ -46,6 +52,11 @@ def _docstring(text: str, indent: str = "") -> str:
         return f'{indent}"""{first}"""'
     body = "\n".join(f"{indent}{line}" if line else "" for line in rest)
     return f'{indent}"""{first}\n\n{body}\n{indent}"""'
+
+
+def _comment(text: str) -> str:
+    """A one-line comment: ``ascii()`` escapes every line break and control character."""
+    return "# " + ascii(text)[1:-1]
 
 
 def _tuple(items: list[str]) -> str:
@@ -68,15 +79,18 @@ def _tagged_literal(value: Any, where: str) -> str:
 class _Module:
     """Collects the module-level literals while transitions are rendered."""
 
-    def __init__(self) -> None:
+    def __init__(self, site: str) -> None:
+        self.site = site
         self.literals: list[str] = []  # source lines
         self.count = 0
 
     def literal(self, tagged: Any, comment: str) -> str:
         name = f"_L{self.count}"
         self.count += 1
-        self.literals.append("# " + " ".join(comment.split()))
-        self.literals.append(f"{name} = decode_value({_tagged_literal(tagged, comment)}, TRUSTED)")
+        self.literals.append(_comment(comment))
+        value = _tagged_literal(tagged, comment)
+        where = f"Site {self.site!r} refuses the literal of {comment}"
+        self.literals.append(f"{name} = decode_literal({value}, _POLICY, {where!r})")
         return name
 
 
@@ -183,7 +197,7 @@ def _fire_method(module: _Module, k: int, t: Transition) -> list[str]:
         calls.append((stmt, var, expr, comment))
     lines = [
         f"    async def t{k}_fire(self, frame, data):",
-        f"        # {t.name}: inputs {', '.join(p.name for p in t.inputs)}",
+        "        " + _comment(f"{t.name}: inputs {', '.join(p.name for p in t.inputs)}"),
         "        site = self.site",
     ]
     # An advice report belongs to no node; its (never expected) failure is the site's.
@@ -195,10 +209,12 @@ def _fire_method(module: _Module, k: int, t: Transition) -> list[str]:
     for i, (_, var, expr, comment) in enumerate(calls):
         if track and i:
             lines.append(f"            node = {ids[i]!r}")
-        lines.append(f"            {var} = {expr}  # {comment}")
+        lines.append(f"            {var} = {expr}  {_comment(comment)}")
     node = "node" if track else repr(ids[0])
     lines += [
-        "        except Exception as e:",
+        # Any exception of an adapter ends this frame only (SystemExit, KeyboardInterrupt
+        # and custom BaseExceptions too); _fail re-raises a cancellation of the firing.
+        "        except BaseException as e:",
         f"            self._fail({k}, frame, {node}, e)",
         "            return",
     ]
@@ -236,22 +252,40 @@ def _fire_method(module: _Module, k: int, t: Transition) -> list[str]:
     return lines
 
 
-def generate_net_source(netir: NetIR, runtime_module_name: str = RUNTIME) -> str:
+def _policy_source(policy: DecodePolicy) -> str:
+    args = []
+    for f in dataclasses.fields(policy):
+        value = getattr(policy, f.name)
+        strings = type(value) is tuple and all(type(v) is str for v in value)
+        if not (type(value) is bool or strings):
+            raise ValueError(f"DecodePolicy.{f.name} = {value!r:.80} cannot be written as code")
+        args.append(f"{f.name}={value!r}")
+    return f"DecodePolicy({', '.join(args)})"
+
+
+def generate_net_source(
+    netir: NetIR, runtime_module_name: str = RUNTIME, policy: DecodePolicy | None = None
+) -> str:
     """The Python source of the net module of ``netir``.
 
-    Literal parameters are decoded once, when the module is imported, with the TRUSTED
-    policy: they come from the application's own pipeline (the site generating this
-    code was sent them by the job's own application, like every other input).
+    The NetIR is checked first (:func:`validate_netir`): the source holds received
+    names only as checked identifiers or through ``repr()``. Literal parameters are
+    decoded once, when the module is imported, under the site's decode policy; a
+    literal the policy refuses makes the import fail with the reason.
 
     Args:
         netir: The site's net.
         runtime_module_name: The module providing ``Net`` and the other runtime names.
+        policy: The site's decode policy for the literals (None: the restrictive
+            default, no pickles and no model classes outside the allowed modules).
 
     Raises:
+        NetIRRefused: A name in the NetIR breaks its rule.
         ValueError: The NetIR holds something this generator cannot express (an unknown
             statement, a reference to an undefined statement or place, a bad name).
     """
-    module = _Module()
+    validate_netir(netir)
+    module = _Module(netir.site)
     specs: list[str] = []
     methods: list[list[str]] = []
     for k, t in enumerate(netir.transitions):
@@ -288,9 +322,9 @@ def generate_net_source(netir: NetIR, runtime_module_name: str = RUNTIME) -> str
         f"NetIR fingerprint: {netir.fingerprint}\n"
         "Generated by dfm.runtime.codegen, do not edit."
     )
-    names = f"{_RUNTIME_NAMES}, decode_value, select"
+    names = _RUNTIME_NAMES
     if any(isinstance(s, DISCOVERY_STATEMENTS) for t in netir.transitions for s in t.body):
-        names = f"{_RUNTIME_NAMES}, {DISCOVERY_RUNTIME_NAMES}, decode_value, select"
+        names = f"{_RUNTIME_NAMES}, {DISCOVERY_RUNTIME_NAMES}"
     out = [
         _docstring(header),
         "",
@@ -299,8 +333,8 @@ def generate_net_source(netir: NetIR, runtime_module_name: str = RUNTIME) -> str
     ]
     if module.literals:
         out += [
-            "# The pipeline's literals, decoded once at import. They come from the",
-            "# application's own pipeline, hence the TRUSTED policy.",
+            "# The pipeline's literals, decoded once at import under the site's policy.",
+            f"_POLICY = {_policy_source(policy if policy is not None else DecodePolicy())}",
             *module.literals,
             "",
         ]
