@@ -37,6 +37,8 @@ def meteo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         timeout=120,
     )
     sys.path.insert(0, str(work))
+    for name in [m for m in sys.modules if m == "meteo" or m.startswith("meteo.")]:
+        del sys.modules[name]  # another test's meteo must not stand in for this one
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("meteo_app", work / "app.py")

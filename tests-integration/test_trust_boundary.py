@@ -241,11 +241,6 @@ def test_loading_and_preparing_a_crafted_pipeline_file_runs_nothing(
     assert not target.exists()
 
 
-@pytest.mark.xfail(
-    reason="the site side of issue 6: sites still decode literal parameters with the TRUSTED "
-    "policy (dfm.runtime.codegen); the runtime engineer makes them use the site's policy",
-    strict=True,
-)
 def test_dfm_run_on_a_crafted_pipeline_file_fails_and_runs_nothing(
     tbfed: Path, tmp_path: Path
 ) -> None:

@@ -58,7 +58,10 @@ def _write_config(work: Path) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
+# Module scope: the POC starts once (every FLARE test is in one module), and the
+# in-process `meteo` package of this federation is gone before other test modules
+# generate and import their own `meteo`.
+@pytest.fixture(scope="module")
 def flare_federation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Federation]:
     if importlib.util.find_spec("nvflare") is None:
         pytest.skip("nvflare is not installed")

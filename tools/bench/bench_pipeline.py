@@ -17,6 +17,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _goals import Goals  # noqa: E402
+
 from dfm.api import FedInfo, Pipeline, PlaceParam, Yield, allow_module_prefix
 from dfm.irgen import prepare
 
@@ -87,8 +90,8 @@ def timed(fn: Callable[[], Any], repeat: int = 7) -> float:
     return statistics.median(samples)
 
 
-def main() -> None:
-    """Run the benchmarks and print the numbers."""
+def main() -> int:
+    """Run the benchmarks, print the numbers beside their goals; 1 if a goal is missed."""
     step = _ops_module().Step
     pipeline = build(step)
     text = pipeline.model_dump_json()
@@ -98,12 +101,13 @@ def main() -> None:
     t_load = timed(lambda: Pipeline.model_validate_json(text))
     t_prepare = timed(lambda: prepare(pipeline, info, "site0", "bench"), repeat=3)
     total = t_build + t_dump + t_load
-    print(
-        f"1,000-op pipeline: build {t_build:.1f} ms, to JSON {t_dump:.1f} ms, "
-        f"from JSON {t_load:.1f} ms; build + round trip {total:.1f} ms (goal <= 100 ms)"
-    )
-    print(f"prepare() of 1,000 ops over 10 sites: {t_prepare:.0f} ms (goal <= 1000 ms)")
+    goals = Goals()
+    goals.report("1,000-op pipeline: build + JSON round trip", total, "ms", "<= 100", total <= 100)
+    print(f"{'':<60} (build {t_build:.1f}, to JSON {t_dump:.1f}, from JSON {t_load:.1f} ms)")
+    ok = t_prepare <= 1000
+    goals.report("prepare() of 1,000 ops over 10 sites", t_prepare, "ms", "<= 1000", ok)
+    return goals.exit_code()
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

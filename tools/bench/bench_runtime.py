@@ -7,7 +7,8 @@ Scenarios (each prints parameter sets per second, best of R):
 * ``one-op``: ``Echo(x=PlaceParam("x"))`` + Yield on one site (async adapter), N frames
   injected into one NetRunner; an in-memory router collects the yields (kept as
   TokenPackages, not decoded) — the runtime's own cost per parameter set.
-* ``one-op-sync``: the same with a sync adapter (runs in the loop's default executor).
+* ``one-op-sync``: the same with a sync adapter (runs in a ``DaemonThreadPool``, as on a
+  site).
 * ``two-site``: ``Echo`` on site ``s1`` whose result feeds ``Echo`` on ``app`` (the
   homesite), which yields it. Every frame crosses sites through
   ``TokenPackage.to_wire``/``from_wire`` and ``deliver_package`` (what a target that
@@ -132,9 +133,16 @@ def nets(fed: str, scenario: str) -> dict[str, Any]:
     }
 
 
+POOL: Any = None
+
+
 async def run_job(irs: dict[str, Any], n: int, wire: bool) -> tuple[float, int]:
     from dfm.api import Frame
-    from dfm.runtime import JobController, Router, TokenPackage
+    from dfm.runtime import DaemonThreadPool, JobController, Router, TokenPackage
+
+    global POOL
+    if POOL is None:
+        POOL = DaemonThreadPool(64, "bench-sync")
 
     loop = asyncio.get_running_loop()
     yields: list[TokenPackage] = []
@@ -153,7 +161,7 @@ async def run_job(irs: dict[str, Any], n: int, wire: bool) -> tuple[float, int]:
     t0 = time.perf_counter()
     router = BenchRouter()
     for site, ir in irs.items():
-        controllers[site] = JobController(ir, job_id="bench", router=router)
+        controllers[site] = JobController(ir, job_id="bench", router=router, executor=POOL)
     runners = [c.runner for c in controllers.values()]
     for r in runners:
         r.start()

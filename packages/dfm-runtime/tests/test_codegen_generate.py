@@ -74,11 +74,18 @@ class FlowInfo:
 
 FLOW = FlowInfo()
 STOP_TOKEN = "STOP"
-TRUSTED = "trusted"
 
 
-def decode_value(tagged, policy):
-    decoded.append((tuple(tagged), policy))
+class DecodePolicy:
+    def __init__(self, **kw):
+        self.kw = kw
+
+    def __repr__(self):
+        return f"DecodePolicy({self.kw})"
+
+
+def decode_literal(tagged, policy, where):
+    decoded.append((tuple(tagged), policy.kw, where))
     return tagged[1]
 
 
@@ -204,8 +211,13 @@ def test_header_and_determinism(stub_runtime: str) -> None:
 def test_generated_net_runs_against_the_runtime_interface(stub_runtime: str) -> None:
     module = load(generate_net_source(ir([t_echo(), status()]), stub_runtime))
     runtime = sys.modules[stub_runtime]
-    # literals decoded once, at import, with the TRUSTED policy
-    assert runtime.decoded == [(("json", [1, 2]), "trusted"), (("json", "kw"), "trusted")]
+    # literals decoded once, at import, under the site's policy (restrictive by default)
+    policy = {"allow_pickle": False, "allow_modules": (), "trust_all_modules": False}
+    where = "Site 'app' refuses the literal of transition 'node0', node 0 (ops.Echo), parameter"
+    assert runtime.decoded == [
+        (("json", [1, 2]), policy, f"{where} 'lit'"),
+        (("json", "kw"), policy, f"{where} 'class'"),
+    ]
     cls = module.ThisNet
     assert (cls.SITE, cls.HOMESITE, cls.PIPELINE_NAME) == ("app", "app", "p")
     assert cls.EXTERNAL == {"__start_place__": ("s",), "x": ("x",)}
@@ -340,7 +352,10 @@ def test_odd_names_are_quoted(stub_runtime: str) -> None:
     [
         ({"sends": [TokenSend(site="a", place="b", data=StmtValue(stmt_id="zzz"))]}, "'zzz'"),
         ({"sends": [TokenSend(site="a", place="b", data=PlaceValue(place="nope"))]}, "'nope'"),
-        ({"body": [AdapterCall(stmt_id="a", node_id=1, adapter="ops.bad-name")]}, "method name"),
+        (
+            {"body": [AdapterCall(stmt_id="a", node_id=1, adapter="ops.bad-name")]},
+            r"adapter: 'ops.bad-name' is not a dotted name",
+        ),
         (
             {"body": [AdapterCall(stmt_id="a", node_id=1, adapter="x", provider="no pe")]},
             "provider",
@@ -353,7 +368,7 @@ def test_odd_names_are_quoted(stub_runtime: str) -> None:
                     )
                 ]
             },
-            "not a JSON",
+            r"literal_params\['k'\]: a literal holds a set",
         ),
     ],
 )

@@ -28,10 +28,14 @@ class SendSpec:
         pass
 
 
-FLOW = STOP_TOKEN = TRUSTED = FlowInfo = BlockSpec = PLAIN_TYPES = is_stream = None
+FLOW = STOP_TOKEN = FlowInfo = BlockSpec = PLAIN_TYPES = is_stream = None
 
 
-def decode_value(tagged, policy):
+def DecodePolicy(**kw):
+    return kw
+
+
+def decode_literal(tagged, policy, where):
     return tagged[1]
 
 

@@ -129,3 +129,39 @@ async def test_bad_yield_is_thrown_back() -> None:
             return str(e)
 
     assert "not a future" in await resume(*start(body()))
+
+
+async def test_sync_firings_run_a_few_at_a_time_in_order() -> None:
+    from dfm.runtime._eager import SyncFirings
+
+    loop = asyncio.get_running_loop()
+    futures: dict[int, asyncio.Future[int]] = {}
+    started: list[int] = []
+    done: list[tuple[int, object]] = []
+
+    async def body(frame, values):
+        started.append(frame)
+        futures[frame] = loop.create_future()
+        return await futures[frame]
+
+    firings = SyncFirings(
+        lambda state, frame, error: done.append((frame, error)),
+        lambda *a: pytest.fail("no fallback expected"),
+        lambda e: pytest.fail(f"no failure expected: {e!r}"),
+        limit=2,
+    )
+    import contextvars
+
+    for frame in range(5):
+        firings.fire(body, None, frame, [], contextvars.copy_context())
+    assert started == [0, 1]  # the others wait as frames
+    futures[1].set_result(1)
+    await asyncio.sleep(0)
+    assert done == [(1, None)] and started == [0, 1, 2]
+    futures[0].set_result(0)
+    futures[2].set_result(2)
+    await asyncio.sleep(0)
+    assert started == [0, 1, 2, 3, 4]
+    firings.cancel()  # the two under way are cancelled; nothing more is reported
+    await asyncio.sleep(0)
+    assert [f for f, _ in done] == [1, 0, 2] and futures[3].cancelled()

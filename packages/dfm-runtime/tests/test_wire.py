@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import struct
 import threading
 
 import pytest
@@ -20,6 +21,7 @@ from dfm.api import (
     encode_value,
 )
 from dfm.runtime import TokenPackage
+from dfm.runtime._wire import envelope_parts
 
 
 class Point(BaseModel):
@@ -89,7 +91,7 @@ def test_frames_survive() -> None:
     assert back.frame is Frame.stop_frame()
 
 
-def test_wire_is_compact_json() -> None:
+def test_wire_is_an_envelope_with_a_compact_json_header() -> None:
     package = TokenPackage(
         "j",
         "s1",
@@ -102,10 +104,13 @@ def test_wire_is_compact_json() -> None:
         {"traceparent": "00-x"},
     )
     wire = package.to_wire()
-    assert b" " not in wire
-    raw = json.loads(wire)
-    assert raw["frame"] == {"token": "@dfm-control-token", "frame": [0]}
-    assert raw["payload"] == ["json", 1]
+    assert wire[:4] == b"DFMW" and wire[4] == 1
+    header_size, frames = struct.unpack_from("<II", wire, 8)
+    assert frames == 0 and len(wire) == 16 + header_size + (-(16 + header_size) % 8)
+    header = wire[16 : 16 + header_size]
+    assert b" " not in header
+    raw = json.loads(header)
+    assert raw == ["j", "s1", None, "s2", "p", False, [0], ["json", 1], {"traceparent": "00-x"}]
     assert TokenPackage.from_wire(wire) == package
 
 
@@ -121,21 +126,51 @@ def test_unpicklable_value_cannot_be_encoded() -> None:
         encode_value(threading.Lock())
 
 
+def envelope(header: object, frames: tuple = ()) -> bytes:
+    return b"".join(envelope_parts(header, frames))  # type: ignore[arg-type]
+
+
+GOOD = TokenPackage("j", "a", 1, "b", "p", False, Frame.start_frame(0), ("json", 1))
+
+
 @pytest.mark.parametrize(
     "data",
-    [b"not json", b"[]", b'{"job_id": "j"}', b"{" + b'"x":1' + b"}"],
+    [
+        b"not json",
+        b"[]",
+        b'{"job_id": "j"}',
+        b"DFMW",
+        b"DFMW\x02\x00\x00\x00" + bytes(8),
+        envelope([]),
+        envelope({"job_id": "j"}),
+        envelope(["j", "a"]),
+        GOOD.to_wire()[:-8] + b"\x00" * 16,
+        GOOD.to_wire()[:20],
+    ],
 )
 def test_from_wire_rejects_garbage(data: bytes) -> None:
     with pytest.raises(ValueError, match="Not a DFM token package"):
         TokenPackage.from_wire(data)
 
 
+FIELDS = ("job_id", "source_site", "source_node", "target_site", "target_place", "is_yield")
+FIELDS += ("frame", "payload", "trace_context")
+
+
 def test_from_wire_rejects_bad_fields() -> None:
-    good = json.loads(
-        TokenPackage("j", "a", 1, "b", "p", False, Frame.start_frame(0), ("json", 1)).to_wire()
-    )
-    for key, bad in (("payload", ["json"]), ("is_yield", "yes"), ("target_place", 3)):
+    good = json.loads(json.dumps(GOOD._header()))
+    for key, bad in (
+        ("payload", ["json"]),
+        ("is_yield", "yes"),
+        ("target_place", 3),
+        ("source_node", [1]),
+        ("trace_context", "x"),
+        ("frame", []),
+        ("frame", [True]),
+        ("frame", {"frame": [0]}),
+        ("job_id", None),
+    ):
+        header = list(good)
+        header[FIELDS.index(key)] = bad
         with pytest.raises(ValueError, match="Not a DFM token package"):
-            TokenPackage.from_wire(json.dumps({**good, key: bad}))
-    with pytest.raises(ValueError):
-        TokenPackage.from_wire(json.dumps({**good, "frame": {"frame": []}}))
+            TokenPackage.from_wire(envelope(header))

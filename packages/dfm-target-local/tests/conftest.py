@@ -78,6 +78,28 @@ class Square(Operation):
     x: P = None
 
 
+class Raise(Operation):
+    dfm_class_name: Literal["{fed}.fed.api.ops.Raise"] = "{fed}.fed.api.ops.Raise"
+    __api_name__ = "ops.Raise"
+    kind: P = None
+
+
+class SyncRaise(Operation):
+    dfm_class_name: Literal["{fed}.fed.api.ops.SyncRaise"] = "{fed}.fed.api.ops.SyncRaise"
+    __api_name__ = "ops.SyncRaise"
+    kind: P = None
+
+
+class StopLoop(Operation):
+    dfm_class_name: Literal["{fed}.fed.api.ops.StopLoop"] = "{fed}.fed.api.ops.StopLoop"
+    __api_name__ = "ops.StopLoop"
+
+
+class Secret(Operation):
+    dfm_class_name: Literal["{fed}.fed.api.ops.Secret"] = "{fed}.fed.api.ops.Secret"
+    __api_name__ = "ops.Secret"
+
+
 class Count(Operation):
     dfm_class_name: Literal["{fed}.fed.api.ops.Count"] = "{fed}.fed.api.ops.Count"
     __api_name__ = "ops.Count"
@@ -88,6 +110,42 @@ class ACount(Operation):
     dfm_class_name: Literal["{fed}.fed.api.ops.ACount"] = "{fed}.fed.api.ops.ACount"
     __api_name__ = "ops.ACount"
     n: P = None
+
+
+class CountRows(Operation):
+    dfm_class_name: Literal["{fed}.fed.api.ops.CountRows"] = "{fed}.fed.api.ops.CountRows"
+    __api_name__ = "ops.CountRows"
+    rows: P = None
+
+
+class Blob(Operation):
+    dfm_class_name: Literal["{fed}.fed.api.ops.Blob"] = "{fed}.fed.api.ops.Blob"
+    __api_name__ = "ops.Blob"
+    n: P = None
+    kind: P = "bytes"
+
+
+class Describe(Operation):
+    dfm_class_name: Literal["{fed}.fed.api.ops.Describe"] = "{fed}.fed.api.ops.Describe"
+    __api_name__ = "ops.Describe"
+    x: P = None
+
+
+class Hog(Operation):
+    dfm_class_name: Literal["{fed}.fed.api.ops.Hog"] = "{fed}.fed.api.ops.Hog"
+    __api_name__ = "ops.Hog"
+    mb: P = None
+
+
+class Block(Operation):
+    dfm_class_name: Literal["{fed}.fed.api.ops.Block"] = "{fed}.fed.api.ops.Block"
+    __api_name__ = "ops.Block"
+    seconds: P = None
+
+
+class MakeSet(Operation):
+    dfm_class_name: Literal["{fed}.fed.api.ops.MakeSet"] = "{fed}.fed.api.ops.MakeSet"
+    __api_name__ = "ops.MakeSet"
 """
 
 SITE = """
@@ -142,7 +200,69 @@ class ThisSite(Site):
                 yield i
 
         return count()
+
+    async def call_ops_Raise(self, kind=None):
+        raise make_error(kind)
+
+    def call_ops_SyncRaise(self, kind=None):
+        raise make_error(kind)
+
+    async def call_ops_StopLoop(self):
+        asyncio.get_running_loop().stop()
+        return "stopped the loop"
+
+    async def call_ops_Secret(self):
+        return {"rows": [1, 2, 3]}
+
+    async def call_ops_CountRows(self, rows=None):
+        return len(rows["rows"])
+
+    async def call_ops_Blob(self, n=None, kind="bytes"):
+        data = bytes(range(256)) * (n // 256) + bytes(n % 256)
+        if kind == "bytearray":
+            return bytearray(data)
+        if kind == "memoryview":
+            return memoryview(data)
+        if kind == "nested":
+            return {"name": "blob", "parts": [data, (bytearray(data[:10]), 3)]}
+        return data
+
+    async def call_ops_Describe(self, x=None):
+        if isinstance(x, dict):
+            return {k: [type(v).__name__, len(v)] for k, v in x.items() if k == "parts"}
+        return [type(x).__name__, len(x), bytes(x[:4]).hex(), bytes(x[-4:]).hex()]
+
+    def call_ops_Hog(self, mb=None):
+        for _ in range(mb // 10):
+            HOARD.append(bytearray(10 * 2**20))
+            time.sleep(0.02)
+        return len(HOARD)
+
+    async def call_ops_Block(self, seconds=None):
+        time.sleep(seconds)  # blocks the site's event loop, as a careless adapter would
+        return seconds
+
+    async def call_ops_MakeSet(self):
+        return {1, 2, 3}
+
+
+HOARD = []
+
+
+class Custom(BaseException):
+    pass
+
+
+def make_error(kind):
+    return {
+        "exit": SystemExit("an adapter called sys.exit()"),
+        "kbd": KeyboardInterrupt("ctrl-c in an adapter"),
+        "genexit": GeneratorExit("closing"),
+        "custom": Custom("a custom BaseException"),
+    }[kind]
 """
+
+SITE_EXTRA = {"s1": "\nKEEP_ON_SITE = frozenset({'ops.Secret'})\n"}
 
 IS_ASYNC = {
     "ops.Echo": True,
@@ -156,6 +276,16 @@ IS_ASYNC = {
     "ops.Square": True,
     "ops.Count": False,
     "ops.ACount": True,
+    "ops.Raise": True,
+    "ops.SyncRaise": False,
+    "ops.StopLoop": True,
+    "ops.Secret": True,
+    "ops.CountRows": True,
+    "ops.Blob": True,
+    "ops.Describe": True,
+    "ops.Hog": False,
+    "ops.MakeSet": True,
+    "ops.Block": True,
 }
 
 
@@ -167,7 +297,8 @@ def write_federation(root: Path) -> None:
     (base / "fed" / "api" / "ops.py").write_text(textwrap.dedent(OPS).replace("{fed}", FED))
     sites: dict[str, Any] = {}
     for site in SITES:
-        (base / "fed" / "runtime" / f"{site}.py").write_text(textwrap.dedent(SITE))
+        source = textwrap.dedent(SITE) + SITE_EXTRA.get(site, "")
+        (base / "fed" / "runtime" / f"{site}.py").write_text(source)
         sites[site] = {
             "interface": {
                 op: {"operation": op, "is_async": a, "compute_cost": {"fixed_time": 1.0}}

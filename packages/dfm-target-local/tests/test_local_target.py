@@ -278,22 +278,28 @@ def test_api_version_mismatch_raises_and_fails(session: Session, ops: ModuleType
     assert "API major version mismatch" in str(failed.errors[0])
 
 
-def test_dead_site_thread_fails_its_jobs(session: Session, ops: ModuleType, recorder: Any) -> None:
+def test_sys_exit_in_an_adapter_fails_its_frames_not_the_site(
+    session: Session, ops: ModuleType, recorder: Any
+) -> None:
     with Pipeline() as p:
         Yield(value=ops.Exit(site="s2"))
     job = session.execute(session.prepare(p), [{}, {}], default_callback=recorder)
+    host = session.target._hosts["s2"]  # type: ignore[attr-defined]
     assert job.wait_until_finished(5)
     assert job.get_status() is JobStatus.FAILED
-    reason = job.errors[0]
-    assert "site 's2' stopped" in str(reason) and "SystemExit" in str(reason)
-    error = ErrorToken(errors=[ErrorInfo(type="SiteFailure", message=str(reason), site="s2")])
+    for error in job.errors:
+        assert isinstance(error, ErrorToken)
+        [info] = error.errors
+        assert (info.type, info.site) == ("SystemExit", "s2")
+        assert info.message == "an adapter called sys.exit()"
     statuses = recorder.at(STATUS_PLACE_NAME)
-    assert sorted(statuses[:2], key=str) == [(Frame([0]), error), (Frame([1]), error)]
-    assert statuses[2:] == [(STOP, error)]
+    assert sorted(str(f) for f, _ in statuses[:2]) == ["[0]", "[1]"]
+    assert statuses[2:] == [(STOP, StopToken())]
     with Pipeline() as p2:
         Yield(value=ops.Echo(x="after", site="s2"))
-    again = session.execute(session.prepare(p2))  # a new worker replaces the dead one
+    again = session.execute(session.prepare(p2))  # the same site runs it
     assert again.wait_until_finished(5) and again.get_status() is JobStatus.FINISHED
+    assert session.target._hosts["s2"] is host  # type: ignore[attr-defined]
 
 
 def test_close_aborts_running_jobs(federation: str, ops: ModuleType) -> None:
@@ -338,6 +344,15 @@ def test_prepare_fills_api_version_and_shows_code(session: Session, ops: ModuleT
     code = session.debug_show_code(prepared)
     assert sorted(code) == ["s1", "s2"]
     assert all("class ThisNet" in source for source in code.values())
+    job = session.execute(prepared, default_callback=lambda *a: None)
+    assert job.wait_until_finished(10)
+    from dfm.runtime import site_decode_policy
+    from dfm.runtime.codegen import net_module_path
+
+    netir = prepared.net_irs()["s1"]
+    policy = site_decode_policy(prepared.federation_name, "s1")
+    assert "decode_literal(" in code["s1"]  # the literal 1, under the site's policy
+    assert net_module_path(netir, prepared.federation_name, policy).read_text() == code["s1"]
     with pytest.raises(ValueError, match="candidate"):
         session.prepare(p, restrict_to_sites="homesite")
     with Pipeline() as free:

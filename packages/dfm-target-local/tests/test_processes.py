@@ -102,6 +102,9 @@ def test_timeout_of_a_stuck_sync_adapter(session: Session, ops: ModuleType, reco
 def test_crashing_site_fails_its_jobs_only(
     session: Session, ops: ModuleType, recorder: Any
 ) -> None:
+    with Pipeline() as other:  # a job on another site process, running meanwhile
+        Yield(value=ops.SyncSleep(seconds=1.0, site="s1"))
+    bystander = session.execute(session.prepare(other))
     with Pipeline() as p:
         Yield(value=ops.Echo(x=PlaceParam(place="a"), site="s1"), place="echo")
         Yield(value=ops.Crash(site="s2"))
@@ -118,10 +121,51 @@ def test_crashing_site_fails_its_jobs_only(
     assert statuses[-1] == (STOP, error)
     with pytest.raises(RuntimeError, match="FAILED"):
         job.send_input_params({"a": 3})
+    assert bystander.wait_until_finished(30) and bystander.get_status() is JobStatus.FINISHED
     with Pipeline() as p:
         Yield(value=ops.Echo(x="again", site="s2"))
     again = session.execute(session.prepare(p))
     assert again.wait_until_finished(30) and again.get_status() is JobStatus.FINISHED
+
+
+def test_ctrl_c_reaching_a_site_process_does_not_end_it(
+    session: Session, ops: ModuleType, recorder: Any
+) -> None:
+    import signal
+
+    with Pipeline() as p:
+        Yield(value=ops.Echo(x="before", site="s1"))
+    assert session.execute(session.prepare(p)).wait_until_finished(30)
+    pid = _pids(session)["s1"]
+    os.kill(pid, signal.SIGINT)  # as a terminal's Ctrl-C reaches the whole process group
+    time.sleep(0.2)
+    assert _alive(pid)
+    job = session.execute(session.prepare(p), default_callback=recorder)
+    assert job.wait_until_finished(30) and job.get_status() is JobStatus.FINISHED
+    assert _pids(session)["s1"] == pid
+
+
+def test_a_site_dying_while_another_starts_fails_the_job_with_its_reason(
+    session: Session, ops: ModuleType, recorder: Any
+) -> None:
+    # s2 is busy (its loop blocked) while s1 crashes on the job's first frame: s2 hears of
+    # the job only after it was cancelled. execute() used to raise "job ... was cancelled
+    # before site 's2' started it" and hide why; now the job is FAILED with the cause.
+    with Pipeline() as warm:  # both site processes up, the Crash net's module generated
+        Yield(value=ops.Echo(x="warm", site="s1"))
+        Yield(value=ops.Echo(x="warm", site="s2"), place="s2")
+    assert session.execute(session.prepare(warm)).wait_until_finished(30)
+    with Pipeline() as busy:
+        Yield(value=ops.Block(seconds=3, site="s2"))
+    blocker = session.execute(session.prepare(busy))
+    time.sleep(0.3)
+    with Pipeline() as p:
+        Yield(value=ops.Crash(site="s1"))
+        Yield(value=ops.Echo(x="late", site="s2"), place="late")
+    job = session.execute(session.prepare(p), default_callback=recorder)
+    assert job.wait_until_finished(30) and job.get_status() is JobStatus.FAILED
+    assert "site 's1' stopped: its process exited with code 3" in str(job.errors[0])
+    assert blocker.wait_until_finished(30) and blocker.get_status() is JobStatus.FINISHED
 
 
 def test_version_mismatch_raises(session: Session, ops: ModuleType) -> None:
@@ -180,3 +224,49 @@ def test_site_processes_exit_with_the_parent(
     while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not any(_alive(pid) for pid in pids)
+
+
+def test_memory_cap_ends_a_leaking_site_process_with_a_clear_reason(
+    federation: str, ops: ModuleType
+) -> None:
+    with Session(federation, "home", processes=True, memory_limit_mb=400, job_timeout=60) as s:
+        with Pipeline() as other:
+            Yield(value=ops.SyncSleep(seconds=1.0, site="s2"))
+        bystander = s.execute(s.prepare(other))
+        with Pipeline() as p:
+            Yield(value=ops.Hog(mb=4000, site="s1"))
+        job = s.execute(s.prepare(p))
+        assert job.wait_until_finished(30) and job.get_status() is JobStatus.FAILED
+        reason = str(job.errors[0])
+        assert "site 's1' stopped: its memory use" in reason
+        assert "memory cap of 400 MB (local target option memory_limit_mb)" in reason
+        assert bystander.wait_until_finished(30)
+        assert bystander.get_status() is JobStatus.FINISHED  # another process: unaffected
+        with Pipeline() as again:
+            Yield(value=ops.Echo(x="fresh process", site="s1"))
+        fresh = s.execute(s.prepare(again))
+        assert fresh.wait_until_finished(30) and fresh.get_status() is JobStatus.FINISHED
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"memory_limit_mb": 100}, "needs processes=True"),
+        ({"memory_limit_mb": 0, "processes": True}, "at least 1"),
+        ({"memory_limit_mb": "1G", "processes": True}, "must be of type int"),
+    ],
+)
+def test_memory_cap_option_is_checked(federation: str, options: dict[str, Any], message: str):
+    with pytest.raises((TypeError, ValueError), match=message):
+        Session(federation, "home", **options).connect()
+
+
+def test_site_processes_get_huge_pages_for_big_values() -> None:
+    from dfm.targets.local._process import site_process_environment as child_environment
+
+    assert child_environment({})["GLIBC_TUNABLES"] == "glibc.malloc.hugetlb=1"
+    mine = {"GLIBC_TUNABLES": "glibc.malloc.arena_max=2"}
+    both = "glibc.malloc.arena_max=2:glibc.malloc.hugetlb=1"
+    assert child_environment(mine)["GLIBC_TUNABLES"] == both
+    kept = {"GLIBC_TUNABLES": "glibc.malloc.hugetlb=0"}
+    assert child_environment(kept) == kept  # a choice of the user's stays

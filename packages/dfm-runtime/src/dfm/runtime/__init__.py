@@ -40,11 +40,13 @@ from ._loader import load_site_runtime_module, site_runtime_module_name
 from ._net import PLAIN_TYPES, BlockSpec, Net, SendSpec, TransitionSpec, done_value, is_stream
 from ._package import Router, TokenPackage, to_wire_or_error
 from ._params import EncodedParams, decode_params, encode_params
+from ._payload import decode_payload, encode_payload
+from ._policy import SiteTrust, decode_literal, site_decode_policy, site_trust
 from ._pool import DaemonThreadPool
 from ._runner import NetRunner
 from ._secrets import SecretsVault, SecretsVaultConfig, SecretsVaultError
 from ._site import CacheConfig, Provider, Site
-from ._site_runners import SiteRunners
+from ._site_runners import JobCancelledError, SiteRunners
 from ._site_thread import SiteThread
 from ._telemetry import TelemetryBackend, current_trace_context
 from ._telemetry_span import TelemetrySpan
@@ -73,6 +75,7 @@ __all__ = [
     "FlowInfo",
     "Frame",
     "HostEvents",
+    "JobCancelledError",
     "JobController",
     "Net",
     "NetRunner",
@@ -87,6 +90,7 @@ __all__ = [
     "SiteHost",
     "SiteRunners",
     "SiteThread",
+    "SiteTrust",
     "TelemetryBackend",
     "TelemetrySpan",
     "TokenPackage",
@@ -95,18 +99,23 @@ __all__ = [
     "build_advice",
     "child_environment",
     "current_trace_context",
+    "decode_literal",
     "decode_params",
+    "decode_payload",
     "decode_value",
     "done_value",
     "encode_params",
     "discover",
+    "encode_payload",
     "encode_value",
     "field_advisor",
     "is_stream",
     "load_site_runtime_module",
     "select",
+    "site_decode_policy",
     "shutdown_telemetry",
     "site_runtime_module_name",
+    "site_trust",
     "to_wire_or_error",
     "start_telemetry",
     "telemetry",

@@ -21,6 +21,9 @@ from dfm.api import (
 
 from . import _telemetry
 from ._package import Router, TokenPackage
+from ._payload import encode_payload
+
+_NO_FRAMES: tuple[Any, ...] = ()
 
 FLOW = FlowInfo()
 """The control token of an ordinary jump (shared: FlowInfo is immutable)."""
@@ -63,7 +66,11 @@ def node_label(node_id: int | str | None) -> str:
 
 
 def error_token(
-    kind: str, message: str, error: BaseException | None, node_id: int | str | None, site: str
+    kind: str,
+    message: str,
+    error: BaseException | None,
+    node_id: int | str | None,
+    site: str | None,
 ) -> ErrorToken:
     """An ErrorToken with a message of our own and, if given, the cause's traceback."""
     trace = ""
@@ -178,9 +185,10 @@ class DfmContext:
             deliver(place, frame, value)
             return failed
         payload = _CONSTANT_PAYLOADS.get(id(value))
+        frames = _NO_FRAMES
         if payload is None:
             try:
-                payload = encode_value(value)
+                payload, frames = encode_payload(value)
             except Exception as e:
                 failed = error_token(
                     "SerializationError",
@@ -192,7 +200,16 @@ class DfmContext:
                 )
                 payload = encode_value(failed)
         package = TokenPackage(
-            self.job_id, self.this_site, node_id, to_site, place, is_yield, frame, payload
+            self.job_id,
+            self.this_site,
+            node_id,
+            to_site,
+            place,
+            is_yield,
+            frame,
+            payload,
+            None,
+            frames,
         )
         if _telemetry.ENABLED:
             _telemetry.on_send(self, package)

@@ -26,6 +26,7 @@ from typing import Any, ClassVar, Literal, TypeVar
 from dfm.api import ErrorToken, Frame
 
 from ._context import FLOW, SKIP, DfmContext, error_token, node_label
+from ._pool import DaemonThreadPool
 
 _R = TypeVar("_R")
 
@@ -218,9 +219,13 @@ class Net:
 
         The call sees the caller's context variables (as ``asyncio.to_thread`` does).
         """
-        call = functools.partial(contextvars.copy_context().run, fn, **kwargs)
+        context = contextvars.copy_context()
         try:
-            return self._loop.run_in_executor(self._executor, call)
+            executor = self._executor
+            if type(executor) is DaemonThreadPool:  # a site's pool: batched completions
+                return executor.run_in_context(self._loop, context, fn, kwargs)
+            call = functools.partial(context.run, fn, **kwargs)
+            return self._loop.run_in_executor(executor, call)
         except RuntimeError as e:  # the executor is shut down: the site cannot run anything
             self._on_internal_failure(e)
             raise
@@ -262,8 +267,17 @@ class Net:
             if s.guarded and not s.is_yield:
                 send(s.site, s.place, frame, SKIP, node_id=s.node_id)
 
-    def fail(self, index: int, frame: Frame, node_id: int | str | None, error: Exception) -> None:
-        """Send the body's error to every target of transition ``index``."""
+    def fail(
+        self, index: int, frame: Frame, node_id: int | str | None, error: BaseException
+    ) -> None:
+        """Send the body's error to every target of transition ``index``.
+
+        Any exception of an adapter is an error of the frame, whatever its class (an
+        adapter must not take the site down with ``sys.exit()``); a cancellation of the
+        firing itself is re-raised for the runner.
+        """
+        if isinstance(error, asyncio.CancelledError):
+            raise error
         token = ErrorToken.from_exception(error, node_id=node_id, site=self.ctx.this_site)
         send = self.send
         for s in self.TRANSITIONS[index].sends:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from dfm.api import DecodePolicy, ErrorToken, Frame, decode_value, encode_value
+from dfm.api import DecodePolicy, ErrorToken, Frame, encode_value
+
+from ._payload import decode_payload
+from ._wire import envelope, envelope_parts, parse_envelope, read_envelope
 
 _WIRE_KEYS = (
     "job_id",
@@ -20,14 +23,16 @@ _WIRE_KEYS = (
     "payload",
     "trace_context",
 )
+_STOP = Frame.stop_frame()
 
 
 @dataclass(slots=True)
 class TokenPackage:
     """One token addressed to a place of another site, or (``is_yield``) to the application.
 
-    The payload is already encoded (a tagged value from :func:`dfm.api.encode_value`), so
-    a package is plain data: routers move it as is or as bytes (:meth:`to_wire`).
+    The payload is already encoded (a tagged value, see :func:`dfm.runtime.encode_payload`),
+    its binary data in ``frames``, so a package is plain data: routers move it as it is
+    or as bytes (:meth:`to_wire`, the envelope every target sends).
 
     Attributes:
         job_id: The job the token belongs to.
@@ -39,6 +44,8 @@ class TokenPackage:
         frame: The frame of the token.
         payload: The tagged value ``(tag, json)``.
         trace_context: Telemetry propagation headers, if any.
+        frames: The payload's binary data (buffers), which travel next to the JSON
+            header, never inside it.
     """
 
     job_id: str
@@ -50,59 +57,100 @@ class TokenPackage:
     frame: Frame
     payload: tuple[str, Any]
     trace_context: dict[str, str] | None = None
+    frames: tuple[Any, ...] = ()
+
+    def _header(self) -> list[Any]:
+        frame = self.frame.frame
+        return [
+            self.job_id,
+            self.source_site,
+            self.source_node,
+            self.target_site,
+            self.target_place,
+            self.is_yield,
+            frame if frame == "stop" else list(frame),
+            self.payload,
+            self.trace_context,
+        ]
 
     def to_wire(self) -> bytes:
-        """This package as compact JSON (UTF-8); the frame in its JSON form."""
-        return json.dumps(
-            {
-                "job_id": self.job_id,
-                "source_site": self.source_site,
-                "source_node": self.source_node,
-                "target_site": self.target_site,
-                "target_place": self.target_place,
-                "is_yield": self.is_yield,
-                "frame": self.frame.to_json(),
-                "payload": self.payload,
-                "trace_context": self.trace_context,
-            },
-            separators=(",", ":"),
-            allow_nan=False,
-        ).encode("utf-8")
+        """This package as one envelope (see :mod:`dfm.runtime._wire` for the layout).
+
+        Raises:
+            ValueError: The header cannot be written as JSON.
+        """
+        return envelope(self._header(), self.frames)
+
+    def to_wire_parts(self) -> list[Any]:
+        """The envelope in pieces, without joining them: the frames are not copied.
+
+        ``b"".join(package.to_wire_parts()) == package.to_wire()``; a transport may
+        write the pieces one by one (``socket.sendmsg``) or into shared memory.
+
+        Raises:
+            ValueError: The header cannot be written as JSON.
+        """
+        return envelope_parts(self._header(), self.frames)
 
     @classmethod
-    def from_wire(cls, data: bytes | str) -> TokenPackage:
-        """Parse the output of :meth:`to_wire`.
+    def from_wire(cls, data: bytes | bytearray | memoryview) -> TokenPackage:
+        """Parse an envelope; the frames are memoryviews of ``data``, not copies.
 
         Raises:
             ValueError: The data is not a token package.
         """
-        try:
-            raw = json.loads(data)
-        except ValueError as e:
-            raise ValueError(f"Not a DFM token package: invalid JSON ({e})") from e
-        if not isinstance(raw, dict) or set(raw) != set(_WIRE_KEYS):
-            keys = sorted(raw) if isinstance(raw, dict) else type(raw).__name__
+        return cls._from_envelope(*parse_envelope(data))
+
+    @classmethod
+    def read_wire(cls, read_at: Callable[[int, int], Any], size: int) -> TokenPackage:
+        """Read an envelope of ``size`` bytes that is not in memory (a file, shared memory).
+
+        ``read_at(offset, length)`` returns those bytes (``os.pread`` on a descriptor):
+        each frame is read once, straight into the object that becomes its value.
+
+        Raises:
+            ValueError: The data is not a token package.
+        """
+        return cls._from_envelope(*read_envelope(read_at, size))
+
+    @classmethod
+    def _from_envelope(cls, raw: Any, frames: tuple[Any, ...]) -> TokenPackage:
+        if type(raw) is not list or len(raw) != len(_WIRE_KEYS):
             raise ValueError(
-                f"Not a DFM token package: expected keys {list(_WIRE_KEYS)}, got {keys}"
+                f"Not a DFM token package: the header must be a list of {len(_WIRE_KEYS)} "
+                f"fields ({', '.join(_WIRE_KEYS)}), not {type(raw).__name__} {raw!r:.80}"
             )
-        payload = raw["payload"]
-        if not (isinstance(payload, list) and len(payload) == 2 and isinstance(payload[0], str)):
-            raise ValueError(f"Not a DFM token package: bad payload {payload!r:.80}")
-        for key in ("job_id", "source_site", "target_site", "target_place"):
-            if not isinstance(raw[key], str):
-                raise ValueError(f"Not a DFM token package: {key} must be a string")
-        if not isinstance(raw["is_yield"], bool):
+        job_id, source, node, target, place, is_yield, levels, payload, context = raw
+        if not (type(job_id) is str and type(source) is str and type(target) is str):
+            raise ValueError("Not a DFM token package: job_id and sites must be strings")
+        if type(place) is not str:
+            raise ValueError("Not a DFM token package: target_place must be a string")
+        if type(is_yield) is not bool:
             raise ValueError("Not a DFM token package: is_yield must be a boolean")
+        if not (node is None or type(node) in (int, str)):
+            raise ValueError("Not a DFM token package: source_node must be an int, a str or null")
+        if not (type(payload) is list and len(payload) == 2 and type(payload[0]) is str):
+            raise ValueError(f"Not a DFM token package: bad payload {payload!r:.80}")
+        if not (context is None or type(context) is dict):
+            raise ValueError("Not a DFM token package: trace_context must be an object or null")
+        if levels == "stop":
+            frame = _STOP
+        else:
+            try:
+                frame = Frame(levels)
+            except (TypeError, ValueError) as e:
+                raise ValueError(f"Not a DFM token package: bad frame {levels!r:.80}") from e
         return cls(
-            job_id=raw["job_id"],
-            source_site=raw["source_site"],
-            source_node=raw["source_node"],
-            target_site=raw["target_site"],
-            target_place=raw["target_place"],
-            is_yield=raw["is_yield"],
-            frame=Frame.from_json(raw["frame"]),
-            payload=(payload[0], payload[1]),
-            trace_context=raw["trace_context"],
+            job_id,
+            source,
+            node,
+            target,
+            place,
+            is_yield,
+            frame,
+            (payload[0], payload[1]),
+            context,
+            frames,
         )
 
     def unwrap(self, policy: DecodePolicy) -> Any:
@@ -114,7 +162,7 @@ class TokenPackage:
         tag, body = self.payload
         if tag == "json":
             return body
-        return decode_value(self.payload, policy)
+        return decode_payload(self.payload, self.frames, policy)
 
 
 class Router(ABC):
@@ -156,5 +204,5 @@ def to_wire_or_error(package: TokenPackage) -> bytes:
         return package.to_wire()
     except Exception as e:
         error = ErrorToken.from_exception(e, node_id=package.source_node, site=package.source_site)
-        package.payload = encode_value(error)
+        package.payload, package.frames = encode_value(error), ()
         return package.to_wire()

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from dfm.api import START_PLACE_NAME, DecodePolicy, ErrorToken, Frame, decode_value, encode_value
+from dfm.api import START_PLACE_NAME, DecodePolicy, Frame, decode_value, encode_value
+
+from ._context import error_token
 
 EncodedParams = list[tuple[Frame, dict[str, tuple[str, Any]]]]
 """Parameter sets with tagged (``encode_value``) values; no ``__start_place__``."""
@@ -30,12 +32,25 @@ def encode_params(framed: list[tuple[Frame, dict[str, Any]]]) -> EncodedParams:
     return encoded
 
 
-def decode_params(values: dict[str, tuple[str, Any]], policy: DecodePolicy) -> dict[str, Any]:
-    """Decode tagged parameter values; one that cannot be decoded becomes an ErrorToken."""
+def decode_params(
+    values: dict[str, tuple[str, Any]], policy: DecodePolicy, site: str | None = None
+) -> dict[str, Any]:
+    """Decode tagged parameter values under a site's policy.
+
+    A value that cannot be decoded (or that the policy refuses) becomes an ErrorToken
+    naming the parameter, the site and the rule; its frame fails, the others run.
+    """
     decoded = {}
     for name, tagged in values.items():
         try:
             decoded[name] = tagged[1] if tagged[0] == "json" else decode_value(tagged, policy)
         except Exception as e:
-            decoded[name] = ErrorToken.from_exception(e)
+            where = f"Site {site!r}" if site is not None else "This site"
+            decoded[name] = error_token(
+                "SerializationError",
+                f"{where} refuses parameter {name!r}: {e}",
+                e,
+                None,
+                site,
+            )
     return decoded

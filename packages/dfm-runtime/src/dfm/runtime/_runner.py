@@ -30,6 +30,7 @@ from dfm.api import START_PLACE_NAME, Frame, SerializationError
 
 from . import _telemetry
 from ._context import FLOW, DfmContext, error_token
+from ._eager import SyncFirings
 from ._firing import Firings
 from ._net import Net, TransitionSpec
 from ._package import TokenPackage
@@ -134,6 +135,9 @@ class NetRunner(Firings):
         self._trace_context = trace_context
         self._site_run: SiteRun | None = None
         self._cache: Any = None
+        self._sync = SyncFirings(
+            self._sync_firing_done, self._sync_fallback, self._internal_failure
+        )
         ctx._attach(self._deliver)
 
     # -- lifecycle -------------------------------------------------------------------
@@ -238,9 +242,7 @@ class NetRunner(Firings):
             while queue:
                 place, frame, value = queue.popleft()
                 step(place, frame, value)
-        except (KeyboardInterrupt, SystemExit):
-            raise
-        except BaseException as e:
+        except BaseException as e:  # never the site's end: this job's only
             self._internal_failure(e)
         finally:
             if self._finished:
@@ -286,6 +288,7 @@ class NetRunner(Firings):
         run, self._site_run = self._site_run, None
         if run is not None:
             run.end(error)
+        self._sync.cancel()
         done = self.done
         if not done.done():
             if error is None:
@@ -385,9 +388,7 @@ class NetRunner(Firings):
             while queue:
                 place, frame, value = queue.popleft()
                 step(place, frame, value)
-        except (KeyboardInterrupt, SystemExit):
-            raise
-        except BaseException as e:
+        except BaseException as e:  # never the site's end: this job's only
             self._internal_failure(e)
         finally:
             if self._finished:

@@ -8,7 +8,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
-from dfm.api import TRUSTED, DecodePolicy
+from dfm.api import DecodePolicy
 
 from ._job import JobController
 from ._package import Router, TokenPackage
@@ -23,6 +23,14 @@ if TYPE_CHECKING:
 _REMEMBERED_CANCELS = 10_000
 
 
+class JobCancelledError(RuntimeError):
+    """A site was asked to start a job that had already been cancelled (or had failed).
+
+    Not a reason of its own: the job ended for another reason first (a failing site, a
+    timeout, a cancel), and that reason is the job's.
+    """
+
+
 class SiteRunners:
     """The runners of one site, by job: creation, input, delivery, cancel (on its loop).
 
@@ -35,7 +43,10 @@ class SiteRunners:
         pool: Where sync adapters run.
         logger: The site's logger.
         on_done: Called on the loop with ``(job_id, error)`` when a runner ends.
-        decode_policy: What the site accepts in parameters and packages.
+        decode_policy: What the site accepts in parameters, packages and literals; None:
+            the site's own policy, from its runtime package (restrictive by default).
+        federation: The federation the site belongs to; a NetIR for another one is
+            refused (None: not checked).
     """
 
     def __init__(
@@ -45,7 +56,8 @@ class SiteRunners:
         pool: DaemonThreadPool,
         logger: logging.Logger,
         on_done: Callable[[str, str | None], None],
-        decode_policy: DecodePolicy = TRUSTED,
+        decode_policy: DecodePolicy | None = None,
+        federation: str | None = None,
     ) -> None:
         """Start with no jobs."""
         self.site = site
@@ -56,6 +68,7 @@ class SiteRunners:
         self._on_done = on_done
         self._cancelled: OrderedDict[str, None] = OrderedDict()
         self._policy = decode_policy
+        self._federation = federation
 
     def create(
         self,
@@ -64,12 +77,23 @@ class SiteRunners:
         force_modgen: bool,
         trace_context: Mapping[str, str] | None = None,
     ) -> None:
-        """Build and start the job's runner (raises on failure).
+        """Check the NetIR, build and start the job's runner (raises on failure).
 
         ``trace_context``: the job's W3C trace context, the parent of the site's run span.
+
+        Raises:
+            JobCancelledError: The job was cancelled before.
+            dfm.runtime.codegen.NetIRRefused: The NetIR breaks a rule of this site (a
+                bad name, another site's or federation's net, a kept value sent away).
+            ValueError: The site cannot run it (see :class:`JobController`).
         """
         if job_id in self._cancelled:
-            raise RuntimeError(f"job {job_id} was cancelled before site {self.site} started it")
+            raise JobCancelledError(
+                f"job {job_id} was cancelled before site {self.site!r} started it"
+            )
+        from .codegen import validate_netir
+
+        validate_netir(netir, site=self.site, federation=self._federation)
         controller = JobController(
             netir,
             job_id=job_id,
@@ -99,8 +123,9 @@ class SiteRunners:
         runner = self.runners.get(job_id)
         if runner is None:
             return
+        policy = runner.ctx.decode_policy
         for frame, values in params:
-            runner.inject(frame, decode_params(values, self._policy) if values else values)
+            runner.inject(frame, decode_params(values, policy, self.site) if values else values)
 
     def deliver(self, item: TokenPackage | bytes) -> None:
         """Deliver a package (dropped if its job is gone from this site)."""

@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
-from dfm.api import TRUSTED, DecodePolicy
+from dfm.api import DecodePolicy
 
 from ._host import HostEvents, SiteHost
 from ._package import Router, TokenPackage
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from dfm.irgen import NetIR
 
 _CHUNK = 256  # inbox items per loop callback, so cancels and firings interleave
+_INJECT_BATCH = 512  # parameter sets per inbox item
 
 
 class SiteThread(SiteHost):
@@ -37,7 +38,10 @@ class SiteThread(SiteHost):
         events: Where the worker reports.
         logger: The site's logger.
         sync_workers: Size of the sync adapter pool.
-        decode_policy: What the site accepts in parameters and packages.
+        decode_policy: What the site accepts in parameters, packages and literals; None:
+            the site's own policy from its runtime package (restrictive by default).
+        federation: The site's federation; a NetIR for another one is refused (None:
+            not checked).
     """
 
     def __init__(
@@ -47,7 +51,8 @@ class SiteThread(SiteHost):
         events: HostEvents,
         logger: logging.Logger,
         sync_workers: int = 64,
-        decode_policy: DecodePolicy = TRUSTED,
+        decode_policy: DecodePolicy | None = None,
+        federation: str | None = None,
     ) -> None:
         """Start the thread and its loop."""
         super().__init__(site)
@@ -56,7 +61,7 @@ class SiteThread(SiteHost):
         self._loop = asyncio.new_event_loop()
         self._pool = DaemonThreadPool(sync_workers, f"dfm-{site}-sync")
         self._runners = SiteRunners(
-            site, router, self._pool, logger, self._runner_done, decode_policy
+            site, router, self._pool, logger, self._runner_done, decode_policy, federation
         )
         self._inbox: deque[tuple[Callable[[Any], None], Any]] = deque()
         self._lock = threading.Lock()
@@ -75,13 +80,34 @@ class SiteThread(SiteHost):
         """The site's event loop."""
         return self._loop
 
+    @property
+    def thread_id(self) -> int | None:
+        """The identifier of the thread running the loop (``threading.get_ident()``)."""
+        return self._thread.ident
+
     # -- thread --------------------------------------------------------------------
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
         reason = "its event loop stopped"
         try:
-            self._loop.run_forever()
-        except BaseException as e:  # e.g. SystemExit raised by an adapter
+            while True:
+                try:
+                    self._loop.run_forever()
+                except (SystemExit, KeyboardInterrupt) as e:
+                    # Only these escape asyncio's callbacks: raised by a task an adapter
+                    # started and left alone (an adapter's own call gets an ErrorToken).
+                    self._log.error(
+                        "Site %s: %s escaped to the event loop (from a task an adapter "
+                        "started?); the site carries on",
+                        self.site,
+                        f"{type(e).__name__}: {e}",
+                    )
+                    continue
+                if self._closing:
+                    break
+                # Someone else stopped the loop (an adapter's loop.stop()): carry on.
+                self._log.error("Site %s: its event loop was stopped, not by close()", self.site)
+        except BaseException as e:
             reason = f"its thread ended with {type(e).__name__}: {e}"
         finally:
             if not self._closing:
@@ -131,19 +157,20 @@ class SiteThread(SiteHost):
             self._fail_inbox()
 
     def _drain(self) -> None:
-        with self._lock:
-            inbox = self._inbox
-            items = [inbox.popleft() for _ in range(min(_CHUNK, len(inbox)))]
-            more = bool(inbox)
-            if not more:
-                self._scheduled = False
-        for fn, arg in items:
+        inbox, lock = self._inbox, self._lock
+        for _ in range(_CHUNK):
+            with lock:
+                if not inbox:
+                    self._scheduled = False
+                    return
+                fn, arg = inbox.popleft()
             try:
                 fn(arg)
             except Exception:
                 self._log.exception("Site %s: failed to process an inbox item", self.site)
-        if more:
-            self._loop.call_soon(self._drain)
+            if fn == self._inject:
+                break  # the firings of these frames run before more input is taken
+        self._loop.call_soon(self._drain)
 
     # -- SiteHost ------------------------------------------------------------------
     def create(
@@ -173,8 +200,14 @@ class SiteThread(SiteHost):
         self._events.site_done(job_id, self.site, error)
 
     def inject(self, job_id: str, params: EncodedParams) -> None:
-        """Feed parameter sets, in order with everything posted before."""
-        self._post(self._inject, (job_id, params))
+        """Feed parameter sets, in order with everything posted before.
+
+        Many sets are fed a few hundred at a time, each batch's firings running before
+        the next is taken: results flow while the input is still coming in, and far
+        fewer firings wait at once (the garbage collector scans every waiting one).
+        """
+        for start in range(0, max(len(params), 1), _INJECT_BATCH):
+            self._post(self._inject, (job_id, params[start : start + _INJECT_BATCH]))
 
     def _inject(self, arg: tuple[str, EncodedParams]) -> None:
         self._runners.inject(*arg)

@@ -274,11 +274,21 @@ class Session:
     def debug_show_code(self, pipeline: PreparedPipeline) -> dict[str, str]:
         """The Python source each participating site generates for the pipeline.
 
-        It is exactly the module a site runs (nothing is written to the cache).
+        It is exactly the module a site runs (nothing is written to the cache): its
+        literals are decoded under the site's decode policy, read from the site's runtime
+        package when this process has it (else the restrictive default).
         """
+        from dfm.runtime import site_decode_policy
         from dfm.runtime.codegen import generate_net_source
 
-        return {site: generate_net_source(netir) for site, netir in pipeline.net_irs().items()}
+        code = {}
+        for site, netir in pipeline.net_irs().items():
+            try:
+                policy = site_decode_policy(pipeline.federation_name, site)
+            except ValueError:
+                policy = None
+            code[site] = generate_net_source(netir, policy=policy)
+        return code
 
     def execute(
         self,

@@ -41,8 +41,10 @@ def is_name(text: str) -> bool:
 
 
 def comment(text: Any) -> str:
-    """Text that is safe in a ``#`` comment: one line (received names may hold newlines)."""
-    return " ".join(str(text).split())
+    """Text that is safe in a ``#`` comment: ``ascii()`` escapes every line break and
+    control character (received names are checked, but a comment must hold anything).
+    """
+    return ascii(str(text))[1:-1]
 
 
 def tagged_literal(value: Any, where: str) -> str:
@@ -59,17 +61,20 @@ def tagged_literal(value: Any, where: str) -> str:
 class Module:
     """Collects the module-level literals while transitions are rendered."""
 
-    def __init__(self) -> None:
-        """No literal yet."""
+    def __init__(self, site: str) -> None:
+        """No literal yet; ``site`` is named when the site's policy refuses one."""
+        self.site = site
         self.literals: list[str] = []  # source lines
         self.count = 0
 
     def literal(self, tagged: Any, where: str) -> str:
-        """The name of a module constant holding the decoded literal."""
+        """The name of a module constant holding the literal, decoded under ``_POLICY``."""
         name = f"_L{self.count}"
         self.count += 1
         self.literals.append("# " + comment(where))
-        self.literals.append(f"{name} = decode_value({tagged_literal(tagged, where)}, TRUSTED)")
+        value = tagged_literal(tagged, where)
+        refused = f"Site {self.site!r} refuses the literal of {where}"
+        self.literals.append(f"{name} = decode_literal({value}, _POLICY, {refused!r})")
         return name
 
 
@@ -183,7 +188,9 @@ def fire_method(module: Module, k: int, t: Transition) -> list[str]:
             lines.append(f"                {var} = await self.materialize({var})")
     node = "node" if track else _literal_node_id(ids[0])
     lines += [
-        "        except Exception as e:",
+        # Any exception of an adapter ends this frame only (SystemExit, KeyboardInterrupt
+        # and custom BaseExceptions too); fail() re-raises a cancellation of the firing.
+        "        except BaseException as e:",
         f"            self.fail({k}, frame, {node}, e)",
         "            return",
     ]

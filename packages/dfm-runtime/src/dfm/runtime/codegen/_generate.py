@@ -10,6 +10,9 @@ Output is deterministic: the same NetIR gives the same text.
 
 from __future__ import annotations
 
+import dataclasses
+
+from dfm.api import DecodePolicy
 from dfm.irgen import (
     AckValue,
     CacheLookup,
@@ -33,6 +36,7 @@ from dfm.irgen import (
 
 from ._bodies import Module, cond_method, const, fire_method, input_index
 from ._discovery import DISCOVERY_RUNTIME_NAMES, DISCOVERY_STATEMENTS
+from ._validate import validate_netir
 
 RUNTIME = "dfm.runtime"
 """The module the generated code imports its base classes from."""
@@ -41,13 +45,13 @@ _RUNTIME_NAMES = (
     "FLOW",
     "PLAIN_TYPES",
     "STOP_TOKEN",
-    "TRUSTED",
     "BlockSpec",
+    "DecodePolicy",
     "FlowInfo",
     "Net",
     "SendSpec",
     "TransitionSpec",
-    "decode_value",
+    "decode_literal",
     "done_value",
     "is_stream",
     "select",
@@ -180,23 +184,42 @@ def _block_spec(module: Module, t: Transition, where: str) -> str:
     raise AssertionError(block)
 
 
-def generate_net_source(netir: NetIR, runtime_module_name: str = RUNTIME) -> str:
+def _policy_source(policy: DecodePolicy) -> str:
+    args = []
+    for f in dataclasses.fields(policy):
+        value = getattr(policy, f.name)
+        strings = type(value) is tuple and all(type(v) is str for v in value)
+        if not (type(value) is bool or strings):
+            raise ValueError(f"DecodePolicy.{f.name} = {value!r:.80} cannot be written as code")
+        args.append(f"{f.name}={value!r}")
+    return f"DecodePolicy({', '.join(args)})"
+
+
+def generate_net_source(
+    netir: NetIR, runtime_module_name: str = RUNTIME, policy: DecodePolicy | None = None
+) -> str:
     """The Python source of the net module of ``netir``.
 
-    Literal parameters are decoded once, when the module is imported, with the TRUSTED
-    policy: they come from the application's own pipeline (the site generating this
-    code was sent them by the job's own application, like every other input).
+    The NetIR is checked first (:func:`validate_netir`): the source holds received
+    names only as checked identifiers or through ``repr()``. Literal parameters (and
+    literal cache keys, cached values and condition operands) are decoded once, when
+    the module is imported, under the site's decode policy; a literal the policy
+    refuses makes the import fail with the reason.
 
     Args:
         netir: The site's net.
         runtime_module_name: The module providing ``Net`` and the other runtime names.
+        policy: The site's decode policy for the literals (None: the restrictive
+            default, no pickles and no model classes outside the allowed modules).
 
     Raises:
+        NetIRRefused: A name in the NetIR breaks its rule.
         ValueError: The NetIR holds something this generator cannot express (an unknown
             statement, a reference to an undefined statement or place, a bad name, a
             block transition of the wrong shape).
     """
-    module = Module()
+    validate_netir(netir)
+    module = Module(netir.site)
     specs: list[str] = []
     methods: list[list[str]] = []
     for k, t in enumerate(netir.transitions):
@@ -258,8 +281,8 @@ def generate_net_source(netir: NetIR, runtime_module_name: str = RUNTIME) -> str
     ]
     if module.literals:
         out += [
-            "# The pipeline's literals, decoded once at import. They come from the",
-            "# application's own pipeline, hence the TRUSTED policy.",
+            "# The pipeline's literals, decoded once at import under the site's policy.",
+            f"_POLICY = {_policy_source(policy if policy is not None else DecodePolicy())}",
             *module.literals,
             "",
         ]

@@ -13,6 +13,9 @@ is built from memory and the failure is logged.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import functools
+import hashlib
 import importlib.util
 import linecache
 import logging
@@ -24,6 +27,7 @@ from importlib import metadata
 from pathlib import Path
 from types import ModuleType
 
+from dfm.api import DecodePolicy
 from dfm.irgen import NetIR
 
 from ._generate import RUNTIME, generate_net_source
@@ -45,9 +49,18 @@ VERSION_TAG = _version_tag()
 """The dfm-runtime version as used in module names and cache paths (``0.1.0`` → ``0_1_0``)."""
 
 
-def net_module_name(netir: NetIR) -> str:
-    """The module name of a NetIR's generated code."""
-    return f"dfm_v{VERSION_TAG}_netir_{netir.fingerprint}"
+@functools.lru_cache(maxsize=64)
+def _policy_tag(policy: DecodePolicy | None) -> str:
+    # The literals are decoded under the site's policy: one module per (NetIR, policy).
+    if policy is None or policy == DecodePolicy():
+        return ""
+    text = repr(sorted(dataclasses.asdict(policy).items()))
+    return "_p" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+
+
+def net_module_name(netir: NetIR, policy: DecodePolicy | None = None) -> str:
+    """The module name of a NetIR's generated code under a decode policy."""
+    return f"dfm_v{VERSION_TAG}_netir_{netir.fingerprint}{_policy_tag(policy)}"
 
 
 def cache_root() -> Path:
@@ -61,13 +74,13 @@ def _safe_part(text: str) -> str:
     return "".join(c if c.isalnum() or c in "-_.@" else "_" for c in text).lstrip(".") or "_"
 
 
-def net_module_path(netir: NetIR, federation_name: str) -> Path:
+def net_module_path(netir: NetIR, federation_name: str, policy: DecodePolicy | None = None) -> Path:
     """Where the generated module of a NetIR is cached on disk."""
     return (
         cache_root()
         / _safe_part(federation_name)
         / _safe_part(netir.site)
-        / f"{net_module_name(netir)}.py"
+        / f"{net_module_name(netir, policy)}.py"
     )
 
 
@@ -116,23 +129,34 @@ def _from_source(name: str, source: str) -> ModuleType:
     return module
 
 
-def load_net_module(netir: NetIR, federation_name: str, force: bool = False) -> ModuleType:
+def load_net_module(
+    netir: NetIR, federation_name: str, force: bool = False, policy: DecodePolicy | None = None
+) -> ModuleType:
     """The generated net module of ``netir`` (it defines ``ThisNet``), cached.
 
-    Looks in this process first (by fingerprint), then in the disk cache; generates and
-    writes the module when needed. ``force=True`` regenerates, rewrites and reimports.
+    Looks in this process first (by fingerprint and policy), then in the disk cache;
+    generates and writes the module when needed. ``force=True`` regenerates, rewrites
+    and reimports.
+
+    Args:
+        netir: The site's net (checked first, see :func:`validate_netir`).
+        federation_name: The federation (for the cache path).
+        force: Regenerate even if cached.
+        policy: The site's decode policy for the NetIR's literals (None: restrictive).
 
     Raises:
-        ValueError: The NetIR cannot be turned into code.
+        NetIRRefused: A name in the NetIR breaks its rule.
+        ValueError: The NetIR cannot be turned into code, or the policy refuses one of
+            its literals.
     """
-    name = net_module_name(netir)
+    name = net_module_name(netir, policy)
     with _lock:
         if not force:
-            module = _modules.get(netir.fingerprint)
+            module = _modules.get(name)
             if module is not None:
                 return module
-        source = generate_net_source(netir, RUNTIME)
-        path = net_module_path(netir, federation_name)
+        source = generate_net_source(netir, RUNTIME, policy)
+        path = net_module_path(netir, federation_name, policy)
         on_disk = False
         try:
             if force or not path.is_file() or path.read_text(encoding="utf-8") != source:
@@ -145,5 +169,5 @@ def load_net_module(netir: NetIR, federation_name: str, force: bool = False) -> 
             module = _from_file(name, path)
         else:
             module = _from_source(name, source)
-        _modules[netir.fingerprint] = module
+        _modules[name] = module
         return module

@@ -6,36 +6,44 @@ The parent (``processes=True``) starts this module itself rather than through
 but the federation package, so scripts need no ``if __name__ == "__main__":`` guard.
 
 The child talks to the parent over the inherited socket ``FD`` (a
-``multiprocessing.connection.Connection``; pickled tuples, packages as wire bytes).
-The first message is ``("init", site, sys_path, sync_workers)``. When the parent
+:class:`~dfm.targets.local._channel.Channel`: pickled tuples, packages as wire bytes,
+big ones in shared memory).
+The first message is ``("init", site, sys_path, sync_workers, federation)``. When the parent
 dies, the socket reaches EOF and the child exits at once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
+import signal
+import socket
 import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future
-from multiprocessing.connection import Connection
 from typing import Any
+
+from ._channel import Channel, pack, unpack
+
+_BATCH = 256
 
 
 class _Parent:
     """The connection to the parent; sends from any thread.
 
     Messages sent on the site's event loop are batched: they are sent together
-    (``("batch", [...])``) when the loop has processed what it was doing, so a burst
-    of tokens costs one write, not one per token.
+    (``("batch", [...])``) when the loop has processed what it was doing, or once
+    there are ``_BATCH`` of them, so a burst of tokens costs one write per batch.
     """
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Channel) -> None:
         self.conn = conn
         self.lock = threading.Lock()
         self.loop: asyncio.AbstractEventLoop | None = None
+        self.loop_thread: int | None = None  # the thread running ``loop``
         self.outbox: list[tuple[Any, ...]] = []
 
     def _write(self, message: tuple[Any, ...]) -> None:
@@ -47,24 +55,22 @@ class _Parent:
 
     def send(self, message: tuple[Any, ...]) -> None:
         loop = self.loop
-        if loop is None or not _on_loop(loop):
+        if loop is None or threading.get_ident() != self.loop_thread:
             self._write(message)
             return
-        if not self.outbox:
+        outbox = self.outbox
+        if not outbox:
             loop.call_soon(self.flush)
-        self.outbox.append(message)
+        outbox.append(message)
+        if len(outbox) >= _BATCH:
+            # A long burst (thousands of frames in one loop turn) goes out as it is
+            # made, so that the application works on it in parallel.
+            self.flush()
 
     def flush(self) -> None:
         batch, self.outbox = self.outbox, []
         if batch:
             self._write(("batch", batch))
-
-
-def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:
-    try:
-        return asyncio.get_running_loop() is loop
-    except RuntimeError:
-        return False
 
 
 class _Forward:
@@ -118,18 +124,27 @@ _TELEMETRY_FLUSH = 0.3
 
 def main(argv: list[str]) -> int:
     """Run one site until the parent says stop or goes away."""
-    conn = Connection(int(argv[0]))
+    # Ctrl-C in a terminal reaches every process of the group: the application decides
+    # what happens to its sites (it stops them, or they exit with it), not the signal.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    conn = Channel(socket.socket(fileno=int(argv[0])))
     try:
         message = conn.recv()
     except EOFError:
         return 0
-    _, site, sys_path, sync_workers = message
+    _, site, sys_path, sync_workers, federation = message
     sys.path[:] = list(dict.fromkeys([*sys_path, *sys.path]))
     logging.basicConfig(format=f"%(asctime)s [site {site}] %(name)s %(levelname)s: %(message)s")
     parent = _Parent(conn)
 
     from dfm.irgen import NetIR
-    from dfm.runtime import SiteThread, shutdown_telemetry, start_telemetry, telemetry_requested
+    from dfm.runtime import (
+        JobCancelledError,
+        SiteThread,
+        shutdown_telemetry,
+        start_telemetry,
+        telemetry_requested,
+    )
 
     from ._router import LocalRouter
 
@@ -137,9 +152,14 @@ def main(argv: list[str]) -> int:
         start_telemetry("site", site=site)  # DFM owns this process: it configures the SDK
     log = logging.getLogger(f"dfm.targets.local.{site}")
     events = _Events(parent)
-    router = LocalRouter(_Sites(parent), events, True, log)
-    worker = SiteThread(site, router, events, log, sync_workers)
+    router = LocalRouter(_Sites(parent), events, True, log, pack)
+    worker = SiteThread(site, router, events, log, sync_workers, federation=federation)
     parent.loop = worker.loop
+    parent.loop_thread = worker.thread_id
+    # What is loaded now (DFM, pydantic and their models) lives as long as the process:
+    # the garbage collector need not scan it again at every full collection.
+    gc.collect()
+    gc.freeze()
     parent.send(("ready", os.getpid()))
 
     def created(job_id: str) -> Callable[[Future[None]], None]:
@@ -148,7 +168,8 @@ def main(argv: list[str]) -> int:
             # behind the creation) could take the process down before a flush.
             error = future.exception()
             parent.flush()
-            parent._write(("created", job_id, None if error is None else f"{error}"))
+            text = None if error is None else f"{error}"
+            parent._write(("created", job_id, text, isinstance(error, JobCancelledError)))
 
         return report
 
@@ -160,7 +181,10 @@ def main(argv: list[str]) -> int:
         kind = message[0]
         if kind == "pkgs":
             for item in message[1]:
-                worker.deliver(item)
+                try:
+                    worker.deliver(unpack(item))
+                except (OSError, ValueError):
+                    log.exception("Site %s: cannot read a package", site)
         elif kind == "inject":
             worker.inject(message[1], message[2])
         elif kind == "create":
@@ -168,7 +192,7 @@ def main(argv: list[str]) -> int:
             try:
                 netir = NetIR.model_validate_json(netir_json)
             except Exception as e:
-                parent.send(("created", job_id, f"invalid NetIR: {e}"))
+                parent.send(("created", job_id, f"Site {site!r} refuses the NetIR: {e}"))
                 continue
             future = worker.create(job_id, netir, force_modgen, trace_context)
             future.add_done_callback(created(job_id))

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from dfm.runtime import HostEvents, Router, SiteHost, TokenPackage, to_wire_or_error
 
@@ -19,6 +20,8 @@ class LocalRouter(Router):
         events: Receives yields.
         wire: Serialize packages to bytes and back.
         logger: Where to log undeliverable packages.
+        pack: How a package leaves (e.g. for another process); default: the package
+            itself, or its wire bytes with ``wire``.
     """
 
     def __init__(
@@ -27,16 +30,17 @@ class LocalRouter(Router):
         events: HostEvents,
         wire: bool,
         logger: logging.Logger,
+        pack: Callable[[TokenPackage], Any] | None = None,
     ) -> None:
         """Keep the hosts."""
         self._hosts = hosts
         self._events = events
-        self._wire = wire
+        self._pack = pack if pack is not None else to_wire_or_error if wire else None
         self._log = logger
 
     def route(self, package: TokenPackage) -> None:
         """Deliver a package without blocking (called on the sending site's loop)."""
-        item: TokenPackage | bytes = to_wire_or_error(package) if self._wire else package
+        item = package if self._pack is None else self._pack(package)
         if package.is_yield:
             self._events.yield_package(package.job_id, item)
             return

@@ -8,15 +8,18 @@ import time
 import uuid
 import weakref
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from dfm.api import DecodePolicy, ErrorInfo, ErrorToken
 from dfm.runtime import (
+    JobCancelledError,
     SiteHost,
     SiteThread,
     TokenPackage,
     current_trace_context,
     encode_params,
+    site_decode_policy,
 )
 from dfm.session import (
     CallbackRunner,
@@ -50,9 +53,42 @@ def _check_type(name: str, value: Any, kind: type) -> None:
         )
 
 
-def _unpack_wire(item: Any) -> Delivery:
-    package = TokenPackage.from_wire(item) if isinstance(item, bytes) else item
-    return Delivery.from_package(package)
+class _Unpack:
+    """Turns what a site routed to the application into a Delivery, under its policy.
+
+    The application decodes yields as its homesite would: a value the homesite's
+    policy refuses becomes an ErrorToken naming the homesite and the rule.
+    """
+
+    def __init__(
+        self, homesite: str, policy: DecodePolicy, read: Callable[[Any], Any] | None = None
+    ) -> None:
+        self.homesite, self.policy, self._read = homesite, policy, read
+
+    def __call__(self, item: Any) -> Delivery:
+        if self._read is not None:
+            item = self._read(item)  # a package from a site process, maybe shared
+        package = TokenPackage.from_wire(item) if isinstance(item, bytes) else item
+        try:
+            data = package.unwrap(self.policy)
+        except Exception as e:
+            data = ErrorToken(
+                errors=[
+                    ErrorInfo(
+                        type=type(e).__name__,
+                        message=(
+                            f"The application (homesite {self.homesite!r}) refuses a value "
+                            f"from site {package.source_site!r} (node {package.source_node}) "
+                            f"for place {package.target_place!r}: {e}"
+                        ),
+                        node_id=package.source_node,
+                        site=self.homesite,
+                    )
+                ]
+            )
+        return Delivery(
+            package.source_site, package.source_node, package.frame, package.target_place, data
+        )
 
 
 class LocalTarget(Target):
@@ -81,6 +117,10 @@ class LocalTarget(Target):
             only its jobs down. Packages cross as wire bytes; site processes are
             started on first use and exit with this process (no ``__main__`` guard
             is needed: the application's main module is not re-imported).
+        memory_limit_mb: With ``processes=True``, the most resident memory (MiB) a site
+            process may use: one that goes over is ended, and only its jobs fail, with
+            the cap named in the reason (a leaking adapter cannot exhaust the machine).
+            Linux only (read from ``/proc``); None: no cap.
     """
 
     name = "local"
@@ -97,10 +137,12 @@ class LocalTarget(Target):
         start_timeout: float = 60.0,
         max_finished_jobs: int = 1000,
         processes: bool = False,
+        memory_limit_mb: int | None = None,
     ) -> None:
         """Check the options; nothing starts before the first job."""
         super().__init__(session_info)
         _check_type("processes", processes, bool)
+        self._memory_limit = _check_memory_limit(memory_limit_mb, processes)
         _check_type("wire_roundtrip", wire_roundtrip, bool)
         for name, value, least in [
             ("sync_workers", sync_workers, 1),
@@ -123,12 +165,13 @@ class LocalTarget(Target):
         self._max_finished = max_finished_jobs
         self._hosts: dict[str, SiteHost] = {}
         self._router = LocalRouter(self._hosts, self, wire_roundtrip, self.logger)
-        self._unpack = _unpack_wire if wire_roundtrip or processes else None
+        self._unpack: _Unpack | None = None  # needs the homesite's package: first execute
         self._running: dict[str, LocalJobRecord] = {}
         self._finished: OrderedDict[str, LocalJobRecord] = OrderedDict()
         self._lock = threading.Lock()
         self._connected = False
         self._watchdog = Watchdog("dfm-local-watchdog", self.logger)
+        self._federation = session_info.federation_name
 
     # -- lifecycle -------------------------------------------------------------------
     def connect(self) -> None:
@@ -174,9 +217,19 @@ class LocalTarget(Target):
                     # which the default thread mode never needs.
                     from ._process import SiteProcess
 
-                    host = SiteProcess(site, self, self._forward, log, self._sync_workers)
+                    host = SiteProcess(
+                        site,
+                        self,
+                        self._forward,
+                        log,
+                        self._sync_workers,
+                        self._federation,
+                        self._memory_limit,
+                    )
                 else:
-                    host = SiteThread(site, self._router, self, log, self._sync_workers)
+                    host = SiteThread(
+                        site, self._router, self, log, self._sync_workers, None, self._federation
+                    )
                 self._hosts[site] = host
             return host
 
@@ -225,10 +278,15 @@ class LocalTarget(Target):
         if not netirs:
             raise ValueError("The prepared pipeline has no participating site")
         encoded = encode_params(params)
+        unpack = self._application_unpack()
         with self._lock:
             job_id = self._new_job_id()
         stream = JobStream(
-            job_id, buffer_limit=self._buffer_limit, logger=self.logger, unpack=self._unpack
+            job_id,
+            decode_policy=unpack.policy,
+            buffer_limit=self._buffer_limit,
+            logger=self.logger,
+            unpack=unpack,
         )
         hosts = {site: self._host(site) for site in netirs}
         framer = InputFramer(prepared, request.next_frame, request.stopped)
@@ -260,6 +318,22 @@ class LocalTarget(Target):
             self.logger.info("Job %s started on %s", job_id, ", ".join(sorted(netirs)))
         return job
 
+    def _application_unpack(self) -> _Unpack:
+        if self._unpack is None:
+            homesite = self.session_info.homesite
+            try:
+                policy = site_decode_policy(self._federation, homesite)
+            except ValueError as e:  # no package for the homesite: decode as restrictively
+                self.logger.debug("No decode policy for homesite %s (%s)", homesite, e)
+                policy = DecodePolicy()
+            read = None
+            if self._processes:
+                from ._channel import unpack
+
+                read = unpack
+            self._unpack = _Unpack(homesite, policy, read)
+        return self._unpack
+
     def _check_started(
         self, record: LocalJobRecord, futures: dict[str, concurrent.futures.Future[None]]
     ) -> None:
@@ -269,6 +343,10 @@ class LocalTarget(Target):
             if future in pending:
                 future.cancel()
                 problems.append(f"site {site!r} did not start it within {self._start_timeout:g}s")
+            elif isinstance(future.exception(), JobCancelledError):
+                # The job ended for another reason while this site was getting ready (a
+                # site failed, say): that reason is the job's, in job.errors.
+                continue
             elif future.exception() is not None:
                 problems.append(f"site {site!r}: {future.exception()}")
         if problems:
@@ -317,6 +395,24 @@ class LocalTarget(Target):
             affected = [r for r in self._running.values() if site in r.running_sites]
         for record in affected:
             record.fail(f"site {site!r} stopped: {reason}", "SiteFailure", site)
+
+
+def _check_memory_limit(value: Any, processes: bool) -> int | None:
+    if value is None:
+        return None
+    _check_type("memory_limit_mb", value, int)
+    if value < 1:
+        raise ValueError(f"Local target option memory_limit_mb must be at least 1, not {value}")
+    if not processes:
+        raise ValueError(
+            "Local target option memory_limit_mb needs processes=True: a site in a thread "
+            "shares the application's memory and cannot be ended on its own"
+        )
+    from ._memcap import memory_cap_supported
+
+    if not memory_cap_supported():
+        raise ValueError("Local target option memory_limit_mb needs Linux (/proc)")
+    return int(value)
 
 
 def _check_timeout(value: Any, name: str) -> float | None:
