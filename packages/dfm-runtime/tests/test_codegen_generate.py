@@ -575,11 +575,19 @@ def test_block_transitions_of_the_wrong_shape_are_refused(
         generate_net_source(ir([t]), stub_runtime)
 
 
-def test_names_with_newlines_stay_in_their_comment(stub_runtime: str, tmp_path: Path) -> None:
+def test_names_with_newlines_are_refused_and_comments_hold_them_on_one_line(
+    stub_runtime: str,
+) -> None:
+    from dfm.runtime.codegen import NetIRRefused
+    from dfm.runtime.codegen._bodies import comment
+
     evil = 'x\nimport os; os.makedirs("PWNED")\n#'
     t = t_echo(name=evil, inputs=[InPlace(name=evil, kind="data", origin="external")])
     call = t.body[0].model_copy(update={"stmt_id": evil, "stmt_params": {}})
     t = t.model_copy(update={"body": [call], "sends": []})
-    source = generate_net_source(ir([t], external={"x": [evil]}), stub_runtime)
-    assert "\nimport os" not in source
-    compile(source, "<net>", "exec")
+    with pytest.raises(NetIRRefused, match=r"transitions\[0\]\.name"):
+        generate_net_source(ir([t], external={"x": [evil]}), stub_runtime)
+    # Behind the validator: a comment never spans lines, whatever it is given.
+    line = "# " + comment(evil + "\r\x0b\x0c\u2028")
+    assert len(line.splitlines()) == 1
+    compile(line, "<comment>", "exec")

@@ -41,8 +41,9 @@ def is_name(text: str) -> bool:
 
 
 def comment(text: Any) -> str:
-    """Text that is safe in a ``#`` comment: ``ascii()`` escapes every line break and
-    control character (received names are checked, but a comment must hold anything).
+    """Text that is safe in a ``#`` comment: line breaks and control characters escaped.
+
+    Received names are checked before, but a comment must be able to hold anything.
     """
     return ascii(str(text))[1:-1]
 
