@@ -27,6 +27,7 @@ from dfm.api import ForEach, Frame, GreaterThan, If, Pipeline, PlaceParam, TryFr
 from dfm.irgen import NetIR
 from dfm.runtime.codegen import NetIRRefused, _generate, generate_net_source, validate_netir
 
+
 class Answer(defaultdict[str, int]):
     """An adapter's answer that is also awaitable: fits sync and async calls alike."""
 
