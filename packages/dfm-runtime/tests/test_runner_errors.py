@@ -86,6 +86,9 @@ async def test_failing_adapter_errors_only_dependents(make_federation) -> None:
         "app",
     )
     assert "call_ops_Fail" in info.stack_trace and "raise ValueError" in info.stack_trace
+    # users read the operation's name, not only a node id
+    assert info.operation == "ops.Fail" and info.where == "ops.Fail (node 0) on app"
+    assert "at ops.Fail (node 0) on app" in str(err)
     assert "NoneType: None" not in info.stack_trace
     assert status[F0] == StopToken()
     assert status[F1] == err
@@ -224,6 +227,7 @@ async def test_duplicate_value_for_a_frame_becomes_an_error(make_federation, cap
     await asyncio.wait_for(runner.done, 5)
     err = h.on("yield")[F0]
     assert isinstance(err, ErrorToken) and err.errors[0].type == "DuplicateToken"
+    assert err.errors[0].where == "ops.Echo (node 0) on app"
 
 
 async def test_incomplete_frame_gets_an_error_at_stop(make_federation) -> None:

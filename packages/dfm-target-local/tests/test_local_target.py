@@ -375,7 +375,8 @@ def test_dfm_run_command(
     params = '[{"name": "Ada"}, {"name": "Bob"}]'
     assert run_command([*args, "--params", params, "--format", "text"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert "s1\t0\t[0]\tyield\tAda!" in out and "s1\t0\t[1]\tyield\tBob!" in out
+    assert "ops.Concat (node 0) on s1\t[0]\tyield\tAda!" in out
+    assert "ops.Concat (node 0) on s1\t[1]\tyield\tBob!" in out
     assert out[-1].endswith(": FINISHED")
     assert run_command([*args, "--params", params]) == 0  # JSON lines by default
     records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]

@@ -33,7 +33,7 @@ from ._names import (
     STATUS_PLACE_NAME,
     TELEMETRY_PLACE_NAME,
 )
-from ._node import NodeId, NodeRef, make_auto_id, well_known_id
+from ._node import NodeId, NodeRef, describe_node, make_auto_id, well_known_id
 from ._operation import Located, NodeParam, Operation
 from ._pipeline import Pipeline
 from ._polymorphic import (
@@ -144,6 +144,7 @@ __all__ = [
     "LessThanOrEqual",
     "Located",
     "NodeId",
+    "describe_node",
     "NodeParam",
     "NodeRef",
     "Not",

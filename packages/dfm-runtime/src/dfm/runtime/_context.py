@@ -58,25 +58,29 @@ def select(value: Any, sel: int | str, issubs: bool | None = None) -> Any:
     return getattr(value, sel)  # type: ignore[arg-type]  # an int sel fails here, as it should
 
 
-def node_label(node_id: int | str | None) -> str:
-    """How messages name a pipeline node: ``%3`` for auto ids, ``#name`` for chosen ones."""
-    if isinstance(node_id, int):
-        return f"%{node_id}"
-    return f"#{node_id}" if node_id is not None else "(no node)"
-
-
 def error_token(
     kind: str,
     message: str,
     error: BaseException | None,
     node_id: int | str | None,
     site: str | None,
+    operation: str | None = None,
 ) -> ErrorToken:
-    """An ErrorToken with a message of our own and, if given, the cause's traceback."""
+    """An ErrorToken with a message of our own and, if given, the cause's traceback.
+
+    ``operation`` is the failed operation's API name or the block's kind (``ForEach``).
+    """
     trace = ""
     if error is not None:
         trace = "".join(traceback.format_exception(type(error), error, error.__traceback__))
-    info = ErrorInfo(type=kind, message=message, stack_trace=trace, node_id=node_id, site=site)
+    info = ErrorInfo(
+        type=kind,
+        message=message,
+        stack_trace=trace,
+        node_id=node_id,
+        site=site,
+        operation=operation,
+    )
     return ErrorToken(errors=[info])
 
 
