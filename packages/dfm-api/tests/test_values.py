@@ -189,6 +189,8 @@ def test_fed_info_reduces_site_names() -> None:
     assert site_identifier("a@b") == "a"
     with pytest.raises(ValueError, match="Python identifier"):
         site_identifier("a-b")
+    with pytest.raises(ValueError, match="not a keyword"):
+        site_identifier("class@x.com")  # its module could not be imported
     with pytest.raises(ValueError, match="Cannot load fed_info.json"):
         FedInfo.load_from_package("no_such_federation_pkg")
 

@@ -129,7 +129,7 @@ sites:
         ("info.api-version", "must be a version of the form "),
         ("info.code-package", "must be a Python identifier (l"),
         ('operations["users.GreetMe"].type', "expected 'object', got 'array'"),
-        ("sites.a-b", "site name 'a-b': the part befo"),
+        ("sites.a-b", "Site name 'a-b' is not usable:"),
         (
             'sites.ok.interface["#/operations/users.GreetMe"].args.name',
             "an argument source must be a m",

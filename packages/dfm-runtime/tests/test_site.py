@@ -163,6 +163,9 @@ def test_load_site_runtime_module(make_federation) -> None:
     module = load_site_runtime_module(fed, "s1")
     assert issubclass(module.ThisSite, Site) and module.API_VERSION == "1.0"
     assert load_site_runtime_module(fed, "s1@host:8002") is module
+    # the name of the module to import follows dfm.api.site_identifier's one rule
+    with pytest.raises(ValueError, match="not usable"):
+        load_site_runtime_module(fed, "s1.evil@host")
 
 
 def test_load_site_runtime_module_errors(make_federation) -> None:

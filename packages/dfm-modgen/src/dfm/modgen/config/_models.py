@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, PrivateAttr
 
+from dfm.api import site_identifier
+
 from ._adapters import AdapterBinding
 from ._common import ClassPath, ConfigModel, ConstructorSpec, Identifier, ModulePrefix
 from ._errors import ConfigIssue
@@ -27,21 +29,6 @@ __all__ = [
 
 #: Interface keys are written ``#/operations/<operation name>``.
 OPERATION_KEY_PREFIX = "#/operations/"
-
-
-def site_identifier(site_key: str) -> str:
-    """The identifier of a site: its key up to the first ``@``.
-
-    NVFlare admin users have e-mail names, so ``concierge@examplefed.com`` is site
-    ``concierge``.
-
-    Args:
-        site_key: The key under ``sites:``.
-
-    Returns:
-        The part before ``@``.
-    """
-    return site_key.split("@", 1)[0]
 
 
 def _strip_operation_keys(value: Any) -> Any:
