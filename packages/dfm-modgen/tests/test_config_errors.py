@@ -357,9 +357,9 @@ def test_binding_errors(binding: str, path: str, message: str) -> None:
             "unknown key 'bandwith'",
         ),
         (
-            "{s: {cache_config: {base_path: /x}}}",
+            "{s: {cache_config: {base_path: /x, protcol: s3}}}",
             "sites.s.cache_config",
-            "missing required key 'protocol'",
+            "unknown key 'protcol'",
         ),
         ("{s: {interface: [1]}}", "sites.s.interface", "expected interface entries"),
         ("{s: {nope: 1}}", "sites.s", "unknown key 'nope'"),

@@ -187,6 +187,9 @@ def test_site_identifier(key: str, ident: str) -> None:
 
 def test_site_identifier_is_the_one_of_dfm_api() -> None:
     import dfm.api
+    from dfm.modgen.config import CacheConfig, SecretsVaultConfig
+
+    assert CacheConfig is dfm.api.CacheConfig and SecretsVaultConfig is dfm.api.SecretsVaultConfig
 
     # one rule for every package: a keyword or a dash cannot name a site's module
     assert site_identifier is dfm.api.site_identifier

@@ -48,6 +48,7 @@ from ._polymorphic import (
     trusted_class,
 )
 from ._schema_check import ValueSchema, schema_problems
+from ._site_config import CacheConfig, SecretsVaultConfig
 from ._statement import Block, Expression, Statement
 from ._tagged import TRUSTED, DecodePolicy, SerializationError, decode_value, encode_value
 from ._tokens import ErrorInfo, ErrorToken, PickledObject, SkipToken, StopToken
@@ -107,6 +108,8 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "CacheConfig",
+    "SecretsVaultConfig",
     "DEFAULT_YIELD_PLACE",
     "DISCOVERY_PLACE_NAME",
     "START_PLACE_NAME",

@@ -22,9 +22,11 @@ each job's creation so that every site's spans join the job's trace.
 
 from dfm.api import (
     TRUSTED,
+    CacheConfig,
     DecodePolicy,
     FlowInfo,
     Frame,
+    SecretsVaultConfig,
     SerializationError,
     decode_value,
     encode_value,
@@ -44,8 +46,8 @@ from ._payload import decode_payload, encode_payload
 from ._policy import SiteTrust, decode_literal, site_decode_policy, site_trust
 from ._pool import DaemonThreadPool
 from ._runner import NetRunner
-from ._secrets import SecretsVault, SecretsVaultConfig, SecretsVaultError
-from ._site import CacheConfig, Provider, Site
+from ._secrets import SecretsVault, SecretsVaultError, create_secrets_vault
+from ._site import Provider, Site
 from ._site_runners import JobCancelledError, SiteRunners
 from ._site_thread import SiteThread
 from ._telemetry import TelemetryBackend, current_trace_context
@@ -83,6 +85,7 @@ __all__ = [
     "Router",
     "SecretsVault",
     "SecretsVaultConfig",
+    "create_secrets_vault",
     "SecretsVaultError",
     "SendSpec",
     "SerializationError",
