@@ -39,6 +39,7 @@ from ._context import FLOW, SKIP, STOP_TOKEN, DfmContext, select
 from ._host import HostEvents, SiteHost
 from ._job import JobController
 from ._loader import load_site_runtime_module, site_runtime_module_name
+from ._loops import close_event_loop
 from ._net import PLAIN_TYPES, BlockSpec, Net, SendSpec, TransitionSpec, done_value, is_stream
 from ._package import Router, TokenPackage, to_wire_or_error
 from ._params import EncodedParams, decode_params, encode_params
@@ -85,6 +86,7 @@ __all__ = [
     "Router",
     "SecretsVault",
     "SecretsVaultConfig",
+    "close_event_loop",
     "create_secrets_vault",
     "SecretsVaultError",
     "SendSpec",
