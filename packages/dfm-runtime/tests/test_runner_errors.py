@@ -188,6 +188,8 @@ async def test_selection_failure_errors_that_target_only(make_federation) -> Non
     [info] = err.errors
     assert info.type == "SelectionError" and info.node_id == 0 and info.site == "app"
     assert "'missing'" in info.message and "KeyError" in info.message
+    assert "of the value of ops.Echo (node 0) (a dict)" in info.message
+    assert info.where == "ops.Echo (node 0) on app"
     assert isinstance(h.on("attr")[F0], ErrorToken)
     assert h.on("whole") == {F0: {"k": 1}}
     assert h.on(STATUS_PLACE_NAME)[F0] == StopToken()
@@ -200,6 +202,7 @@ async def test_unserializable_value_errors_that_frame(make_federation, caplog) -
     err = h.on("out")[F0]
     assert isinstance(err, ErrorToken)
     assert err.errors[0].type == "SerializationError"
+    assert err.errors[0].where == "ops.Lock (node 0) on app"
     assert "lock" in err.errors[0].message
     assert h.on("out")[F1] == "fine"
     assert h.on(STATUS_PLACE_NAME)[STOP] == StopToken()

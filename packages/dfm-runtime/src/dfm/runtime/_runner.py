@@ -138,7 +138,7 @@ class NetRunner(Firings):
         self._sync = SyncFirings(
             self._sync_firing_done, self._sync_fallback, self._internal_failure
         )
-        ctx._attach(self._deliver)
+        ctx._attach(self._deliver, net_class.OPERATIONS)
 
     # -- lifecycle -------------------------------------------------------------------
 
