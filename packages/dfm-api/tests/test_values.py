@@ -216,3 +216,11 @@ def test_child_frames() -> None:
     assert f.child(7).parent() == f
     with pytest.raises(ValueError, match="no levels"):
         Frame.stop_frame().child(0)
+
+
+def test_is_plain_json_takes_exact_json_types_only() -> None:
+    from dfm.api import is_plain_json
+
+    assert is_plain_json({"a": [1, 2.5, None, True, "x"]})
+    for value in ((1,), {1: "a"}, float("nan"), [float("inf")], {"a": {1, 2}}, b"x"):
+        assert not is_plain_json(value), value

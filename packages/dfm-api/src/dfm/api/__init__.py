@@ -50,7 +50,14 @@ from ._polymorphic import (
 from ._schema_check import ValueSchema, schema_problems
 from ._site_config import CacheConfig, SecretsVaultConfig
 from ._statement import Block, Expression, Statement
-from ._tagged import TRUSTED, DecodePolicy, SerializationError, decode_value, encode_value
+from ._tagged import (
+    TRUSTED,
+    DecodePolicy,
+    SerializationError,
+    decode_value,
+    encode_value,
+    is_plain_json,
+)
 from ._tokens import ErrorInfo, ErrorToken, PickledObject, SkipToken, StopToken
 from ._visitor import ApiVisitor
 from ._yield import Yield
@@ -121,6 +128,7 @@ __all__ = [
     "decode_value",
     "encode_literal",
     "encode_value",
+    "is_plain_json",
     "federation_prefixes",
     "Advise",
     "And",
