@@ -18,6 +18,7 @@ from typing import Any
 from dfm.api import ErrorToken, Frame, SkipToken
 
 from . import _telemetry
+from ._async_firings import AsyncFirings
 from ._context import DfmContext, error_token, node_label
 from ._eager import SyncFirings, resume
 from ._telemetry_run import SiteRun
@@ -48,6 +49,7 @@ class Firings:
     _nfinished: int
     _site_run: SiteRun | None
     _sync: SyncFirings
+    _async: AsyncFirings
 
     def _internal_failure(self, error: BaseException) -> None:
         raise NotImplementedError
@@ -145,11 +147,15 @@ class Firings:
             self._count_start(state, frame)
             self._sync.fire(fire, state, frame, values, context)
             return
-        # Bodies calling async adapters start in their own Task, always: an adapter may use
-        # asyncio.timeout() or anyio from its first line. (One-op pipeline, Python 3.11:
-        # ~25 µs CPU per parameter set if started eagerly by hand, ~36 µs with a Task;
-        # correctness first. From Python 3.12 the Task itself starts eagerly.)
-        self._start(state, frame, values, None, context)
+        # Bodies calling async adapters run inside a real Task, always: an adapter may use
+        # asyncio.timeout() or anyio from its first line. From Python 3.12 the Task itself
+        # starts eagerly; before, AsyncFirings runs them in a shared worker Task until one
+        # suspends (that one keeps the Task): no Task for bodies that never wait.
+        if _EAGER_TASKS:
+            self._start(state, frame, values, None, context)
+        else:
+            self._count_start(state, frame)
+            self._async.fire(state, frame, values, context)
 
     def _decide(self, state: TransitionState, frame: Frame, values: list[Any]) -> None:
         cond = state.cond
@@ -244,10 +250,8 @@ class Firings:
         # A sync-only body that yielded no future (never expected): finish it in a Task.
         self._create_task(self._firing(state, frame, [], (coro, yielded)), context=context)
 
-    def _sync_firing_done(
-        self, state: TransitionState, frame: Frame, error: BaseException | None
-    ) -> None:
-        # What _firing does after its body, for a firing run by SyncFirings.
+    def _body_done(self, state: TransitionState, frame: Frame, error: BaseException | None) -> None:
+        # What _firing does after its body, for a firing run by SyncFirings or AsyncFirings.
         if self._finished:
             return
         if isinstance(error, asyncio.CancelledError):
