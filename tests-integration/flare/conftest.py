@@ -19,6 +19,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -161,3 +162,9 @@ def running_federation(
 def flare_federation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Federation]:
     with running_federation(tmp_path_factory, "flare") as federation:
         yield federation
+
+
+@pytest.fixture(scope="session")
+def start_federation() -> Any:
+    """:func:`running_federation`, for modules that need a POC of their own."""
+    return running_federation
