@@ -353,6 +353,8 @@ class ServiceController(Controller):  # type: ignore[misc]  # NVFLARE is untyped
         sites = sorted(set(request.get("sites") or []) | set(netirs))
         record = JobRecord(job, homesite, sites, str(request.get("pipeline", "")))
         record.subscriber = request.get("subscriber") or None
+        if isinstance(request.get("prepared"), str):  # for handles of other processes
+            record.extra["prepared"] = request["prepared"]
         self._table.add(record)
         created: list[str] = []
         remote = {s: n for s, n in netirs.items() if s != self.server_site}
@@ -460,8 +462,9 @@ class ServiceController(Controller):  # type: ignore[misc]  # NVFLARE is untyped
         """Entries from the application (homesite tokens, parameter sets, job events)."""
         if not encoded:
             return
-        assert self._node is not None
+        assert self._node is not None and self._table is not None
         entries = unpack(base64.b64decode(encoded))
+        self._table.note_input(entries)
         self._node.receive(entries)
 
     def _cmd_send(self, data: dict[str, Any], fl_ctx: FLContext) -> dict[str, Any]:
@@ -478,10 +481,20 @@ class ServiceController(Controller):  # type: ignore[misc]  # NVFLARE is untyped
 
     def _cmd_attach(self, data: dict[str, Any], fl_ctx: FLContext) -> dict[str, Any]:
         assert self._table is not None
+        assert self._node is not None
         record = self._table.attach(str(data.get("job")), data.get("subscriber") or None)
         if record is None:
             return {"ok": True, "found": False}
-        return {"ok": True, "found": True, "job": record.summary(), "extra": record.extra}
+        # Where the application's links of the job are: a new process numbers on from there.
+        expected = self._node.reorderer.expected
+        links = {t: expected(record.job, APP, t) for t in [*record.sites, SERVICE]}
+        return {
+            "ok": True,
+            "found": True,
+            "job": record.summary(),
+            "extra": record.extra,
+            "links": links,
+        }
 
     def _cmd_retrieve(self, data: dict[str, Any], fl_ctx: FLContext) -> dict[str, Any]:
         assert self._table is not None

@@ -411,6 +411,9 @@ class FlareTarget(Target):
             "force_modgen": force_modgen,
             "subscriber": admin.fqcn or "",
             "trace_context": trace_context or {},
+            # a handle in another process can send input only when the homesite is not
+            # in the job (its part runs in this process)
+            "prepared": prepared.model_dump_json() if homesite not in netirs else None,
             "entries": base64.b64encode(pack(entries)).decode("ascii"),
         }
         try:
@@ -596,6 +599,7 @@ class FlareTarget(Target):
     def _attach_remote(self, job_id: str) -> FlareJobRecord | None:
         from ._job import FlareJobRecord
         from ._protocol import ONESHOT_JOB_PREFIX
+        from ._resume import resume_input
         from ._servicejob import hello, live_services
 
         admin, node, state = self._require_admin(), self._require_node(), self.state
@@ -632,6 +636,8 @@ class FlareTarget(Target):
             summary = reply["job"]
             record.sites = list(summary["sites"])
             record.running_sites = set(summary["running_sites"])
+            record.reattached = True
+            resume_input(record, reply, node.sequencer, self.logger)
             stream.set_running()
             stream.add_final_callback(self._job_final)
             status = str(summary["status"])
@@ -698,7 +704,7 @@ class FlareTarget(Target):
                     f"site {s!r}: {m}" for s, m in sorted(dict(entry.data).items())
                 )
             record.started.set()
-        elif kind == END and not record.stream.ended and record.prepared is None:
+        elif kind == END and not record.stream.ended and record.reattached:
             record.stream.end()
 
     def _homesite_entry(self, entry: Entry) -> None:
