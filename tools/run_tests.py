@@ -20,7 +20,6 @@ from _repo import ROOT, find_packages
 NO_TESTS_COLLECTED = 5
 
 
-
 def default_paths(root: Path = ROOT) -> list[str]:
     paths = [p.path / "tests" for p in find_packages(root)]
     paths += [root / "tests-integration", root / "tools" / "tests"]

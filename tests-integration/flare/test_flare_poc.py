@@ -359,3 +359,32 @@ def test_zz_killed_client_fails_its_jobs_and_the_service_recovers(
     again = session.execute(prepared, CITIES[:1], default_callback=collect)
     assert again.wait_until_finished(timeout=120)
     assert again.get_status() == JobStatus.FINISHED, again.errors
+
+
+def test_blocks_across_sites(session: Any) -> None:
+    """ForEach over a streaming generator, an If inside, a cache hit in a second job."""
+    from meteo.fed.api.data import Cities, LoadReadings
+    from meteo.fed.api.report import Format
+    from meteo.fed.api.stats import Summarize
+
+    from dfm.api import ForEach, GreaterThan, If, TryFromCache
+    from dfm.session import JobStatus
+
+    with Pipeline(name="blocks") as pipeline:
+        with ForEach(seq=Cities(site="north")) as city:
+            summary = Summarize(readings=LoadReadings(city=city, days=1), site="north")
+            with If(cond=GreaterThan(left=summary["count"], right=0)):
+                Yield(value=Format(summary=summary, title=city, site="app"), place="report")
+        with TryFromCache(key=PlaceParam(place="key")) as cached:
+            cached.cache(Summarize(readings=LoadReadings(city="oslo", days=2, site="north")))
+        Yield(value=cached["count"], place="count")
+    prepared = session.prepare(pipeline)
+    for _ in range(2):  # the second job hits the cache
+        received, collect = collector()
+        job = session.execute(prepared, {"key": "oslo-2-days"}, default_callback=collect)
+        assert job.wait_until_finished(timeout=60)
+        assert job.get_status() == JobStatus.FINISHED, job.errors
+        reports = sorted((str(f), d.split(":")[0]) for _, f, p, d in received if p == "report")
+        assert reports == [("[0, 0]", "oslo"), ("[0, 1]", "tromso"), ("[0, 2]", "bergen")]
+        assert [d for _, _, p, d in received if p == "count"] == [48]
+        assert received[-1][1].is_stop_frame()

@@ -1,7 +1,9 @@
 """A tiny three-site federation package for the local-target benchmarks.
 
 Sites ``home``, ``s1``, ``s2``; operations ``ops.Echo(x)`` (async), ``ops.Inc(x)``
-(sync, returns x + 1), and for the wire benchmarks ``ops.Blob(n)`` (n bytes; notes when
+(sync, returns x + 1), ``ops.Range(n)`` (async, the list ``0..n-1``), ``ops.Count(n)``
+(sync, a generator of ``0..n-1`` that notes when it produced its first element in
+``FIRST_PRODUCED``), and for the wire benchmarks ``ops.Blob(n)`` (n bytes; notes when
 it returned them), ``ops.Arrive(x)`` (notes when a value arrived; its length) and
 ``ops.Clock()`` (what Blob/Arrive noted, with the site's peak RSS). Written by hand, like
 a ``dfm gen`` output reduced to what the runtime needs.
@@ -33,6 +35,18 @@ class Inc(Operation):
     x: Any | NodeParam | PlaceParam = None
 
 
+class Range(Operation):
+    dfm_class_name: Literal["{fed}.fed.api.ops.Range"] = "{fed}.fed.api.ops.Range"
+    __api_name__ = "ops.Range"
+    n: Any | NodeParam | PlaceParam = None
+
+
+class Count(Operation):
+    dfm_class_name: Literal["{fed}.fed.api.ops.Count"] = "{fed}.fed.api.ops.Count"
+    __api_name__ = "ops.Count"
+    n: Any | NodeParam | PlaceParam = None
+
+
 class Blob(Operation):
     dfm_class_name: Literal["{fed}.fed.api.ops.Blob"] = "{fed}.fed.api.ops.Blob"
     __api_name__ = "ops.Blob"
@@ -57,6 +71,7 @@ import time
 from dfm.runtime import Site
 
 API_VERSION = "1.0"
+FIRST_PRODUCED = []
 NOTED = {}
 
 
@@ -66,6 +81,18 @@ class ThisSite(Site):
 
     def call_ops_Inc(self, x=None):
         return x + 1
+
+    async def call_ops_Range(self, n=0):
+        return list(range(n))
+
+    def call_ops_Count(self, n=0):
+        def count():
+            for i in range(n):
+                if i == 0:
+                    FIRST_PRODUCED.append(time.perf_counter())
+                yield i
+
+        return count()
 
     async def call_ops_Blob(self, n=None):
         data = bytes(range(256)) * (n // 256)  # written memory, not untouched zero pages
@@ -96,6 +123,8 @@ def write_federation(root: Path) -> str:
             "interface": {
                 "ops.Echo": {"operation": "ops.Echo", "is_async": True},
                 "ops.Inc": {"operation": "ops.Inc", "is_async": False},
+                "ops.Range": {"operation": "ops.Range", "is_async": True},
+                "ops.Count": {"operation": "ops.Count", "is_async": False},
                 "ops.Blob": {"operation": "ops.Blob", "is_async": True},
                 "ops.Arrive": {"operation": "ops.Arrive", "is_async": True},
                 "ops.Clock": {"operation": "ops.Clock", "is_async": True},

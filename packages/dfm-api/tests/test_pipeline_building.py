@@ -124,3 +124,29 @@ def test_write_to_cache_round_trips() -> None:
 def test_best_of_needs_sites_or_none() -> None:
     with pytest.raises(ValidationError, match="allows no site"):
         BestOf(sites=[])
+
+
+def test_block_values_are_referenced_like_operation_results() -> None:
+    from dfmtestops import Echo
+
+    from dfm.api import ForEach, If
+
+    with Pipeline() as p:
+        items = Echo(x=[{"k": 1}])
+        with ForEach(seq=items, sequential=True) as item:
+            e = Echo(x=item["k"])
+            with If(cond=item):
+                Echo(x=item)
+        with TryFromCache(key=items["k"]) as cached:
+            cached.cache(items)
+        Yield(value=cached["v"])
+    for_each = p.dfm_body[1]
+    assert isinstance(for_each, ForEach) and for_each.sequential
+    assert e.x == NodeRef(id=for_each.dfm_node_id, sel="k")
+    assert p.dfm_body[-1].value == NodeRef(id=cached.dfm_node_id, sel="v")  # type: ignore[attr-defined]
+    back = Pipeline.model_validate_json(p.model_dump_json())
+    assert back == p and back.dfm_body[1].sequential  # type: ignore[attr-defined]
+    # Pipeline files written before the field existed load as concurrent ForEach.
+    data = for_each.model_dump(mode="json")
+    del data["sequential"]
+    assert ForEach.model_validate(data).sequential is False

@@ -183,3 +183,19 @@ def test_send_cost_targets_are_site_identifiers() -> None:
         {"sites": {"a@x.com": {"send_cost": {"b@y.org": {"fixed_time": 2}}}, "b": {}}}
     )
     assert info.sites["a"].send_cost["b"].fixed_time == 2
+
+
+def test_skip_token_has_a_short_form() -> None:
+    from dfm.api import SkipToken
+
+    assert encode_value(SkipToken()) == ("skip", None)
+    assert decode_value(("skip", None), DecodePolicy()) == SkipToken()
+    assert str(SkipToken()) == "SkipToken"
+
+
+def test_child_frames() -> None:
+    f = Frame([3])
+    assert f.child(7) == Frame([3, 7]) and f.child(7).child(0) == Frame([3, 7, 0])
+    assert f.child(7).parent() == f
+    with pytest.raises(ValueError, match="no levels"):
+        Frame.stop_frame().child(0)

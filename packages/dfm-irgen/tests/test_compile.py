@@ -5,9 +5,7 @@ import pytest
 from dfm.api import (
     STATUS_PLACE_NAME,
     FedInfo,
-    ForEach,
     Frame,
-    If,
     NodeId,
     NodeRef,
     Pipeline,
@@ -223,8 +221,6 @@ def test_check_callbacks_warns_about_unknown_places_even_with_a_default(
         ("duplicate_id", "used by two statements"),
         ("reuse_without_multiuse", "must set multiuse=True on every use"),
         ("yield_and_param", "both by a Yield and by a PlaceParam"),
-        ("if_block", r"If \(node %0\) is not supported yet"),
-        ("for_each", r"ForEach \(node %1\) is not supported yet"),
     ],
 )
 def test_bad_pipelines_name_the_node(fed3: FedInfo, build: str, message: str) -> None:
@@ -248,13 +244,6 @@ def test_bad_pipelines_name_the_node(fed3: FedInfo, build: str, message: str) ->
             Yield(value=2, place="out", multiuse=True)
         elif build == "yield_and_param":
             Yield(value=Echo(x=PlaceParam(place="z")), place="z")
-        elif build == "if_block":
-            with If(cond=True):
-                pass
-        elif build == "for_each":
-            e = Echo(x=[1])
-            with ForEach(seq=e):
-                pass
     with pytest.raises(ValueError, match=message):
         prepare(p, fed3, "app", "fed")
 

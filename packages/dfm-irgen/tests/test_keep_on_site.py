@@ -177,3 +177,30 @@ def test_conflicting_kept_inputs_are_refused() -> None:
     keep = {("h1", "ops.Echo"), ("h2", "ops.Echo")}
     with pytest.raises(ValueError, match=r"%1 \(ops.Echo\) keeps its results on site 'h2'"):
         prepare(p, _fed(costs, keep=keep), "h1", "fed")
+
+
+def test_kept_values_stay_on_their_site_through_blocks() -> None:
+    from irgentestops import Concat, Echo
+
+    from dfm.api import ForEach, If, PlaceParam, TryFromCache
+
+    costs = {
+        "app": {"ops.Concat": 0.1, "ops.Echo": 5},
+        "h": {"ops.Echo": 1, "ops.Concat": 5},
+    }
+    fed = _fed(costs, keep={("h", "ops.Echo")})
+    with Pipeline() as p:
+        rows = Echo(x=PlaceParam(place="rows"), site="h")
+        with ForEach(seq=rows) as row:  # the elements are parts of a kept value
+            Yield(value=Concat(a=row["name"]), place="name")
+        with If(cond=rows):  # so is what an If yields
+            with TryFromCache(key="k") as cached:
+                cached.cache(Concat(a=rows))
+    prepared = prepare(p, fed, "app", "fed")
+    assert prepared.placement["node2"] == "h"  # moved to the data, though dearer there
+    with Pipeline() as p:
+        rows = Echo(x=PlaceParam(place="rows"), site="h")
+        with ForEach(seq=rows) as row:
+            Yield(value=row, place="raw")
+    with pytest.raises(ValueError, match=r"keeps its results on site 'h' \(keep-on-site\)"):
+        prepare(p, fed, "app", "fed")

@@ -31,13 +31,29 @@ class Net:
     def __init__(self, site, ctx):
         self.site = site
         self.ctx = ctx
+        self.send = ctx.send
         self.failed = []
 
-    async def _run_sync(self, fn, /, **kw):
+    async def run_sync(self, fn, /, **kw):
         return ("sync", fn(**kw))
 
-    def _fail(self, index, frame, node_id, error):
+    async def materialize(self, value):
+        return list(value)
+
+    def fail(self, index, frame, node_id, error):
         self.failed.append((index, frame, node_id, error))
+
+
+PLAIN_TYPES = frozenset({int, float, str, bool, type(None), list, dict, tuple})
+
+
+def is_stream(value):
+    return hasattr(value, "__next__")
+
+
+class BlockSpec:
+    def __init__(self, **kw):
+        self.__dict__.update(kw)
 
 
 class TransitionSpec:
@@ -377,3 +393,201 @@ def test_generator_source_has_no_runtime_import_lines() -> None:
     for path in Path(package.__file__).parent.glob("*.py"):
         for line in path.read_text().splitlines():
             assert not line.lstrip().startswith(("from dfm.runtime", "import dfm.runtime")), path
+
+
+# -- blocks ------------------------------------------------------------------------------
+def _cond_transition(expr, **over) -> Transition:
+    from dfm.irgen import Condition
+
+    base = dict(
+        name="k",
+        node_id=7,
+        inputs=[
+            InPlace(name="a", kind="data", origin="external"),
+            InPlace(name="b", kind="data", origin="external"),
+        ],
+        sends=[
+            TokenSend(site="app", place="ctl", kind="control", data=FlowValue()),
+            TokenSend(site="app", place="y", is_yield=True, data=PlaceValue(place="b")),
+        ],
+        block=Condition(expr=expr),
+    )
+    base.update(over)
+    return Transition(**base)
+
+
+def test_conditions_compile_from_their_tree(stub_runtime: str) -> None:
+    from dfm.irgen import CondAnd, CondCompare, CondNot, CondOr, CondTruth
+
+    lit = LiteralValue
+    expr = CondOr(
+        exp=[
+            CondAnd(
+                exp=[
+                    CondCompare(
+                        op=">", left=PlaceValue(place="a", sel="n"), right=lit(value=("json", 3))
+                    ),
+                    CondNot(
+                        exp=CondCompare(
+                            op="==", left=PlaceValue(place="b"), right=lit(value=("json", "x"))
+                        )
+                    ),
+                ]
+            ),
+            CondTruth(value=PlaceValue(place="b", sel=0, issubs=True)),
+        ]
+    )
+    source = generate_net_source(
+        ir([_cond_transition(expr)], external={"a": ["a"], "b": ["b"]}), stub_runtime
+    )
+    module = load(source)
+    [spec] = module.ThisNet.TRANSITIONS
+    assert (spec.fire, spec.cond, spec.block.kind) == (None, "t0_cond", "cond")
+    net = module.ThisNet(FakeSite(), Ctx())
+    assert net.t0_cond([{"n": 4}, "y"]) is True
+    assert net.t0_cond([{"n": 4}, "x"]) is True  # "x"[0] is truthy
+    assert net.t0_cond([{"n": 1}, [0]]) is False
+    with pytest.raises(TypeError):
+        net.t0_cond([{"n": None}, [0]])
+
+
+def test_block_specs_name_their_inputs_by_position(stub_runtime: str) -> None:
+    from dfm.irgen import (
+        AckValue,
+        CacheLookup,
+        CacheWrite,
+        Collect,
+        ElementValue,
+        FanOut,
+        ResultValue,
+        Scatter,
+    )
+
+    fan_out = Transition(
+        name="f",
+        node_id=1,
+        inputs=[
+            InPlace(name="seq", kind="data"),
+            InPlace(name="ack", kind="control", depth=1),
+        ],
+        sends=[
+            TokenSend(site="s2", place="el", node_id=1, data=ElementValue()),
+            TokenSend(site="app", place="whole", is_yield=True, data=ResultValue(sel=0)),
+            TokenSend(site="app", place="out", kind="control", data=DoneValue()),
+        ],
+        block=FanOut(seq="seq", sequential=True, ack="ack"),
+    )
+    scatter = Transition(
+        name="sc",
+        depth=1,
+        inputs=[InPlace(name="el", kind="data")],
+        sends=[TokenSend(site="app", place="x", data=ResultValue(sel="k", issubs=True))],
+        block=Scatter(),
+    )
+    collect = Transition(
+        name="c",
+        inputs=[InPlace(name="out", kind="control"), InPlace(name="r", kind="control", depth=1)],
+        sends=[
+            TokenSend(site="app", place="ack", kind="control", data=AckValue()),
+            TokenSend(site="app", place="done", kind="control", data=DoneValue()),
+        ],
+        block=Collect(),
+    )
+    lookup = Transition(
+        name="l",
+        inputs=[InPlace(name="s", kind="control", origin="external")],
+        sends=[TokenSend(site="app", place="lk", data=ResultValue())],
+        block=CacheLookup(key=LiteralValue(value=("json", {"k": 1}))),
+    )
+    write = Transition(
+        name="w",
+        inputs=[InPlace(name="lk", kind="data"), InPlace(name="v", kind="data")],
+        sends=[TokenSend(site="app", place="use", data=ResultValue())],
+        block=CacheWrite(lookup="lk", value=PlaceValue(place="v")),
+    )
+    module = load(generate_net_source(ir([fan_out, scatter, collect, lookup, write]), stub_runtime))
+    f, sc, c, lk, w = module.ThisNet.TRANSITIONS
+    assert (f.block.kind, f.block.seq, f.block.sequential, f.block.ack) == ("fan_out", 0, True, 1)
+    assert f.input_depths == (0, 1)
+    flags = ("elements", "result", "done")
+    assert [tuple(getattr(s, k, False) for k in flags) for s in f.sends] == [
+        (True, False, False),
+        (False, True, False),
+        (False, False, True),
+    ]
+    assert f.sends[1].sel == 0 and f.sends[1].is_yield
+    assert (sc.depth, sc.input_depths, sc.sends[0].sel, sc.sends[0].issubs) == (1, (0,), "k", True)
+    assert (c.block.kind, c.sends[0].ack, c.sends[1].done) == ("collect", True, True)
+    assert (sc.sends[0].result, lk.sends[0].result, w.sends[0].result) == (True, True, True)
+    assert lk.block.key_value == {"k": 1}
+    assert (w.block.lookup, w.block.value) == (0, 1)
+
+
+@pytest.mark.parametrize(
+    ("transition", "message"),
+    [
+        (
+            dict(name="sc", inputs=[InPlace(name="el", kind="data")], block="scatter"),
+            "one input, one level above it",
+        ),
+        (
+            dict(
+                name="o",
+                inputs=[InPlace(name="x", kind="data", depth=1)],
+                sends=[],
+            ),
+            "deeper than the transition",
+        ),
+        (
+            dict(
+                name="o",
+                inputs=[InPlace(name="x", kind="data")],
+                sends=[TokenSend(site="a", place="b", data={"kind": "elements"})],
+            ),
+            "an operation cannot send 'elements'",
+        ),
+        (
+            dict(
+                name="l",
+                inputs=[InPlace(name="x", kind="data")],
+                sends=[TokenSend(site="elsewhere", place="b", data={"kind": "result"})],
+                block={"kind": "cache_lookup", "key": {"kind": "place", "place": "x"}},
+            ),
+            "outcome stays on its site",
+        ),
+        (
+            dict(
+                name="f",
+                inputs=[InPlace(name="x", kind="data")],
+                block={"kind": "fan_out", "seq": "nope"},
+            ),
+            "'nope' is not an input",
+        ),
+    ],
+)
+def test_block_transitions_of_the_wrong_shape_are_refused(
+    stub_runtime: str, transition: dict, message: str
+) -> None:
+    if transition.get("block") == "scatter":
+        transition["block"] = {"kind": "scatter"}
+    t = Transition.model_validate(transition)
+    with pytest.raises(ValueError, match=message):
+        generate_net_source(ir([t]), stub_runtime)
+
+
+def test_names_with_newlines_are_refused_and_comments_hold_them_on_one_line(
+    stub_runtime: str,
+) -> None:
+    from dfm.runtime.codegen import NetIRRefused
+    from dfm.runtime.codegen._bodies import comment
+
+    evil = 'x\nimport os; os.makedirs("PWNED")\n#'
+    t = t_echo(name=evil, inputs=[InPlace(name=evil, kind="data", origin="external")])
+    call = t.body[0].model_copy(update={"stmt_id": evil, "stmt_params": {}})
+    t = t.model_copy(update={"body": [call], "sends": []})
+    with pytest.raises(NetIRRefused, match=r"transitions\[0\]\.name"):
+        generate_net_source(ir([t], external={"x": [evil]}), stub_runtime)
+    # Behind the validator: a comment never spans lines, whatever it is given.
+    line = "# " + comment(evil + "\r\x0b\x0c\u2028")
+    assert len(line.splitlines()) == 1
+    compile(line, "<comment>", "exec")

@@ -28,7 +28,7 @@ class SendSpec:
         pass
 
 
-FLOW = STOP_TOKEN = FlowInfo = None
+FLOW = STOP_TOKEN = FlowInfo = BlockSpec = PLAIN_TYPES = is_stream = None
 
 
 def DecodePolicy(**kw):

@@ -100,3 +100,19 @@ def test_the_site_refuses_it_before_running_anything(make_federation) -> None:
 
     with pytest.raises(NetIRRefused, match="kept on site 'hospital'.*site 'lab'"):
         JobController(net, job_id="j", router=NoRouter())
+
+
+def test_elements_of_a_kept_sequence_cannot_leave_through_a_for_each(tmp_path) -> None:
+    """A crafted net: the compiler never builds it, the site must still refuse it."""
+    from blocks_kit import compile_pipeline, write_ops
+
+    from dfm.api import ForEach, Pipeline, Yield
+
+    ops = write_ops(tmp_path)
+    with Pipeline() as p:
+        with ForEach(seq=ops.Gen(n=3, site="s1")) as item:
+            Yield(value=ops.Square(x=item, site="s2"))
+    nets = compile_pipeline(p, "keepfed").net_irs()
+    check_keep_on_site(nets["s1"], frozenset())  # nothing kept: fine
+    with pytest.raises(NetIRRefused, match=r"'ops.Gen' is kept on site 's1'.*site 's2'"):
+        check_keep_on_site(nets["s1"], frozenset({"ops.Gen"}))

@@ -72,6 +72,12 @@ class Unsendable(Operation):
     __api_name__ = "ops.Unsendable"
 
 
+class Square(Operation):
+    dfm_class_name: Literal["{fed}.fed.api.ops.Square"] = "{fed}.fed.api.ops.Square"
+    __api_name__ = "ops.Square"
+    x: P = None
+
+
 class Raise(Operation):
     dfm_class_name: Literal["{fed}.fed.api.ops.Raise"] = "{fed}.fed.api.ops.Raise"
     __api_name__ = "ops.Raise"
@@ -97,6 +103,18 @@ class Secret(Operation):
 class Count(Operation):
     dfm_class_name: Literal["{fed}.fed.api.ops.Count"] = "{fed}.fed.api.ops.Count"
     __api_name__ = "ops.Count"
+    n: P = None
+
+
+class ACount(Operation):
+    dfm_class_name: Literal["{fed}.fed.api.ops.ACount"] = "{fed}.fed.api.ops.ACount"
+    __api_name__ = "ops.ACount"
+    n: P = None
+
+
+class CountRows(Operation):
+    dfm_class_name: Literal["{fed}.fed.api.ops.CountRows"] = "{fed}.fed.api.ops.CountRows"
+    __api_name__ = "ops.CountRows"
     rows: P = None
 
 
@@ -169,6 +187,20 @@ class ThisSite(Site):
 
         return threading.Lock()
 
+    async def call_ops_Square(self, x=None):
+        return x * x
+
+    def call_ops_Count(self, n=0):
+        return iter(range(n))
+
+    async def call_ops_ACount(self, n=0):
+        async def count():
+            for i in range(n):
+                await asyncio.sleep(0)
+                yield i
+
+        return count()
+
     async def call_ops_Raise(self, kind=None):
         raise make_error(kind)
 
@@ -182,7 +214,7 @@ class ThisSite(Site):
     async def call_ops_Secret(self):
         return {"rows": [1, 2, 3]}
 
-    async def call_ops_Count(self, rows=None):
+    async def call_ops_CountRows(self, rows=None):
         return len(rows["rows"])
 
     async def call_ops_Blob(self, n=None, kind="bytes"):
@@ -241,11 +273,14 @@ IS_ASYNC = {
     "ops.Exit": True,
     "ops.Crash": False,
     "ops.Unsendable": True,
+    "ops.Square": True,
+    "ops.Count": False,
+    "ops.ACount": True,
     "ops.Raise": True,
     "ops.SyncRaise": False,
     "ops.StopLoop": True,
     "ops.Secret": True,
-    "ops.Count": True,
+    "ops.CountRows": True,
     "ops.Blob": True,
     "ops.Describe": True,
     "ops.Hog": False,

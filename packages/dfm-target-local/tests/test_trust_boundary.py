@@ -182,13 +182,13 @@ def test_an_adapter_stopping_the_event_loop_does_not_end_the_site(
 def test_keep_on_site_value_sent_away_is_refused_by_the_site(
     session: Session, ops: ModuleType
 ) -> None:
-    with Pipeline() as p:  # s1 keeps ops.Secret (its KEEP_ON_SITE); Count runs on s2
-        Yield(value=ops.Count(rows=ops.Secret(site="s1"), site="s2"))
+    with Pipeline() as p:  # s1 keeps ops.Secret (its KEEP_ON_SITE); CountRows runs on s2
+        Yield(value=ops.CountRows(rows=ops.Secret(site="s1"), site="s2"))
     refused_at_start(
         session, session.prepare(p), "Site 's1'", "'ops.Secret'", "kept on site 's1'", "'s2'"
     )
     with Pipeline() as ok:  # computed on s1, the count may leave
-        Yield(value=ops.Count(rows=ops.Secret(site="s1"), site="s1"))
+        Yield(value=ops.CountRows(rows=ops.Secret(site="s1"), site="s1"))
     job = session.execute(session.prepare(ok))
     assert job.wait_until_finished(30) and job.get_status() is JobStatus.FINISHED
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import math
 import random
+from collections.abc import Iterator
 from typing import Any
 
 from dfm.api.discovery import AdvisedOneOf, AdvisedValue
@@ -44,6 +45,16 @@ class LoadReadings:
             round(base + 8 * math.sin(h / 24 * 2 * math.pi) + rng.gauss(0, 2), 2)
             for h in range(days * 24)
         ]
+
+
+class Cities:
+    """Lists the cities this site holds, as a generator: a ForEach over it streams."""
+
+    def __init__(self, cities: list[str]) -> None:
+        self.cities = cities
+
+    def body(self) -> Iterator[str]:
+        yield from self.cities
 
 
 class Summarize:

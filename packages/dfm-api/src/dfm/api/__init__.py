@@ -50,7 +50,7 @@ from ._polymorphic import (
 from ._schema_check import ValueSchema, schema_problems
 from ._statement import Block, Expression, Statement
 from ._tagged import TRUSTED, DecodePolicy, SerializationError, decode_value, encode_value
-from ._tokens import ErrorInfo, ErrorToken, PickledObject, StopToken
+from ._tokens import ErrorInfo, ErrorToken, PickledObject, SkipToken, StopToken
 from ._visitor import ApiVisitor
 from ._yield import Yield
 
@@ -158,6 +158,7 @@ __all__ = [
     "ProviderInfo",
     "SendCostInfo",
     "SiteInfo",
+    "SkipToken",
     "Statement",
     "StopToken",
     "TryFromCache",

@@ -81,6 +81,20 @@ class Frame:
         """Enter a nested scope: ``[2]`` → ``[2, 0]``."""
         return Frame._of((*self._levels(), 0))
 
+    def child(self, index: int) -> Frame:
+        """The frame of element ``index`` of a ForEach in this frame: ``[2]`` → ``[2, index]``.
+
+        ``index`` must be a non-negative int (not checked: this is on the hot path of
+        every ForEach element).
+        """
+        levels = self._frame
+        if levels == STOP:
+            raise ValueError("The stop frame has no levels")
+        frame = object.__new__(Frame)
+        frame._frame = levels = (*levels, index)
+        frame._hash = hash(levels)
+        return frame
+
     def with_popped_scope(self) -> Frame:
         """Leave the innermost scope: ``[2, 5]`` → ``[2]``."""
         return self.parent()

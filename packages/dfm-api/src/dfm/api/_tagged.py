@@ -7,8 +7,8 @@
   non-finite floats and pydantic models inside containers — with every container
   tagged (``["L", …]``, ``["T", …]``, ``["D", [[k, v], …]]``, ``["B", b64]``,
   ``["F", "nan"]``, ``["M", {"class": …, "data": …}]``);
-* ``model``: a pydantic model by class path and JSON data (``stop`` and ``flow`` are
-  short forms of the two control tokens, which cross sites with every frame);
+* ``model``: a pydantic model by class path and JSON data (``stop``, ``flow`` and
+  ``skip`` are short forms of the control tokens, which cross sites with every frame);
 * ``bytes``: base64;
 * ``pickle``: base64 pickle of anything else.
 
@@ -31,7 +31,7 @@ from pydantic import BaseModel
 
 from ._frame import FlowInfo
 from ._polymorphic import is_dotted_path, trusted_class
-from ._tokens import StopToken
+from ._tokens import SkipToken, StopToken
 
 _SCALARS = (str, int, bool, type(None))
 
@@ -197,6 +197,8 @@ def encode_value(value: Any) -> tuple[str, Any]:
         return ("stop", None)
     if kind is FlowInfo:
         return ("flow", value.hint)
+    if kind is SkipToken:
+        return ("skip", None)
     if isinstance(value, BaseModel):
         try:
             return ("model", _model_body(value))
@@ -212,6 +214,7 @@ def encode_value(value: Any) -> tuple[str, Any]:
 
 _STOP = StopToken()
 _FLOW = FlowInfo()
+_SKIP = SkipToken()
 _RESTRICTIVE = DecodePolicy()
 _imported: dict[str, Any] = {}
 
@@ -290,6 +293,8 @@ def decode_value(tagged: Any, policy: DecodePolicy = _RESTRICTIVE) -> Any:
         return _STOP
     if tag == "flow":
         return _FLOW if body is None else FlowInfo(hint=body)
+    if tag == "skip":
+        return _SKIP
     if tag == "pyjson":
         return _from_pyjson(body, policy)
     if tag == "model":

@@ -1,4 +1,4 @@
-"""Tokens the application receives besides data: StopToken, ErrorToken, PickledObject."""
+"""Tokens besides data: StopToken, ErrorToken, PickledObject, and the sites' SkipToken."""
 
 from __future__ import annotations
 
@@ -20,6 +20,22 @@ class StopToken(BaseModel):
 
     def __str__(self) -> str:
         return "StopToken"
+
+
+class SkipToken(BaseModel):
+    """Marks that a frame does not run here: an ``If`` was false, or a cache hit.
+
+    Sites send it to each other in place of the values a skipped block would have
+    computed; it never reaches the application (a skipped frame still gets its
+    ``StopToken``).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
+
+    token: Literal["@dfm-skip-token"] = "@dfm-skip-token"
+
+    def __str__(self) -> str:
+        return "SkipToken"
 
 
 class ErrorInfo(BaseModel):

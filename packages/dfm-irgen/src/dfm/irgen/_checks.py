@@ -14,7 +14,8 @@ from pydantic import BaseModel, ConfigDict
 
 from dfm.api import Advise, ValueSchema
 
-from ._graph import LogicalGraph, OpNode
+from ._graph import LogicalGraph
+from ._nodes import OpNode
 
 
 class ParamCheck(BaseModel):
@@ -38,6 +39,11 @@ def _schemas(node: OpNode) -> dict[str, Any]:
     return declared if isinstance(declared, dict) else {}
 
 
+def _operations(graph: LogicalGraph) -> list[OpNode]:
+    # In dependency order (graph.order also lists the blocks).
+    return [graph.ops[ident] for ident in graph.order if ident in graph.ops]
+
+
 def literal_problems(graph: LogicalGraph) -> list[str]:
     """Every literal parameter that does not match its declared schema.
 
@@ -47,8 +53,7 @@ def literal_problems(graph: LogicalGraph) -> list[str]:
     """
     problems: list[str] = []
     compiled: dict[int, ValueSchema] = {}
-    for ident in graph.order:
-        node = graph.ops[ident]
+    for node in _operations(graph):
         schemas = _schemas(node)
         order = list(type(node.op).model_fields)
         for name in sorted(node.literals, key=order.index):
@@ -69,8 +74,7 @@ def param_checks(graph: LogicalGraph) -> dict[str, list[ParamCheck]]:
     only such parameters or yields.
     """
     checks: dict[str, list[ParamCheck]] = {}
-    for ident in graph.order:
-        node = graph.ops[ident]
+    for node in _operations(graph):
         schemas = _schemas(node)
         order = list(type(node.op).model_fields)
         for name in sorted(node.params, key=order.index):

@@ -14,6 +14,7 @@ from ._graph import LogicalGraph, build_graph
 from ._ir import PlacedOperation
 from ._lower import Lowering
 from ._placement import CostModel, place
+from ._plan import make_plan, placement_nodes
 from ._prepared import PreparedPipeline
 
 _logger = logging.getLogger("dfm.irgen")
@@ -95,10 +96,12 @@ def prepare(
         raise ValueError(f"{count} {what} not match their declared types:{listing}")
     if pipeline.mode == "discovery":
         return _prepare_discovery(pipeline, graph, fed_info, homesite, federation_name, candidates)
+    plan = make_plan(graph)
+    nodes, yields = placement_nodes(plan, fed_info, candidates)
     model = CostModel(fed_info, federation_name, log)
-    placement = place(graph, fed_info, homesite, candidates, model)
+    placement = place(nodes, yields, fed_info, homesite, model, graph.ops)
     model.warn_missing_once()
-    lowering = Lowering(pipeline, graph, placement, fed_info, homesite, federation_name)
+    lowering = Lowering(pipeline, plan, placement, fed_info, homesite, federation_name)
     nets = lowering.lower()
     return PreparedPipeline(
         federation_name=federation_name,
@@ -111,16 +114,17 @@ def prepare(
         param_places=sorted(graph.param_places),
         param_checks=param_checks(graph),
         status_site=placement.status_site,
-        placement={ident: placement.sites[ident] for ident in graph.order},
+        placement={ident: placement.sites[plan.rep(ident)] for ident in graph.order},
         placement_details={
             ident: PlacedOperation(
                 operation=graph.ops[ident].api_name,
                 node_id=graph.ops[ident].node_id,
                 site=placement.sites[ident],
-                costs=placement.decided[ident],
+                costs=placement.decided.get(ident, {}),
                 output_size=placement.sizes[ident],
             )
             for ident in graph.order
+            if ident in graph.ops
         },
     )
 

@@ -24,20 +24,12 @@ from dfm.api import (
     encode_value,
 )
 
-from ._graph import LogicalGraph, OpNode
-from ._ir import (
-    DoneValue,
-    InPlace,
-    IRStmt,
-    NetIR,
-    StmtValue,
-    StopValue,
-    TokenSend,
-    Transition,
-    YieldPlace,
-)
+from ._graph import LogicalGraph
+from ._ir import InPlace, IRStmt, NetIR, TokenSend, Transition, YieldPlace
 from ._ir_discovery import AdapterDiscovery, AdviceEntry, AdviceReport
+from ._ir_values import DoneValue, StmtValue, StopValue
 from ._lower import STATUS_TRANSITION
+from ._nodes import OpNode
 from ._placement import allowed_sites
 
 DISCOVERY_TRANSITION = "_discovery_"
@@ -99,7 +91,9 @@ class DiscoveryLowering:
         """Every asked site's NetIR (and the status site's)."""
         asked: dict[str, list[AdapterDiscovery]] = {}
         for ident in self.graph.order:
-            node = self.graph.ops[ident]
+            node = self.graph.ops.get(ident)
+            if node is None:
+                continue  # a block: only its operations are asked
             for site, _info in allowed_sites(node, self.fed_info, self.candidates):
                 asked.setdefault(site, []).append(_discovery_of(node))
         self.status_site = _status_site({s: len(a) for s, a in asked.items()}, self.homesite)

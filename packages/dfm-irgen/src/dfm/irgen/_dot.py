@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 
 from dfm.api import START_PLACE_NAME, STATUS_PLACE_NAME
 
-from ._ir import DoneValue, NetIR, PlacedOperation, StopValue, TokenSend, Transition
+from ._ir import NetIR, PlacedOperation, TokenSend, Transition
+from ._ir_values import DoneValue, StopValue
 from ._lower import STATUS_TRANSITION
 
 if TYPE_CHECKING:
@@ -56,9 +57,24 @@ def _node_id(site: str, transition: str) -> str:
     return _quote(f"{site}/{transition}")
 
 
+_BLOCKS = {
+    "fan_out": "ForEach",
+    "scatter": "ForEach elements",
+    "collect": "ForEach done",
+    "cond": "If",
+    "cache_lookup": "TryFromCache lookup",
+    "cache_write": "TryFromCache",
+}
+
+
 def _transition_label(t: Transition, placed: PlacedOperation | None) -> str:
     if placed is not None:
-        return "\n".join([placed.operation, f"node {placed.node_id}", *_costs(placed)])
+        lines = [placed.operation, f"node {placed.node_id}", *_costs(placed)]
+        if t.guard is not None:
+            lines.append(f"with If {t.guard.node_id}")
+        return "\n".join(lines)
+    if t.block is not None:
+        return f"{_BLOCKS[t.block.kind]}\nnode {t.node_id}"
     yields = [s.place for s in t.sends if s.is_yield]
     return f"Yield to {', '.join(yields)}" if yields else t.name
 

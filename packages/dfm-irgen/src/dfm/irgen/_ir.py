@@ -1,38 +1,49 @@
 """NetIR: the Petri net one site runs for one pipeline.
 
-Execution model (what the runtime implements):
+Execution model (what the runtime implements; docs/internals.md has the whole of it):
 
-* Every place holds at most one value per frame. A transition fires for frame F once
-  each of its input places holds a value for F; the values are taken.
+* Every transition and place has a depth: its frames have ``depth + 1`` levels (a ForEach
+  body runs one level deeper than the ForEach). Every place holds at most one value per
+  frame; an input from a shallower producer holds one value per prefix, which serves
+  every deeper frame under it. A transition fires for frame F once each input holds a
+  value for F (or its prefix of F); the values are taken.
 * If an input value is an ``ErrorToken``, the body is skipped and the merged error is
-  sent to every target of ``sends``. If the body raises, the error (with the failing
-  node's id) is sent to every target. Otherwise each send is performed in order.
-* A ``DoneValue`` send (to the status transition) carries the merged errors of the
-  earlier sends of the firing that could not be performed, else a control token.
-* The stop frame reaches every input place once. When all inputs of a transition have
-  seen it and no firing is running, the transition forwards stop to every non-yield
-  target and a ``StopToken`` to the status place, and is finished.
+  sent to every target of ``sends``. Else, if one is a ``SkipToken``, the transition
+  skips (a ``SkipToken`` to every non-yield target, nothing to the application). If the
+  body raises, the error (with the failing node's id) is sent to every target.
+  Otherwise each send is performed in order.
+* A ``DoneValue`` send (to the status transition or a ForEach's collect) carries the
+  merged errors of the earlier sends of the firing that could not be performed, else a
+  control token.
+* A token whose frame has at most as many levels as its place's depth closes that
+  prefix ("no more tokens under it"); the stop frame closes everything. When all inputs
+  of a transition have seen the close of a prefix and no firing under it runs, the
+  transition forwards it to every non-yield target; for the stop frame it also sends a
+  ``StopToken`` to the status place, and is finished.
+* ``Transition.block`` selects a block kind (fan-out, scatter, collect, condition,
+  cache lookup and write) implemented by the runtime; see ``_ir_blocks``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, model_validator
+from pydantic import ConfigDict, Field, SerializeAsAny, model_validator
 
 from dfm.api import Frame, PolymorphicBaseModel
 
-TaggedValue = tuple[str, Any]
-"""A value in the serializer's tagged form, e.g. ``("json", 3)``; see dfm.api.encode_value."""
+from ._ir_blocks import BlockSpec, Guard
+from ._ir_values import (
+    IRModel,
+    ParamValue,
+    SendData,
+    TaggedValue,
+)
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
-
-
-class InPlace(_Frozen):
+class InPlace(IRModel):
     """An input place of a transition.
 
     ``origin="external"`` places are filled by the application (parameters and the
@@ -43,62 +54,7 @@ class InPlace(_Frozen):
     kind: Literal["control", "data"]
     origin: Literal["internal", "external"] = "internal"
     type: str = "Any"
-
-
-class StmtValue(_Frozen):
-    """The value of a body statement, optionally one item or field of it."""
-
-    kind: Literal["stmt"] = "stmt"
-    stmt_id: str
-    sel: int | str | None = None
-    issubs: bool | None = None
-
-
-class PlaceValue(_Frozen):
-    """The value taken from an input place, optionally one item or field of it."""
-
-    kind: Literal["place"] = "place"
-    place: str
-    sel: int | str | None = None
-    issubs: bool | None = None
-
-
-class LiteralValue(_Frozen):
-    """A constant, in tagged form."""
-
-    kind: Literal["literal"] = "literal"
-    value: TaggedValue
-
-
-class FlowValue(_Frozen):
-    """A control token (``FlowInfo``)."""
-
-    kind: Literal["flow"] = "flow"
-    hint: int | None = None
-
-
-class StopValue(_Frozen):
-    """A ``StopToken`` (sent to the status place)."""
-
-    kind: Literal["stop"] = "stop"
-
-
-class DoneValue(_Frozen):
-    """The frame's outcome so far, for the status transition.
-
-    A control token (``FlowInfo``) when every earlier send of this firing went out, or
-    the merged ``ErrorToken`` of the sends whose value could not be selected or
-    serialized, so that a yield the application never got fails its frame.
-    """
-
-    kind: Literal["done"] = "done"
-
-
-SendData = Annotated[
-    StmtValue | PlaceValue | LiteralValue | FlowValue | StopValue | DoneValue,
-    Field(discriminator="kind"),
-]
-ParamValue = Annotated[StmtValue | PlaceValue, Field(discriminator="kind")]
+    depth: int = Field(default=0, ge=0)
 
 
 class IRStmt(PolymorphicBaseModel):
@@ -109,6 +65,9 @@ class AdapterCall(IRStmt):
     """Call an operation's adapter: ``stmt_id = [await] site.[provider.]call_<op>(**params)``.
 
     Only parameters the pipeline set explicitly are passed, so adapter defaults apply.
+    A result that is a generator (or any iterator) is collected into a list, unless
+    ``stream``: then it goes as is, by reference, to the fan-out of a ForEach on the same
+    site that iterates it as it is produced.
     """
 
     dfm_class_name: Literal["dfm.irgen.AdapterCall"] = "dfm.irgen.AdapterCall"
@@ -119,6 +78,7 @@ class AdapterCall(IRStmt):
     literal_params: dict[str, TaggedValue] = Field(default_factory=dict)
     stmt_params: dict[str, ParamValue] = Field(default_factory=dict)
     is_async: bool = True
+    stream: bool = False
 
     @property
     def method_name(self) -> str:
@@ -126,8 +86,11 @@ class AdapterCall(IRStmt):
         return "call_" + self.adapter.replace(".", "_")
 
 
-class TokenSend(_Frozen):
-    """Send a token to a place of a site, or (``is_yield``) to the application."""
+class TokenSend(IRModel):
+    """Send a token to a place of a site, or (``is_yield``) to the application.
+
+    ``guarded``: one of the sends of an If fused into this transition (see ``Guard``).
+    """
 
     site: str
     place: str
@@ -135,19 +98,28 @@ class TokenSend(_Frozen):
     is_yield: bool = False
     node_id: int | str | None = None
     data: SendData
+    guarded: bool = False
 
 
-class Transition(_Frozen):
-    """One transition: fires per frame when all inputs have a value for that frame."""
+class Transition(IRModel):
+    """One transition: fires per frame when all inputs have a value for that frame.
+
+    Without ``block`` it calls the adapters of ``body`` in order and then performs its
+    sends (a transition without a body only forwards). With ``block`` it is one of the
+    block kinds the runtime implements (see ``_ir_blocks``).
+    """
 
     name: str
     node_id: int | str | None = None
+    depth: int = Field(default=0, ge=0)
     inputs: list[InPlace] = Field(min_length=1)
     body: list[SerializeAsAny[IRStmt]] = Field(default_factory=list)
     sends: list[TokenSend] = Field(default_factory=list)
+    block: BlockSpec | None = None
+    guard: Guard | None = None
 
 
-class YieldPlace(_Frozen):
+class YieldPlace(IRModel):
     """A place of the application that receives yields (or status tokens).
 
     ``multiuse`` places are shared by several ``Yield(..., multiuse=True)``: each frame
@@ -160,7 +132,7 @@ class YieldPlace(_Frozen):
     multiuse: bool = False
 
 
-class PlacedOperation(_Frozen):
+class PlacedOperation(IRModel):
     """Where one operation of a prepared pipeline runs, and the costs that decided it.
 
     Attributes:
@@ -192,7 +164,7 @@ def _fingerprint(data: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-class NetIR(_Frozen):
+class NetIR(IRModel):
     """The net of one site: its transitions and how application inputs reach them.
 
     ``external`` maps an external input (a PlaceParam's place, or ``__start_place__``

@@ -12,7 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ._ir import IRStmt, TaggedValue
+from ._ir import IRStmt
+from ._ir_values import TaggedValue
 
 
 class AdapterDiscovery(IRStmt):

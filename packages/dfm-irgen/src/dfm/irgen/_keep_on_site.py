@@ -2,60 +2,67 @@
 
 An operation whose binding says ``keep-on-site`` on a site keeps its results there: no
 other operation on another site, and no yield to an application on another site, may
-receive them. The cost model already avoids such sends; this repairs what is left
-(moving a consumer to the data, else the producer to the consumer) or refuses the
-pipeline with a message naming the operation, its site and the consumer.
+receive them. Block transitions that pass a value on (a cache, a fan-out, a gate, an
+If's yields) keep what their inputs keep. The cost model already avoids such sends;
+this repairs what is left (moving a consumer to the data, else the producer to the
+consumer) or refuses the pipeline with a message naming the operation, its site and
+the consumer.
 """
 
 from __future__ import annotations
 
-from dfm.api import FedInfo, OperationInfo
+from typing import TYPE_CHECKING
 
-from ._graph import LogicalGraph
+from dfm.api import FedInfo
+
+if TYPE_CHECKING:
+    from ._nodes import OpNode
+    from ._placement import PlacementNode
 
 
 class KeepOnSite:
     """Repairs, or refuses, a placement that sends a kept value to another site.
 
     Args:
-        graph: The pipeline's logical graph.
+        nodes: What was placed (operations and block transitions), in dependency order.
+        yields: Every Yield of a node's value: (the Yield's node id, the node).
         fed_info: The federation (to tell "not offered there" from other reasons).
         homesite: Where yields go.
-        options: Per operation, the sites it may run on and its info there.
-        kept: Per operation, the sites where its results are kept.
-        data_inputs: Per operation, the operations whose values it takes.
+        operations: The operations among the nodes, by ident.
     """
 
     def __init__(
         self,
-        graph: LogicalGraph,
+        nodes: list[PlacementNode],
+        yields: list[tuple[str, str]],
         fed_info: FedInfo,
         homesite: str,
-        options: dict[str, list[tuple[str, OperationInfo]]],
-        kept: dict[str, set[str]],
-        data_inputs: dict[str, set[str]],
+        operations: dict[str, OpNode] | None = None,
     ) -> None:
-        self.graph = graph
+        self.order = [n.ident for n in nodes]
+        self.nodes = {n.ident: n for n in nodes}
+        self.allowed = {n.ident: [site for site, _ in n.options] for n in nodes}
+        self.kept = {n.ident: set(n.kept) for n in nodes}
+        self.data_inputs = {
+            n.ident: {up for up, control in n.upstream if not control} for n in nodes
+        }
+        self.yields = yields
         self.fed_info = fed_info
         self.homesite = homesite
-        self.allowed = {ident: [site for site, _ in found] for ident, found in options.items()}
-        self.kept = kept
-        self.data_inputs = data_inputs
+        self.operations = operations or {}
 
     def _violations(self, chosen: dict[str, str]) -> list[tuple[str, str, str | None]]:
-        # (producer, its site, consumer op or None for a yield to the application)
+        # (producer, its site, consumer or None for a yield to the application)
         found: list[tuple[str, str, str | None]] = []
-        for ident in self.graph.order:
+        for ident in self.order:
             for up in sorted(self.data_inputs[ident]):
                 src = chosen[up]
                 if src in self.kept[up] and chosen[ident] != src:
                     found.append((up, src, ident))
-        for y in self.graph.yields:
-            if y.ref is not None:
-                up = y.ref.id.as_identifier()
-                src = chosen[up]
-                if src in self.kept[up] and src != self.homesite:
-                    found.append((up, src, None))
+        for _, up in self.yields:
+            src = chosen[up]
+            if src in self.kept[up] and src != self.homesite:
+                found.append((up, src, None))
         return found
 
     def enforce(self, chosen: dict[str, str]) -> None:
@@ -67,7 +74,7 @@ class KeepOnSite:
         if not any(self.kept.values()):
             return
         first: tuple[str, str, str | None] | None = None
-        for _ in range(len(self.graph.order) * (len(self.allowed) + 2) + 1):
+        for _ in range(len(self.order) * (len(self.allowed) + 2) + 1):
             found = self._violations(chosen)
             if not found:
                 return
@@ -90,21 +97,24 @@ class KeepOnSite:
     def _message(
         self, producer: str, site: str, consumer: str | None, chosen: dict[str, str]
     ) -> str:
-        prod = self.graph.ops[producer].describe()
-        head = f"Operation {prod} keeps its results on site {site!r} (keep-on-site), but "
+        prod = self.nodes[producer].label or producer
+        what = "Operation" if producer in self.operations else "The value of"
+        head = f"{what} {prod} keeps its results on site {site!r} (keep-on-site), but "
         if consumer is None:
-            yields = [
-                y
-                for y in self.graph.yields
-                if y.ref is not None and y.ref.id.as_identifier() == producer
-            ]
+            yielded = next(y for y, up in self.yields if up == producer)
             return (
-                f"{head}Yield {yields[0].stmt.dfm_node_id} sends them to the application on "
-                f"homesite {self.homesite!r}: yield a result computed from them on {site!r} "
-                "instead, or remove keep-on-site from that binding"
+                f"{head}Yield {yielded} sends them to the application on homesite "
+                f"{self.homesite!r}: yield a result computed from them on {site!r} instead, "
+                "or remove keep-on-site from that binding"
             )
-        node = self.graph.ops[consumer]
         where = chosen[consumer]
+        node = self.operations.get(consumer)
+        if node is None:
+            label = self.nodes[consumer].label or consumer
+            return (
+                f"{head}{label} needs them on site {where!r}, where it must run. Compute what "
+                f"it needs on {site!r} first, or remove keep-on-site from that binding"
+            )
         if isinstance(node.op.site, str):
             why = f"{node.describe()} is pinned to {where!r}"
         elif self.fed_info.operation_info(site, node.api_name, node.op.provider) is None:

@@ -1,4 +1,10 @@
-"""Lowering: the placed logical graph becomes one NetIR per participating site."""
+"""Lowering: the placed logical graph becomes one NetIR per participating site.
+
+Every operation and every block becomes transitions (see ``_lower_blocks`` for the block
+kinds); inputs are connected producer → consumer; transitions in a block that would not
+see the block's skip (or its element frames) get the block's control; every transition
+that ends a path or yields reports its frame to its ForEach's collect or the status.
+"""
 
 from __future__ import annotations
 
@@ -13,25 +19,53 @@ from dfm.api import (
     encode_literal,
 )
 
-from ._graph import LogicalGraph, OpNode, YieldNode
-from ._ir import (
-    AdapterCall,
+from ._fuse import fuse_conditions
+from ._graph import LogicalGraph
+from ._ir import AdapterCall, InPlace, IRStmt, NetIR, TokenSend, Transition, YieldPlace
+from ._ir_blocks import BlockSpec, Collect, FanOut
+from ._ir_values import (
     DoneValue,
     FlowValue,
-    InPlace,
-    IRStmt,
     LiteralValue,
-    NetIR,
     PlaceValue,
+    ResultValue,
+    SendData,
     StmtValue,
     StopValue,
-    TokenSend,
-    Transition,
-    YieldPlace,
 )
+from ._nodes import CacheNode, ForEachNode, OpNode, Scope, YieldNode
 from ._placement import Placement
+from ._plan import Plan, collect_ident
 
 STATUS_TRANSITION = "_status_"
+
+
+@dataclass
+class Draft:
+    """A transition being built.
+
+    Attributes:
+        scope: The block it sits in (decides its control and where it reports).
+        sources: The nodes it takes values from (decides whether it needs control).
+    """
+
+    name: str
+    site: str
+    node_id: int | str | None
+    depth: int
+    scope: Scope
+    inputs: list[InPlace] = field(default_factory=list)
+    sends: list[TokenSend] = field(default_factory=list)
+    body: list[IRStmt] = field(default_factory=list)
+    block: BlockSpec | None = None
+    sources: list[str] = field(default_factory=list)
+    has_params: bool = False
+    gated: bool = True  # whether it takes its block's control when it needs it
+    feeds: dict[str, str] = field(default_factory=dict)  # input place → producing draft
+    guard: Any = None
+
+    def has_input(self, place: str) -> bool:
+        return any(p.name == place for p in self.inputs)
 
 
 @dataclass
@@ -43,23 +77,18 @@ class _SiteNet:
         self.external.setdefault(external, []).append(place)
 
 
-@dataclass
-class _TransitionDraft:
-    name: str
-    site: str
-    node_id: int | str | None
-    inputs: list[InPlace] = field(default_factory=list)
-    sends: list[TokenSend] = field(default_factory=list)
-    body: list[IRStmt] = field(default_factory=list)
+def literal(value: Any, where: str = "A literal parameter") -> tuple[str, Any]:
+    """A pipeline literal in tagged form.
 
-
-def _literal(value: Any) -> tuple[str, Any]:
+    Raises:
+        ValueError: The literal cannot be serialized.
+    """
     # An EncodedLiteral (a pickle or model read from pipeline JSON) keeps its payload:
     # the site decodes it under its own policy, never the application.
     try:
         return encode_literal(value)
     except ValueError as e:
-        raise ValueError(f"A literal parameter cannot be serialized: {e}") from e
+        raise ValueError(f"{where} cannot be serialized: {e}") from e
 
 
 class Lowering:
@@ -68,59 +97,133 @@ class Lowering:
     def __init__(
         self,
         pipeline: Pipeline,
-        graph: LogicalGraph,
+        plan: Plan,
         placement: Placement,
         fed_info: FedInfo,
         homesite: str,
         federation: str,
     ) -> None:
         self.pipeline = pipeline
-        self.graph = graph
+        self.plan = plan
+        self.graph: LogicalGraph = plan.graph
         self.placement = placement
         self.fed_info = fed_info
         self.homesite = homesite
         self.federation = federation
-        self.drafts: dict[str, _TransitionDraft] = {}
+        self.drafts: dict[str, Draft] = {}
         self.nets: dict[str, _SiteNet] = {}
+        self.cond_inputs: dict[str, Any] = {}  # If ident → its condition's inputs
+
+    # -- helpers ---------------------------------------------------------------------
+    def site_of(self, ident: str) -> str:
+        return self.placement.sites[self.plan.rep(ident)]
 
     def _net(self, site: str) -> _SiteNet:
         return self.nets.setdefault(site, _SiteNet())
 
-    def _external_input(self, draft: _TransitionDraft, place: str, external: str) -> None:
+    def add(self, draft: Draft) -> Draft:
+        if draft.name in self.drafts:
+            raise AssertionError(f"two transitions named {draft.name}")
+        self.drafts[draft.name] = draft
+        return draft
+
+    def external_input(self, draft: Draft, place: str, external: str) -> None:
         kind: Literal["control", "data"] = "control" if external == START_PLACE_NAME else "data"
         draft.inputs.append(InPlace(name=place, kind=kind, origin="external"))
+        draft.has_params = draft.has_params or external != START_PLACE_NAME
         self._net(draft.site).bind(external, place)
 
-    def _lower_op(self, node: OpNode) -> _TransitionDraft:
-        site = self.placement.sites[node.ident]
-        draft = _TransitionDraft(name=node.ident, site=site, node_id=node.node_id)
+    def send(self, producer: Draft, consumer: Draft, place: str, data: SendData, **kw: Any) -> None:
+        """A send from ``producer`` to an input ``place`` of ``consumer`` (created here)."""
+        kind: Literal["control", "data"] = kw.pop("kind", "data")
+        consumer.inputs.append(InPlace(name=place, kind=kind, depth=producer.depth))
+        consumer.feeds[place] = producer.name
+        producer.sends.append(
+            TokenSend(site=consumer.site, place=place, kind=kind, data=data, **kw)
+        )
+
+    def producer_for(
+        self, source: str, site: str, sel: int | str | None, issubs: bool | None, user: str = ""
+    ) -> tuple[Draft, SendData, int | str | None]:
+        """Where the value of ``source`` is sent from (for a user on ``site``).
+
+        An operation's own transition; for a generator result consumed by a ForEach, that
+        ForEach's fan-out (its collected list) for every other user; a ForEach element:
+        the fan-out's scatter on the user's site; a TryFromCache result: its write.
+        """
+        node = self.graph.node(source)
+        if isinstance(node, OpNode):
+            fan_out = self.plan.stream.get(source)
+            if fan_out is not None and fan_out != user:
+                draft = self.drafts[fan_out]
+                return draft, ResultValue(sel=sel, issubs=issubs), node.node_id
+            draft = self.drafts[source]
+            return draft, StmtValue(stmt_id=source, sel=sel, issubs=issubs), node.node_id
+        if isinstance(node, ForEachNode):
+            from ._lower_blocks import scatter
+
+            draft = scatter(self, node, site)
+            return draft, ResultValue(sel=sel, issubs=issubs), node.node_id
+        assert isinstance(node, CacheNode)
+        return self.drafts[source], ResultValue(sel=sel, issubs=issubs), node.node_id
+
+    def connect(
+        self,
+        consumer: Draft,
+        place: str,
+        source: str,
+        sel: int | str | None = None,
+        issubs: bool | None = None,
+    ) -> None:
+        """A data input of ``consumer`` carrying the value of node ``source``."""
+        producer, data, node_id = self.producer_for(
+            source, consumer.site, sel, issubs, consumer.name
+        )
+        self.send(producer, consumer, place, data, node_id=node_id)
+        consumer.sources.append(source)
+
+    def yield_send(self, source: str, place: str, sel: Any, issubs: bool | None) -> None:
+        """A Yield of the value of ``source``, sent by its producer."""
+        node = self.graph.node(source)
+        site = self.homesite
+        if isinstance(node, ForEachNode):
+            from ._lower_blocks import existing_scatter_site
+
+            site = existing_scatter_site(self, node)
+        producer, data, node_id = self.producer_for(source, site, sel, issubs)
+        producer.sends.append(
+            TokenSend(site=self.homesite, place=place, is_yield=True, node_id=node_id, data=data)
+        )
+
+    # -- operations and yields -------------------------------------------------------
+    def _draft_op(self, node: OpNode) -> None:
+        self.add(
+            Draft(
+                name=node.ident,
+                site=self.site_of(node.ident),
+                node_id=node.node_id,
+                depth=node.scope.depth,
+                scope=node.scope,
+            )
+        )
+
+    def _connect_op(self, node: OpNode) -> None:
+        draft = self.drafts[node.ident]
         params: dict[str, StmtValue | PlaceValue] = {}
         for name, ref in node.refs.items():
             place = f"{node.ident}__{name}"
-            draft.inputs.append(InPlace(name=place, kind="data"))
+            self.connect(draft, place, ref.id.as_identifier(), ref.sel, ref.issubs)
             params[name] = PlaceValue(place=place)
-            producer = self.drafts[ref.id.as_identifier()]
-            producer.sends.append(
-                TokenSend(
-                    site=site,
-                    place=place,
-                    node_id=producer.node_id,
-                    data=StmtValue(stmt_id=producer.name, sel=ref.sel, issubs=ref.issubs),
-                )
-            )
         for name, param in node.params.items():
             place = f"{node.ident}__{name}"
-            self._external_input(draft, place, param.place)
+            self.external_input(draft, place, param.place)
             params[name] = PlaceValue(place=place)
         for up in node.after:
             place = f"{node.ident}__after__{up}"
-            draft.inputs.append(InPlace(name=place, kind="control"))
-            self.drafts[up].sends.append(
-                TokenSend(site=site, place=place, kind="control", data=FlowValue())
-            )
-        if not draft.inputs:
-            self._external_input(draft, f"{node.ident}__start", START_PLACE_NAME)
-        info = self.fed_info.operation_info(site, node.api_name, node.op.provider)
+            producer = self.drafts[up]
+            self.send(producer, draft, place, FlowValue(), kind="control")
+            draft.sources.append(up)
+        info = self.fed_info.operation_info(draft.site, node.api_name, node.op.provider)
         assert info is not None  # placement only picks sites that offer the operation
         draft.body.append(
             AdapterCall(
@@ -128,75 +231,79 @@ class Lowering:
                 node_id=node.node_id,
                 adapter=node.api_name,
                 provider=node.op.provider,
-                literal_params={k: _literal(v) for k, v in node.literals.items()},
+                literal_params={
+                    k: literal(v, f"Parameter {k!r} of {node.describe()}")
+                    for k, v in node.literals.items()
+                },
                 stmt_params=params,
                 is_async=info.is_async,
+                stream=node.ident in self.plan.stream,
             )
         )
-        return draft
 
     def _lower_yield(self, y: YieldNode) -> None:
         place = y.stmt.place
+        gate = self.plan.gated_yields.get(y.ident)
+        if gate is not None:
+            from ._lower_blocks import gated_yield
+
+            gated_yield(self, y, self.graph.blocks[gate])
+            return
         if y.ref is not None:
-            producer = self.drafts[y.ref.id.as_identifier()]
-            producer.sends.append(
-                TokenSend(
-                    site=self.homesite,
-                    place=place,
-                    is_yield=True,
-                    node_id=producer.node_id,
-                    data=StmtValue(stmt_id=producer.name, sel=y.ref.sel, issubs=y.ref.issubs),
-                )
-            )
+            self.yield_send(y.ref.id.as_identifier(), place, y.ref.sel, y.ref.issubs)
             return
         # A Yield of a literal or of a parameter is a transition of its own on the homesite.
-        draft = _TransitionDraft(name=y.ident, site=self.homesite, node_id=None)
+        draft = self.add(Draft(y.ident, self.homesite, None, 0, y.scope))
         if y.param is not None:
             value_place = f"{y.ident}__value"
-            self._external_input(draft, value_place, y.param.place)
+            self.external_input(draft, value_place, y.param.place)
             data: PlaceValue | LiteralValue = PlaceValue(place=value_place)
         else:
-            self._external_input(draft, f"{y.ident}__start", START_PLACE_NAME)
-            data = LiteralValue(value=_literal(y.stmt.value))
+            data = LiteralValue(
+                value=literal(y.stmt.value, f"The value of Yield {y.stmt.dfm_node_id}")
+            )
         draft.sends.append(TokenSend(site=self.homesite, place=place, is_yield=True, data=data))
-        self.drafts[y.ident] = draft
 
+    # -- the whole net ---------------------------------------------------------------
     def lower(self) -> dict[str, NetIR]:
         """Build every site's NetIR."""
-        for ident in self.graph.order:
-            self.drafts[ident] = self._lower_op(self.graph.ops[ident])
-        for y in self.graph.yields:
+        from . import _lower_blocks as blocks
+
+        graph = self.graph
+        for ident in graph.order:
+            node = graph.node(ident)
+            if isinstance(node, OpNode):
+                self._draft_op(node)
+            else:
+                blocks.draft_block(self, node)
+        for ident in graph.order:
+            node = graph.node(ident)
+            if isinstance(node, OpNode):
+                self._connect_op(node)
+            else:
+                blocks.connect_block(self, node)
+        for y in graph.yields:
             self._lower_yield(y)
-        leader = self.placement.status_site
-        status = _TransitionDraft(name=STATUS_TRANSITION, site=leader, node_id=None)
-        status.sends.append(
-            TokenSend(
-                site=self.homesite,
-                place=STATUS_PLACE_NAME,
-                kind="control",
-                is_yield=True,
-                data=StopValue(),
-            )
-        )
-        for draft in self.drafts.values():
-            # Sinks report that their frame is done; so does every transition that
-            # yields, because a yield that cannot be delivered fails the frame.
-            if not draft.sends or any(send.is_yield for send in draft.sends):
-                place = f"_done_{draft.site}_{draft.name}"
-                status.inputs.append(InPlace(name=place, kind="control"))
-                draft.sends.append(
-                    TokenSend(site=leader, place=place, kind="control", data=DoneValue())
-                )
-        if not status.inputs:
-            self._external_input(status, f"{STATUS_TRANSITION}_start", START_PLACE_NAME)
+        for draft in list(self.drafts.values()):
+            if draft.gated and self.plan.needs_entry(draft.scope, draft.sources, draft.has_params):
+                blocks.entry_control(self, draft)
+        fuse_conditions(self)
+        status = self._report_done()
+        blocks.acknowledge_elements(self)
         for draft in [*self.drafts.values(), status]:
+            if not draft.inputs:
+                sep = "_" if draft.name.endswith("_") else "__"  # _status__start
+                self.external_input(draft, f"{draft.name}{sep}start", START_PLACE_NAME)
             self._net(draft.site).transitions.append(
                 Transition(
                     name=draft.name,
                     node_id=draft.node_id,
+                    depth=draft.depth,
                     inputs=draft.inputs,
                     body=draft.body,
-                    sends=draft.sends,
+                    sends=_ordered_sends(draft.sends),
+                    block=draft.block,
+                    guard=draft.guard,
                 )
             )
         return {
@@ -212,6 +319,43 @@ class Lowering:
             for site, net in sorted(self.nets.items())
         }
 
+    def _report_done(self) -> Draft:
+        """Reports of every path's end to its collect (or the status), and the status."""
+        leader = self.placement.status_site
+        status = Draft(STATUS_TRANSITION, leader, None, 0, self.graph.root, gated=False)
+        status.sends.append(
+            TokenSend(
+                site=self.homesite,
+                place=STATUS_PLACE_NAME,
+                kind="control",
+                is_yield=True,
+                data=StopValue(),
+            )
+        )
+        for draft in list(self.drafts.values()):
+            # Sinks report that their frame is done; so does every transition that
+            # yields, because a yield that cannot be delivered fails the frame; a collect
+            # reports the outcome of its ForEach. (A fan-out reports to its collect,
+            # with the errors of its own sends.)
+            if isinstance(draft.block, FanOut):
+                continue
+            collect = isinstance(draft.block, Collect)
+            ends = not any(not s.is_yield for s in draft.sends)
+            if not (collect or ends or any(s.is_yield for s in draft.sends)):
+                continue
+            body = draft.scope.for_each()
+            target = status if body is None else self.drafts[collect_ident(str(body.block))]
+            place = f"_done_{draft.site}_{draft.name}"
+            # A collect counts closes; it needs a report only for an error, or to
+            # acknowledge each element of a sequential ForEach.
+            quiet = body is not None and not self._sequential(str(body.block))
+            self.send(draft, target, place, DoneValue(only_errors=quiet), kind="control")
+        return status
+
+    def _sequential(self, for_each: str) -> bool:
+        node = self.graph.blocks[for_each]
+        return isinstance(node, ForEachNode) and node.sequential
+
     def yield_places(self) -> list[YieldPlace]:
         """The application's places: every yield place, then the status place."""
         multiuse = {y.stmt.place for y in self.graph.yields if y.stmt.multiuse}
@@ -220,3 +364,10 @@ class Lowering:
             for p in sorted(self.graph.yield_places)
         ]
         return [*places, YieldPlace(kind="control", place=STATUS_PLACE_NAME)]
+
+
+def _ordered_sends(sends: list[TokenSend]) -> list[TokenSend]:
+    # The report of the frame's outcome goes last: it carries the errors of the sends
+    # before it. (Fan-outs get theirs when connected, before their scatters exist.)
+    done = [s for s in sends if isinstance(s.data, DoneValue)]
+    return [s for s in sends if not isinstance(s.data, DoneValue)] + done

@@ -1,18 +1,22 @@
-"""Placement: choose, for every operation, the candidate site where it costs least.
+"""Placement: choose, for every operation and block transition, the site where it costs least.
 
-Costs are pairs (time, size) compared lexicographically. The cost of an operation on a
-site is the sum over its inputs of the cheapest way to get each input there (producer
-cost plus send time), plus its compute time on that input size. Sinks are placed
-first, most expensive first, on their cheapest site; their inputs are then placed
-backwards, each on the site that gets its value to the consumer cheapest, keeping any
-placement already made. Ties go to the site listed first in fed_info, so placement is
-the same in every process.
+Costs are pairs (time, size) compared lexicographically. The cost of a node on a site is
+the sum over its inputs of the cheapest way to get each input there (producer cost plus
+send time; a control input costs its send's fixed time), plus its compute time on that
+input size. Block transitions (conditions, caches, fan-outs over parameters, fan-ins,
+gates) are nodes with zero compute cost on every candidate site. Sinks are placed first,
+most expensive first, on their cheapest site; their inputs are then placed backwards,
+each on the site that gets its value to the consumer cheapest, keeping any placement
+already made. Ties go to the site listed first in fed_info, so placement is the same in
+every process.
 
 Results of an operation that keeps them on its site (``keep_on_site`` in fed_info) may
 not be sent to another site: such a send costs infinitely much, so consumers are placed
-where the data is whenever that is possible. A placement that still sends such a value
-away is repaired (the consumer moves to the data, else the producer to the consumer)
-or refused with an error naming the operation, its site and the consumer.
+where the data is whenever that is possible. Block transitions that pass a value on (a
+cache, a fan-out, a gate, an If's yields) keep what their inputs keep. A placement that
+still sends such a value away is repaired (the consumer moves to the data, else the
+producer to the consumer) or refused with an error naming the operation, its site and
+the consumer.
 """
 
 from __future__ import annotations
@@ -21,10 +25,10 @@ import logging
 import threading
 from dataclasses import dataclass
 
-from dfm.api import BestOf, FedInfo, OperationInfo, SendCostInfo
+from dfm.api import BestOf, ComputeCostInfo, FedInfo, OperationInfo, SendCostInfo
 
-from ._graph import LogicalGraph, OpNode
 from ._keep_on_site import KeepOnSite
+from ._nodes import OpNode
 
 MISSING_SEND_COST = SendCostInfo(fixed_time=1e6, bandwidth=None)
 """Used between two sites when fed_info gives no send cost: 10^6 s, so that sending
@@ -39,18 +43,40 @@ _NEVER = float("inf")
 
 @dataclass(frozen=True)
 class Placement:
-    """Where each operation runs, and which site reports the status of each frame.
+    """Where each node runs, and which site reports the status of each frame.
 
-    ``decided`` holds, per operation, the cost (seconds) of each candidate site as the
+    ``decided`` holds, per node, the cost (seconds) of each candidate site as the
     choice compared them: a sink's time including its yields' sends to the homesite;
     an input's time including the send to the site its consumer was placed on.
-    ``sizes`` holds each operation's estimated output size (bytes) where it runs.
+    ``sizes`` holds each node's estimated output size (bytes) where it runs.
     """
 
     sites: dict[str, str]
     status_site: str
     decided: dict[str, dict[str, float]]
     sizes: dict[str, float]
+
+
+@dataclass
+class PlacementNode:
+    """One thing to place: an operation or a block transition.
+
+    Attributes:
+        ident: The node's ident.
+        options: The sites it may run on, with its compute cost there.
+        upstream: The nodes it takes input from, each with whether the input is control
+            (only its send's fixed time counts, not the producer's output size).
+        is_operation: Operations decide the status site; block transitions do not.
+        kept: The sites where its results must stay (keep-on-site).
+        label: How errors name it.
+    """
+
+    ident: str
+    options: list[tuple[str, ComputeCostInfo]]
+    upstream: list[tuple[str, bool]]
+    is_operation: bool = False
+    kept: frozenset[str] = frozenset()
+    label: str = ""
 
 
 class CostModel:
@@ -139,58 +165,72 @@ def allowed_sites(
 
 
 def place(
-    graph: LogicalGraph,
+    nodes: list[PlacementNode],
+    yields: list[tuple[str, str]],
     fed_info: FedInfo,
     homesite: str,
-    candidates: list[str],
     model: CostModel,
+    operations_of: dict[str, OpNode] | None = None,
 ) -> Placement:
-    """Place every operation of ``graph`` on one of its allowed candidate sites.
+    """Place every node (given in dependency order) on one of its options.
+
+    Args:
+        nodes: The nodes, producers before consumers.
+        yields: Every Yield of a node's value, as (its node id, the node).
+        fed_info: The federation's sites.
+        homesite: Where yields go.
+        model: The send costs.
+        operations_of: The operations among the nodes (for the errors of keep-on-site).
 
     Raises:
         ValueError: No placement keeps every ``keep_on_site`` value on its site.
     """
-    options = {
-        ident: allowed_sites(graph.ops[ident], fed_info, candidates) for ident in graph.order
-    }
-    kept = {
-        ident: {site for site, info in found if info.keep_on_site}
-        for ident, found in options.items()
-    }
-    data_inputs = {ident: _data_inputs(graph.ops[ident]) for ident in graph.order}
-    rank = {s: i for i, s in enumerate(fed_info.sites)}
-
-    def send_time(up: str, src: str, dst: str, size: float, data: bool) -> float:
-        if data and src != dst and src in kept[up]:
-            return _NEVER
-        return model.send(src, dst).time(size)
-
-    cost: dict[str, dict[str, Cost]] = {}
-    for ident in graph.order:
-        node = graph.ops[ident]
-        cost[ident] = {}
-        for site, info in options[ident]:
-            in_time, in_size = 0.0, 0.0
-            for up in node.upstream():
-                data = up in data_inputs[ident]
-                t, s = min(
-                    (c[0] + send_time(up, src, site, c[1], data), c[1])
-                    for src, c in cost[up].items()
-                )
-                in_time, in_size = in_time + t, in_size + s
-            compute = info.compute_cost
-            cost[ident][site] = (in_time + compute.time(in_size), float(compute.size(in_size)))
-
     yielded: dict[str, int] = {}
-    for y in graph.yields:
-        if y.ref is not None:
-            key = y.ref.id.as_identifier()
-            yielded[key] = yielded.get(key, 0) + 1
+    for _, ident in yields:
+        yielded[ident] = yielded.get(ident, 0) + 1
+    rank = {s: i for i, s in enumerate(fed_info.sites)}
+    by_ident = {n.ident: n for n in nodes}
+    cost: dict[str, dict[str, Cost]] = {}
+
+    links: dict[tuple[str, str], SendCostInfo] = {}
+
+    def link(src: str, dst: str) -> SendCostInfo:
+        cost_info = links.get((src, dst))
+        if cost_info is None:
+            cost_info = links[(src, dst)] = model.send(src, dst)
+        return cost_info
+
+    def send_time(up: str, src: str, dst: str, size: float, control: bool) -> float:
+        if not control and src != dst and src in by_ident[up].kept:
+            return _NEVER
+        return link(src, dst).time(0.0 if control else size)
+
+    # The forward pass is the compiler's inner loop (nodes × sites × inputs × sites):
+    # the edge cost is computed inline.
+    for node in nodes:
+        mine: dict[str, Cost] = {}
+        cost[node.ident] = mine
+        for site, compute in node.options:
+            in_time, in_size = 0.0, 0.0
+            for up, control in node.upstream:
+                kept = by_ident[up].kept
+                best: Cost | None = None
+                for src, (t, s) in cost[up].items():
+                    size = 0.0 if control else s
+                    if kept and not control and src != site and src in kept:
+                        edge = (_NEVER, size)
+                    else:
+                        edge = (t + link(src, site).time(size), size)
+                    if best is None or edge < best:
+                        best = edge
+                assert best is not None
+                in_time, in_size = in_time + best[0], in_size + best[1]
+            mine[site] = (in_time + compute.time(in_size), float(compute.size(in_size)))
 
     def with_yields(ident: str, site: str) -> Cost:
         t, s = cost[ident][site]
         if ident in yielded:
-            t += yielded[ident] * send_time(ident, site, homesite, s, True)
+            t += yielded[ident] * send_time(ident, site, homesite, s, False)
         return (t, s)
 
     chosen: dict[str, str] = {}
@@ -205,21 +245,20 @@ def place(
             if node in chosen:
                 continue
             chosen[node] = where
-            for up in graph.ops[node].upstream():
+            for up, control in by_ident[node].upstream:
                 if up in chosen:
                     continue
-                data = up in data_inputs[node]
                 via = {
                     src: with_yields(up, src)[0]
-                    + send_time(up, src, where, cost[up][src][1], data)
+                    + send_time(up, src, where, cost[up][src][1], control)
                     for src in cost[up]
                 }
                 best = min(cost[up], key=lambda src: (via[src], cost[up][src][1], rank[src]))
                 decided[up] = via  # the latest push of `up` is the one popped first
                 stack.append((up, best))
 
-    consumers = graph.consumers()
-    sinks = [ident for ident in graph.order if not consumers[ident]]
+    consumed = {up for n in nodes for up, _ in n.upstream}
+    sinks = [n.ident for n in nodes if n.ident not in consumed]
 
     def best_site(ident: str) -> tuple[Cost, str]:
         return min(
@@ -231,17 +270,15 @@ def place(
     for ident in ranked:
         decided[ident] = {s: with_yields(ident, s)[0] for s in cost[ident]}
         settle(ident, best_site(ident)[1])
-    KeepOnSite(graph, fed_info, homesite, options, kept, data_inputs).enforce(chosen)
+    KeepOnSite(nodes, yields, fed_info, homesite, operations_of).enforce(chosen)
+    operations = {n.ident for n in nodes if n.is_operation}
+    status = _status_site({i: s for i, s in chosen.items() if i in operations}, homesite)
     return Placement(
         sites=chosen,
-        status_site=_status_site(chosen, homesite),
-        decided={ident: decided[ident] for ident in graph.order},
-        sizes={ident: cost[ident][chosen[ident]][1] for ident in graph.order},
+        status_site=status,
+        decided=decided,
+        sizes={ident: cost[ident][site][1] for ident, site in chosen.items()},
     )
-
-
-def _data_inputs(node: OpNode) -> set[str]:
-    return {ref.id.as_identifier() for ref in node.refs.values()}
 
 
 def _status_site(chosen: dict[str, str], homesite: str) -> str:

@@ -99,9 +99,16 @@ class PreparedPipeline(BaseModel):
             for t in net.transitions:
                 inputs = ", ".join(p.name for p in t.inputs)
                 sends = ", ".join(
-                    f"{'yield ' if s.is_yield else ''}{s.site}/{s.place}" for s in t.sends
+                    f"{'yield ' if s.is_yield else ''}{'if ' if s.guarded else ''}"
+                    f"{s.site}/{s.place}"
+                    for s in t.sends
                 )
-                lines.append(f"  {t.name}: [{inputs}] -> [{sends}]")
+                what = f" [{t.block.kind}]" if t.block is not None else ""
+                if t.guard is not None:
+                    what += f" [with If {t.guard.node_id}]"
+                if t.depth:
+                    what += f" (depth {t.depth})"
+                lines.append(f"  {t.name}{what}: [{inputs}] -> [{sends}]")
         return "\n".join(lines)
 
     def to_dot(self) -> str:

@@ -33,11 +33,11 @@ from dfm.api import (
 from . import _telemetry as telemetry
 from ._advice import MAX_ADVISOR_CALLS, advice_report, build_advice, discover
 from ._advisors import AdviceContext, AdvisorSpec, field_advisor
-from ._context import FLOW, STOP_TOKEN, DfmContext, select
+from ._context import FLOW, SKIP, STOP_TOKEN, DfmContext, select
 from ._host import HostEvents, SiteHost
 from ._job import JobController
 from ._loader import load_site_runtime_module, site_runtime_module_name
-from ._net import Net, SendSpec, TransitionSpec, done_value
+from ._net import PLAIN_TYPES, BlockSpec, Net, SendSpec, TransitionSpec, done_value, is_stream
 from ._package import Router, TokenPackage, to_wire_or_error
 from ._params import EncodedParams, decode_params, encode_params
 from ._payload import decode_payload, encode_payload
@@ -60,10 +60,13 @@ from ._telemetry_switch import (
 __all__ = [
     "FLOW",
     "MAX_ADVISOR_CALLS",
+    "PLAIN_TYPES",
+    "SKIP",
     "STOP_TOKEN",
     "TRUSTED",
     "AdviceContext",
     "AdvisorSpec",
+    "BlockSpec",
     "CacheConfig",
     "DaemonThreadPool",
     "DecodePolicy",
@@ -106,6 +109,7 @@ __all__ = [
     "encode_payload",
     "encode_value",
     "field_advisor",
+    "is_stream",
     "load_site_runtime_module",
     "select",
     "site_decode_policy",

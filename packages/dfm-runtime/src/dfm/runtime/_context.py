@@ -14,6 +14,7 @@ from dfm.api import (
     ErrorToken,
     FlowInfo,
     Frame,
+    SkipToken,
     StopToken,
     encode_value,
 )
@@ -30,10 +31,14 @@ FLOW = FlowInfo()
 STOP_TOKEN = StopToken()
 """The token that tells the application a frame (or, with the stop frame, the job) ended."""
 
+SKIP = SkipToken()
+"""The token that stands for the values of a skipped block (a false If, a cache hit)."""
+
 # Constant tokens are encoded once: encoding a model costs more than the rest of a send.
 _CONSTANT_PAYLOADS: dict[int, tuple[str, Any]] = {
     id(FLOW): encode_value(FLOW),
     id(STOP_TOKEN): encode_value(STOP_TOKEN),
+    id(SKIP): encode_value(SKIP),
 }
 
 
@@ -51,6 +56,13 @@ def select(value: Any, sel: int | str, issubs: bool | None = None) -> Any:
     if issubs:
         return value[sel]
     return getattr(value, sel)  # type: ignore[arg-type]  # an int sel fails here, as it should
+
+
+def node_label(node_id: int | str | None) -> str:
+    """How messages name a pipeline node: ``%3`` for auto ids, ``#name`` for chosen ones."""
+    if isinstance(node_id, int):
+        return f"%{node_id}"
+    return f"#{node_id}" if node_id is not None else "(no node)"
 
 
 def error_token(
@@ -204,12 +216,41 @@ class DfmContext:
         try:
             self.router.route(package)
         except Exception:
-            self.logger.exception(
-                "The router failed to route a token of job %s from %s to %s/%s (frame %s)",
-                self.job_id,
-                self.this_site,
-                to_site,
-                place,
-                frame,
-            )
+            self._route_failed(package)
         return failed
+
+    def send_encoded(
+        self,
+        to_site: str,
+        place: str,
+        frame: Frame,
+        payload: tuple[str, Any],
+        *,
+        node_id: int | str | None = None,
+    ) -> None:
+        """Send a value already in tagged form to a place of another site.
+
+        For values the runtime encodes itself (a fan-out's element batches, each element
+        in its own tagged form). Never raises; nothing is sent after the runner finished.
+        """
+        if self._closed:
+            return
+        package = TokenPackage(
+            self.job_id, self.this_site, node_id, to_site, place, False, frame, payload
+        )
+        if _telemetry.ENABLED:
+            _telemetry.on_send(self, package)
+        try:
+            self.router.route(package)
+        except Exception:
+            self._route_failed(package)
+
+    def _route_failed(self, package: TokenPackage) -> None:
+        self.logger.exception(
+            "The router failed to route a token of job %s from %s to %s/%s (frame %s)",
+            self.job_id,
+            self.this_site,
+            package.target_site,
+            package.target_place,
+            package.frame,
+        )

@@ -43,6 +43,10 @@ def _carried(
     place = getattr(data, "place", None)
     if place is not None and any(p.name == place for p in t.inputs):
         return places.get(place)
+    if t.block is not None and data.kind in ("elements", "result"):
+        # A block passes on what it was given (a ForEach's elements, a collected or
+        # cached value): kept if any of its inputs holds a kept value.
+        return next((places[p.name] for p in t.inputs if p.name in places), None)
     return None
 
 

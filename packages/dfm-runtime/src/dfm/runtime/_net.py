@@ -1,30 +1,57 @@
-"""Net: the base of the generated ``ThisNet`` classes, and the metadata they declare."""
+"""Net: the base of the generated ``ThisNet`` classes, and the metadata they declare.
+
+A generated net module uses only the public names of ``dfm.runtime``: the spec classes
+below, and the methods of :class:`Net` (``run_sync``, ``materialize``, ``fail``, and the
+``send`` it takes from the job's context).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
 import functools
-from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Callable,
+    Coroutine,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
 
 from dfm.api import ErrorToken, Frame
 
-from ._context import FLOW, DfmContext
+from ._context import FLOW, SKIP, DfmContext, error_token, node_label
 from ._pool import DaemonThreadPool
 
 _R = TypeVar("_R")
 
 FireMethod = Callable[[Frame, Sequence[Any]], Coroutine[Any, Any, None]]
 
+PLAIN_TYPES: frozenset[type] = frozenset(
+    {int, float, str, bool, type(None), list, dict, tuple, bytes, set, frozenset}
+)
+"""Result types that are never streams (a quick check before :func:`is_stream`)."""
+
+
+def is_stream(value: Any) -> bool:
+    """Whether ``value`` is a generator or other iterator (sync or async).
+
+    Such a result is collected into a list before it is sent anywhere, except to the
+    ForEach that iterates it as it is produced.
+    """
+    return isinstance(value, (Iterator, AsyncIterator)) and not isinstance(value, (str, bytes))
+
 
 @dataclass(frozen=True, slots=True)
 class SendSpec:
     """One ``TokenSend`` of a transition, as data for the runner.
 
-    The runner uses it to forward errors and the stop frame, and to perform the sends of
+    The runner uses it to forward errors, skips and closes, and to perform the sends of
     transitions without a body. ``index`` names the input a value is taken from
     (``PlaceValue``), else ``value`` is a constant (or None for a body variable).
 
@@ -37,8 +64,17 @@ class SendSpec:
         value: The constant sent (FlowInfo, StopToken or a decoded literal), if any.
         sel: Selection applied to a forwarded value.
         issubs: How to select (see :func:`dfm.runtime.select`).
-        done: Whether this is the report to the status transition, which carries the
-            errors of the earlier sends of the firing (see :func:`done_value`).
+        done: Whether this is the report of the frame's outcome (to the status
+            transition or a collect), which carries the errors of the earlier sends of
+            the firing (see :func:`done_value`).
+        result: Whether it sends the value the block computes (an element, a collected
+            sequence, a cache result).
+        elements: Whether it carries a fan-out's element batches to a scatter.
+        ack: Whether it acknowledges one element to a sequential fan-out (per element
+            only: acks take no part in closes or stop).
+        quiet: A report sent only when it carries an error (to a collect, which learns
+            from closes that elements are done).
+        guarded: A send of an If fused into this transition (see :meth:`Net.guard_failed`).
     """
 
     site: str
@@ -50,6 +86,11 @@ class SendSpec:
     sel: int | str | None = None
     issubs: bool | None = None
     done: bool = False
+    result: bool = False
+    elements: bool = False
+    ack: bool = False
+    quiet: bool = False
+    guarded: bool = False
 
 
 def done_value(errors: Iterable[ErrorToken | None]) -> Any:
@@ -58,8 +99,41 @@ def done_value(errors: Iterable[ErrorToken | None]) -> Any:
     A control token when every send went out; else the merged ErrorToken of the sends
     whose value could not be selected or serialized (so that their frame fails).
     """
+    if isinstance(errors, (tuple, list)) and errors.count(None) == len(errors):
+        return FLOW  # the common case, checked in C
     failed = [e for e in errors if e is not None]
     return ErrorToken.merge(failed) if failed else FLOW
+
+
+BlockKind = Literal["fan_out", "scatter", "collect", "cond", "cache_lookup", "cache_write"]
+
+
+@dataclass(frozen=True, slots=True)
+class BlockSpec:
+    """The block kind of a transition and its parameters (inputs by position).
+
+    Attributes:
+        kind: What the runtime runs for the transition.
+        seq: fan_out: the input holding the sequence.
+        sequential: fan_out: one element at a time.
+        ack: fan_out: the input receiving per-element acks, or -1.
+        key: cache_lookup: the input holding the key, or -1 for ``key_value``.
+        key_value: cache_lookup: the literal key.
+        lookup: cache_write: the input holding the lookup's outcome.
+        value: cache_write: the input holding the value to cache, or -1 for
+            ``literal``.
+        literal: cache_write: the literal value to cache.
+    """
+
+    kind: BlockKind
+    seq: int = -1
+    sequential: bool = False
+    ack: int = -1
+    key: int = -1
+    key_value: Any = None
+    lookup: int = -1
+    value: int = -1
+    literal: Any = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +149,10 @@ class TransitionSpec:
             transition has no body (the runner then performs ``sends`` itself).
         eager: Whether the runner may start the fire coroutine outside a Task (true
             when the body awaits nothing but sync adapters run in the executor).
+        depth: Its frames have ``depth + 1`` levels.
+        input_depths: The depth of each input (empty: all at ``depth``).
+        block: The block kind, for block transitions.
+        cond: Name of the ``def cond(self, data) -> bool`` method of a condition.
     """
 
     name: str
@@ -83,14 +161,22 @@ class TransitionSpec:
     sends: tuple[SendSpec, ...]
     fire: str | None = None
     eager: bool = False
+    depth: int = 0
+    input_depths: tuple[int, ...] = ()
+    block: BlockSpec | None = None
+    cond: str | None = None
+
+    def depth_of(self, index: int) -> int:
+        """The depth of input ``index``."""
+        return self.input_depths[index] if self.input_depths else self.depth
 
 
 class Net:
     """Base of a generated site net (``ThisNet``): metadata plus one fire method per body.
 
     A fire method receives the frame and the input values (in ``inputs`` order), runs the
-    body, and sends with ``self.ctx.send``. If the body raises, it calls :meth:`_fail`
-    and returns; it never lets an exception out.
+    body, and sends with :attr:`send`. If the body raises, it calls :meth:`fail` and
+    returns; it never lets an exception out.
 
     Args:
         site: The ``ThisSite`` instance adapters are called on.
@@ -98,6 +184,9 @@ class Net:
         loop: The runner's event loop.
         executor: Where sync adapters run (None: the loop's default executor).
         on_internal_failure: Called when the runtime itself fails (e.g. the executor).
+
+    Attributes:
+        send: The context's :meth:`DfmContext.send`.
     """
 
     SITE: ClassVar[str] = ""
@@ -107,7 +196,7 @@ class Net:
     EXTERNAL: ClassVar[Mapping[str, tuple[str, ...]]] = {}
     TRANSITIONS: ClassVar[tuple[TransitionSpec, ...]] = ()
 
-    __slots__ = ("site", "ctx", "_loop", "_executor", "_on_internal_failure")
+    __slots__ = ("site", "ctx", "send", "_loop", "_executor", "_on_internal_failure")
 
     def __init__(
         self,
@@ -120,11 +209,12 @@ class Net:
         """Bind the net to a site, a context and a loop."""
         self.site = site
         self.ctx = ctx
+        self.send = ctx.send
         self._loop = loop
         self._executor = executor
         self._on_internal_failure = on_internal_failure
 
-    def _run_sync(self, fn: Callable[..., _R], /, **kwargs: Any) -> asyncio.Future[_R]:
+    def run_sync(self, fn: Callable[..., _R], /, **kwargs: Any) -> asyncio.Future[_R]:
         """Run a sync adapter call in the executor; await the result on the loop.
 
         The call sees the caller's context variables (as ``asyncio.to_thread`` does).
@@ -140,7 +230,44 @@ class Net:
             self._on_internal_failure(e)
             raise
 
-    def _fail(
+    async def materialize(self, value: Any) -> Any:
+        """A generator's (or iterator's) elements as a list; anything else as is.
+
+        Sync iterators are drained in the executor (they may block), async ones on the
+        loop.
+        """
+        if isinstance(value, AsyncIterator):
+            return [item async for item in value]
+        if is_stream(value):
+            call = functools.partial(contextvars.copy_context().run, list, value)
+            return await self._loop.run_in_executor(self._executor, call)
+        return value
+
+    def guard_failed(
+        self, index: int, frame: Frame, node_id: int | str | None, error: Exception
+    ) -> None:
+        """The fused If's condition raised: its error goes to the guarded sends only."""
+        ctx = self.ctx
+        token = error_token(
+            type(error).__name__,
+            f"If {node_label(node_id)}: the condition cannot be evaluated: {error}",
+            error,
+            node_id,
+            ctx.this_site,
+        )
+        send = self.send
+        for s in self.TRANSITIONS[index].sends:
+            if s.guarded:
+                send(s.site, s.place, frame, token, is_yield=s.is_yield, node_id=s.node_id)
+
+    def guard_skipped(self, index: int, frame: Frame) -> None:
+        """The fused If is false: a skip to its non-yield sends, nothing to its yields."""
+        send = self.send
+        for s in self.TRANSITIONS[index].sends:
+            if s.guarded and not s.is_yield:
+                send(s.site, s.place, frame, SKIP, node_id=s.node_id)
+
+    def fail(
         self, index: int, frame: Frame, node_id: int | str | None, error: BaseException
     ) -> None:
         """Send the body's error to every target of transition ``index``.
@@ -152,6 +279,7 @@ class Net:
         if isinstance(error, asyncio.CancelledError):
             raise error
         token = ErrorToken.from_exception(error, node_id=node_id, site=self.ctx.this_site)
-        send = self.ctx.send
+        send = self.send
         for s in self.TRANSITIONS[index].sends:
-            send(s.site, s.place, frame, token, is_yield=s.is_yield, node_id=s.node_id)
+            if not s.ack:
+                send(s.site, s.place, frame, token, is_yield=s.is_yield, node_id=s.node_id)

@@ -8,6 +8,11 @@ Deliveries go through one FIFO queue drained in a loop, never by recursion: a se
 place of this site made while a delivery is being processed is queued behind it. That
 keeps the stack flat however long a chain of transitions is, and keeps per-place order
 (data before the stop frame that follows it).
+
+Transitions of depth 0 with depth-0 inputs (every straight-line pipeline) take the
+inline path below; the others (ForEach bodies, outer values, scatters, collects) have a
+state object of their own that calls back into the runner (:meth:`NetRunner.ready`,
+:meth:`NetRunner.forward_close`, :meth:`NetRunner.finish`, …).
 """
 
 from __future__ import annotations
@@ -17,29 +22,51 @@ import contextvars
 import functools
 import sys
 from collections import deque
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
 from typing import Any
 
-from dfm.api import START_PLACE_NAME, ErrorToken, Frame, SerializationError
+from dfm.api import START_PLACE_NAME, Frame, SerializationError
 
 from . import _telemetry
 from ._context import FLOW, DfmContext, error_token
-from ._eager import SyncFirings, resume
-from ._net import Net
+from ._eager import SyncFirings
+from ._firing import Firings
+from ._net import Net, TransitionSpec
 from ._package import TokenPackage
 from ._telemetry_run import SiteRun, traced_fire
-from ._transition import TransitionState, send_error, send_plain, send_stop
+from ._transition import (
+    TransitionState,
+)
 
 _STOP = Frame.stop_frame()
-_EAGER_TASKS = sys.version_info >= (3, 12)
 
 
 def _not_started(*args: Any, **kwargs: Any) -> asyncio.Task[Any]:
     raise RuntimeError("The NetRunner was not started")
 
 
-class NetRunner:
+def _state_for(spec: TransitionSpec) -> TransitionState:
+    block = spec.block
+    if block is None and not spec.depth and not spec.input_depths:
+        return TransitionState(spec)  # straight-line: the common case
+    if block is not None and block.kind == "scatter":
+        from ._scatter import ScatterState
+
+        return ScatterState(spec)
+    if block is not None and block.kind == "collect":
+        from ._collect import CollectState
+
+        return CollectState(spec)
+    deep = spec.depth > 0 or any(d != spec.depth for d in spec.input_depths)
+    if deep or (block is not None and block.ack >= 0):
+        from ._scoped import ScopedState
+
+        return ScopedState(spec)
+    return TransitionState(spec)
+
+
+class NetRunner(Firings):
     """Runs one site's net for one job.
 
     Every method except :meth:`post_threadsafe` must be called on the runner's loop
@@ -82,8 +109,9 @@ class NetRunner:
         self._net: Net | None = None
         self._states: list[TransitionState] = []
         self._place_index: dict[str, tuple[TransitionState, int]] = {}
+        self._blocks: dict[int, Any] = {}
         for spec in net_class.TRANSITIONS:
-            state = TransitionState(spec)
+            state = _state_for(spec)
             self._states.append(state)
             for i, place in enumerate(spec.inputs):
                 if place in self._place_index:
@@ -98,12 +126,15 @@ class NetRunner:
         self._started = False
         self._finished = False
         self._nfinished = 0
-        self._tasks: set[asyncio.Task[Any]] = set()
+        # Firings run in Tasks named after the runner: cancel() finds them among the loop's
+        # tasks, so the hot path keeps no set of its own.
+        self._task_name = f"dfm-runner-{id(self):x}"
         self._done: asyncio.Future[None] | None = None
         self._context = contextvars.copy_context()
         self._create_task: Callable[..., asyncio.Task[Any]] = _not_started
         self._trace_context = trace_context
         self._site_run: SiteRun | None = None
+        self._cache: Any = None
         self._sync = SyncFirings(
             self._sync_firing_done, self._sync_fallback, self._internal_failure
         )
@@ -141,9 +172,12 @@ class NetRunner:
         loop = self._require_loop()
         self._started = True
         if sys.version_info >= (3, 12):
-            self._create_task = functools.partial(asyncio.Task, loop=loop, eager_start=True)
+            self._create_task = functools.partial(
+                asyncio.Task, loop=loop, name=self._task_name, eager_start=True
+            )
         else:
-            self._create_task = loop.create_task
+            # asyncio.Task directly: loop.create_task is a Python wrapper around it.
+            self._create_task = functools.partial(asyncio.Task, loop=loop, name=self._task_name)
         self._context = contextvars.copy_context()
         if _telemetry.ENABLED:
             self._site_run = SiteRun.start(
@@ -152,16 +186,74 @@ class NetRunner:
         net = self._net_class(self._site, self.ctx, loop, self._executor, self._internal_failure)
         self._net = net
         for state in self._states:
-            if state.spec.fire is not None:
-                state.fire = getattr(net, state.spec.fire)
-                if self._site_run is not None and _telemetry.TRANSITION_SPANS:
-                    state.fire = traced_fire(state.fire, state.spec, self.ctx.this_site)
+            self._bind(net, state)
         if not self._states:
             self._end(None)
             return
         self._draining = False
         if self._queue:
             self._drain()
+
+    def _bind(self, net: Net, state: TransitionState) -> None:
+        spec = state.spec
+        kind = state.kind
+        if spec.fire is not None:
+            state.fire = getattr(net, spec.fire)
+            if self._site_run is not None and _telemetry.TRANSITION_SPANS:
+                state.fire = traced_fire(state.fire, spec, self.ctx.this_site)
+        if spec.cond is not None:
+            state.cond = getattr(net, spec.cond)
+        if kind == "fan_out":
+            from ._fanout import FanOut
+
+            fan_out = FanOut(self, state)
+            self._blocks[id(state)] = fan_out
+            state.fire = fan_out.run
+        elif kind in ("cache_lookup", "cache_write"):
+            from ._cache import CacheBlock, SiteCache
+
+            if self._cache is None:
+                self._cache = SiteCache(self._site, self.ctx.federation_name, self.ctx.this_site)
+            block = CacheBlock(self, state, self._cache)
+            self._blocks[id(state)] = block
+            state.fire = block.lookup if kind == "cache_lookup" else block.store
+
+    @property
+    def finished_running(self) -> bool:
+        """Whether the runner ended (every transition finished, or it was cancelled)."""
+        return self._finished
+
+    def call_soon(self, fn: Any, *args: Any) -> None:
+        """Run ``fn(*args)`` at the next turn of the runner's loop, as one delivery.
+
+        The tokens ``fn`` delivers to this site are queued and processed after it, as
+        those of any delivery are.
+        """
+        self._require_loop().call_soon(self._drain_call, fn, args)
+
+    def _drain_call(self, fn: Any, args: tuple[Any, ...]) -> None:
+        if self._finished:
+            return
+        self._draining = True
+        queue = self._queue
+        step = self._deliver_now
+        try:
+            fn(*args)
+            while queue:
+                place, frame, value = queue.popleft()
+                step(place, frame, value)
+        except BaseException as e:  # never the site's end: this job's only
+            self._internal_failure(e)
+        finally:
+            if self._finished:
+                queue.clear()
+            else:
+                self._draining = False
+
+    @property
+    def executor(self) -> Executor | None:
+        """Where sync work runs (sync adapters, generators, cache files)."""
+        return self._executor
 
     def cancel(self) -> None:
         """Cancel running firings and finish now: ``done`` resolves, nothing more is sent."""
@@ -187,9 +279,12 @@ class NetRunner:
         self._finished = True
         self.ctx._close()
         self._queue.clear()
-        tasks, self._tasks = self._tasks, set()
-        for task in tasks:
-            task.cancel()
+        loop = self._loop
+        running = any(state.running for state in self._states)
+        if running and loop is not None and not loop.is_closed():
+            for task in asyncio.all_tasks(loop):
+                if task.get_name() == self._task_name:
+                    task.cancel()
         run, self._site_run = self._site_run, None
         if run is not None:
             run.end(error)
@@ -267,6 +362,14 @@ class NetRunner:
             frame = _STOP
         self._deliver(place, frame, value)
 
+    def deliver_local(self, place: str, frame: Frame, value: Any) -> None:
+        """Queue a token for a place of this site (frames normalized; runtime use)."""
+        if self._draining:
+            if not self._finished:
+                self._queue.append((place, frame, value))
+            return
+        self._drain(place, frame, value)
+
     def _deliver(self, place: str, frame: Frame, value: Any) -> None:
         # Frames inside the runtime are normalized: the stop frame is always _STOP.
         if self._draining:
@@ -304,36 +407,18 @@ class NetRunner:
             )
             return
         state, i = entry
+        if state.scoped:
+            state.deliver(self, i, frame, value)
+            return
         if frame is _STOP:
             self._close(state, i)
             return
         if state.finished:
-            self.logger.error(
-                "Transition %s of site %s already finished; dropped a token for %s, frame %s",
-                state.spec.name,
-                self.ctx.this_site,
-                place,
-                frame,
-            )
+            self.late_token(state, i, frame)
             return
         slot = state.places[i]
         if frame in slot:
-            self.logger.error(
-                "Place %s of site %s received a second value for frame %s (a bug in the "
-                "sender); the frame gets an ErrorToken",
-                place,
-                self.ctx.this_site,
-                frame,
-            )
-            dup = error_token(
-                "DuplicateToken",
-                f"Place {place!r} received two values for frame {frame}",
-                None,
-                state.spec.node_id,
-                self.ctx.this_site,
-            )
-            old = slot[frame]
-            slot[frame] = ErrorToken.merge([old, dup]) if isinstance(old, ErrorToken) else dup
+            self.duplicate(state, i, frame)
             return
         if state.closed[i]:
             self.logger.warning(
@@ -344,7 +429,7 @@ class NetRunner:
             )
         n = state.n
         if n == 1:
-            self._ready(state, frame, [value])
+            self.ready(state, frame, [value])
             return
         slot[frame] = value
         count = state.counts.get(frame, 0) + 1
@@ -352,140 +437,4 @@ class NetRunner:
             state.counts[frame] = count
             return
         del state.counts[frame]
-        self._ready(state, frame, [p.pop(frame) for p in state.places])
-
-    # -- firing ----------------------------------------------------------------------
-
-    def _ready(self, state: TransitionState, frame: Frame, values: list[Any]) -> None:
-        if ErrorToken in map(type, values):
-            errors = [v for v in values if type(v) is ErrorToken]
-            send_error(self.ctx, state.spec, frame, ErrorToken.merge(errors))
-            return
-        fire = state.fire
-        if fire is None:
-            send_plain(self.ctx, state.spec, frame, values)
-            return
-        # Each firing starts from the runner's context, not the delivering task's.
-        context = self._context.copy()
-        if self._site_run is not None:  # adapter spans name their frame
-            context.run(_telemetry.FRAME.set, frame)
-        started = None
-        if state.spec.eager and not _EAGER_TASKS:
-            # Eager start (~1 µs instead of a ~10 µs Task) only for bodies whose awaits are
-            # all sync adapters running in the executor: nothing in them can need
-            # asyncio.current_task(), which is None here. Such a body suspends on its
-            # first executor future; SyncFirings finish it without a Task, a few hundred
-            # at a time (the other frames wait as tuples).
-            state.running += 1
-            self._sync.fire(fire, state, frame, values, context)  # no Task at all
-            return
-        # Bodies calling async adapters start in their own Task, always: an adapter may use
-        # asyncio.timeout() or anyio from its first line. (One-op pipeline, Python 3.11:
-        # ~25 µs CPU per parameter set if started eagerly by hand, ~36 µs with a Task;
-        # correctness first. From Python 3.12 the Task itself starts eagerly.)
-        state.running += 1
-        task = self._create_task(self._firing(state, frame, values, started), context=context)
-        if not task.done():  # an eager Task (3.12+) may be finished already
-            self._tasks.add(task)
-
-    async def _firing(
-        self,
-        state: TransitionState,
-        frame: Frame,
-        values: list[Any],
-        started: tuple[Coroutine[Any, Any, None], Any] | None,
-    ) -> None:
-        # The bookkeeping runs inside the firing's Task: cheaper than a done callback. The
-        # body's coroutine is made here, so a Task cancelled before it ran leaves none
-        # behind un-awaited.
-        try:
-            if started is None:
-                await state.fire(frame, values)  # type: ignore[misc]
-            else:
-                await resume(*started)
-        except asyncio.CancelledError:
-            if self._finished:  # cancel(): nothing more to do or send
-                raise
-            # An adapter let a CancelledError out: the frame gets an error, so the job
-            # still completes.
-            send_error(
-                self.ctx,
-                state.spec,
-                frame,
-                error_token(
-                    "CancelledError",
-                    f"Transition {state.spec.name} was cancelled while running frame {frame}",
-                    None,
-                    state.spec.node_id,
-                    self.ctx.this_site,
-                ),
-            )
-        except BaseException as e:  # generated bodies catch adapters' errors: this is a bug
-            self._internal_failure(e)
-            return
-        finally:
-            self._tasks.discard(asyncio.current_task())  # type: ignore[arg-type,unused-ignore]
-        if self._finished:
-            return
-        state.running -= 1
-        if state.running == 0 and state.nclosed == state.n and not state.finished:
-            self._finish(state)
-
-    def _sync_fallback(
-        self,
-        state: TransitionState,
-        frame: Frame,
-        coro: Coroutine[Any, Any, None],
-        yielded: Any,
-        context: contextvars.Context,
-    ) -> None:
-        # A sync-only body that yielded no future (never expected): finish it in a Task.
-        task = self._create_task(self._firing(state, frame, [], (coro, yielded)), context=context)
-        if not task.done():
-            self._tasks.add(task)
-
-    def _sync_firing_done(
-        self, state: TransitionState, frame: Frame, error: BaseException | None
-    ) -> None:
-        # What _firing does after its body, for a firing run by SyncFirings.
-        if self._finished:
-            return
-        if isinstance(error, asyncio.CancelledError):
-            token = error_token(
-                "CancelledError",
-                f"Transition {state.spec.name} was cancelled while running frame {frame}",
-                None,
-                state.spec.node_id,
-                self.ctx.this_site,
-            )
-            send_error(self.ctx, state.spec, frame, token)
-        elif error is not None:
-            self._internal_failure(error)
-            return
-        state.running -= 1
-        if state.running == 0 and state.nclosed == state.n and not state.finished:
-            self._finish(state)
-
-    # -- stop ------------------------------------------------------------------------
-
-    def _close(self, state: TransitionState, i: int) -> None:
-        if state.closed[i]:
-            self.logger.warning(
-                "Place %s of site %s received the stop frame twice",
-                state.spec.inputs[i],
-                self.ctx.this_site,
-            )
-            return
-        state.closed[i] = True
-        state.nclosed += 1
-        if state.nclosed == state.n and state.running == 0 and not state.finished:
-            self._finish(state)
-
-    def _finish(self, state: TransitionState) -> None:
-        state.finished = True
-        for frame, token in state.take_incomplete_frames(self.ctx.this_site):
-            send_error(self.ctx, state.spec, frame, token)
-        send_stop(self.ctx, state.spec)
-        self._nfinished += 1
-        if self._nfinished == len(self._states):
-            self._end(None)
+        self.ready(state, frame, [p.pop(frame) for p in state.places])

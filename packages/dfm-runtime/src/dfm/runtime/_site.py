@@ -81,6 +81,11 @@ class Site:
         return self
 
     @property
+    def cache_config(self) -> CacheConfig:
+        """Where :meth:`cache_storage` points."""
+        return self._cache_config
+
+    @property
     def site_name(self) -> str:
         """This site's name."""
         return self._dfm_context.this_site

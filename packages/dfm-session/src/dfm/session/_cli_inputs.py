@@ -235,7 +235,6 @@ def parse_params(text: str) -> Any:
     sets = params if isinstance(params, list) else [params]
     if not all(isinstance(s, dict) for s in sets):
         raise CliError(
-            f"--params must be a JSON object (one parameter set) or a list of objects, not "
-            f"{text!r}"
+            f"--params must be a JSON object (one parameter set) or a list of objects, not {text!r}"
         )
     return params

@@ -125,9 +125,7 @@ class Progress:
         interval: Seconds between updates.
     """
 
-    def __init__(
-        self, frames: int, out: TextIO, delay: float = 1.0, interval: float = 0.5
-    ) -> None:
+    def __init__(self, frames: int, out: TextIO, delay: float = 1.0, interval: float = 0.5) -> None:
         """Not started; call :meth:`start`."""
         self._frames = frames
         self._out = out

@@ -29,7 +29,8 @@ __all__ = ["RESERVED_PROVIDER_NAMES", "build_sites"]
 RESERVED_PROVIDER_NAMES = frozenset(
     {
         "site", "site_name", "dfm_context", "federation_name", "api_version", "impl_args",
-        "cache_storage", "secret_for_key", "telemetry_span", "providers", "ThisSite", "Site",
+        "cache_storage", "cache_config", "secret_for_key", "telemetry_span", "providers",
+        "ThisSite", "Site",
         "Provider", "Any", "inspect", "logging",
     }
 )  # fmt: skip

@@ -1,46 +1,72 @@
 """NetIR → the Python source of a site net module (``class ThisNet(Net)``).
 
 The generated module is the hot path of a job, so it is plain and small: metadata as
-``TransitionSpec``/``SendSpec`` tuples the runner reads, and one ``async def t<k>_fire``
-per transition with a body, which calls the adapters in order and then sends. Output is
-deterministic: the same NetIR gives the same text.
+``TransitionSpec``/``SendSpec``/``BlockSpec`` tuples the runner reads, one ``async def
+t<k>_fire`` per operation transition (its adapter calls, then its sends) and one ``def
+t<k>_cond`` per If condition. Block transitions (fan-out, scatter, collect, cache) are
+run by the runtime from their spec. The module uses only public names of the runtime.
+Output is deterministic: the same NetIR gives the same text.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
-import keyword
-from typing import Any
 
 from dfm.api import DecodePolicy
 from dfm.irgen import (
-    AdapterCall,
+    AckValue,
+    CacheLookup,
+    CacheWrite,
+    Collect,
+    Condition,
     DoneValue,
+    ElementValue,
+    FanOut,
     FlowValue,
     LiteralValue,
     NetIR,
     PlaceValue,
+    ResultValue,
+    Scatter,
     StmtValue,
     StopValue,
     TokenSend,
     Transition,
 )
 
-from ._discovery import DISCOVERY_RUNTIME_NAMES, DISCOVERY_STATEMENTS, discovery_expr
+from ._bodies import Module, cond_method, const, fire_method, input_index
+from ._discovery import DISCOVERY_RUNTIME_NAMES, DISCOVERY_STATEMENTS
 from ._validate import validate_netir
 
 RUNTIME = "dfm.runtime"
 """The module the generated code imports its base classes from."""
 
 _RUNTIME_NAMES = (
-    "FLOW, STOP_TOKEN, DecodePolicy, FlowInfo, Net, SendSpec, TransitionSpec, decode_literal, "
-    "done_value, select"
+    "FLOW",
+    "PLAIN_TYPES",
+    "STOP_TOKEN",
+    "BlockSpec",
+    "DecodePolicy",
+    "FlowInfo",
+    "Net",
+    "SendSpec",
+    "TransitionSpec",
+    "decode_literal",
+    "done_value",
+    "is_stream",
+    "select",
 )
 
-
-def _is_name(text: str) -> bool:
-    return text.isidentifier() and not keyword.iskeyword(text)
+# What each kind of transition may send (an operation: everything but block values).
+_SENDS: dict[str | None, tuple[type, ...]] = {
+    None: (StmtValue, PlaceValue, LiteralValue, FlowValue, StopValue, DoneValue),
+    "fan_out": (ElementValue, ResultValue, DoneValue),
+    "scatter": (ResultValue, FlowValue, DoneValue),
+    "collect": (DoneValue, AckValue),
+    "cond": (PlaceValue, LiteralValue, FlowValue, DoneValue),
+    "cache_lookup": (ResultValue, FlowValue),
+    "cache_write": (ResultValue, DoneValue),
+}
 
 
 def _docstring(text: str, indent: str = "") -> str:
@@ -54,202 +80,108 @@ def _docstring(text: str, indent: str = "") -> str:
     return f'{indent}"""{first}\n\n{body}\n{indent}"""'
 
 
-def _comment(text: str) -> str:
-    """A one-line comment: ``ascii()`` escapes every line break and control character."""
-    return "# " + ascii(text)[1:-1]
-
-
 def _tuple(items: list[str]) -> str:
     if len(items) == 1:
         return f"({items[0]},)"
     return f"({', '.join(items)})"
 
 
-def _tagged_literal(value: Any, where: str) -> str:
-    """A tagged value as Python source (via JSON, so only plain literals appear)."""
-    try:
-        plain = json.loads(json.dumps(list(value), allow_nan=False))
-    except (TypeError, ValueError) as e:
-        raise ValueError(f"{where}: the literal {value!r:.80} is not a JSON tagged value") from e
-    if not (isinstance(plain, list) and len(plain) == 2 and isinstance(plain[0], str)):
-        raise ValueError(f"{where}: {value!r:.80} is not a (tag, json) tagged value")
-    return repr(tuple(plain))
-
-
-class _Module:
-    """Collects the module-level literals while transitions are rendered."""
-
-    def __init__(self, site: str) -> None:
-        self.site = site
-        self.literals: list[str] = []  # source lines
-        self.count = 0
-
-    def literal(self, tagged: Any, comment: str) -> str:
-        name = f"_L{self.count}"
-        self.count += 1
-        self.literals.append(_comment(comment))
-        value = _tagged_literal(tagged, comment)
-        where = f"Site {self.site!r} refuses the literal of {comment}"
-        self.literals.append(f"{name} = decode_literal({value}, _POLICY, {where!r})")
-        return name
-
-
-def _const(module: _Module, data: Any, where: str) -> str:
-    if isinstance(data, FlowValue):
-        return "FLOW" if data.hint is None else f"FlowInfo(hint={data.hint!r})"
-    if isinstance(data, StopValue):
-        return "STOP_TOKEN"
-    if isinstance(data, LiteralValue):
-        return module.literal(data.value, where)
-    raise AssertionError(data)
-
-
-def _send_spec(module: _Module, t: Transition, send: TokenSend, where: str) -> str:
+def _send_spec(module: Module, t: Transition, send: TokenSend, where: str) -> str:
     args = [repr(send.site), repr(send.place)]
     if send.is_yield:
         args.append("is_yield=True")
     if send.node_id is not None:
         args.append(f"node_id={send.node_id!r}")
+    if send.guarded:
+        args.append("guarded=True")
     data = send.data
     if isinstance(data, StmtValue) and not t.body:
         raise ValueError(f"{where}: statement {data.stmt_id!r} is not computed before use")
     if isinstance(data, PlaceValue):
-        args.append(f"index={_input_index(t, data.place, where)}")
+        args.append(f"index={input_index(t, data.place, where)}")
     elif isinstance(data, DoneValue):
         args.append("done=True")
+        if data.only_errors:
+            args.append("quiet=True")
+    elif isinstance(data, ResultValue):
+        args.append("result=True")
+    elif isinstance(data, ElementValue):
+        args.append("elements=True")
+    elif isinstance(data, AckValue):
+        args.append("ack=True")
     elif not isinstance(data, StmtValue) and not t.body:
-        args.append(f"value={_const(module, data, where)}")
-    if isinstance(data, (PlaceValue, StmtValue)) and data.sel is not None:
+        args.append(f"value={const(module, data, where)}")
+    if isinstance(data, (PlaceValue, StmtValue, ResultValue)) and data.sel is not None:
         args.append(f"sel={data.sel!r}")
         if data.issubs is not None:
             args.append(f"issubs={data.issubs!r}")
     return f"SendSpec({', '.join(args)})"
 
 
-def _input_index(t: Transition, place: str, where: str) -> int:
-    for i, p in enumerate(t.inputs):
-        if p.name == place:
-            return i
-    raise ValueError(f"{where}: place {place!r} is not an input of transition {t.name!r}")
-
-
-def _selected(expr: str, sel: int | str | None, issubs: bool | None) -> str:
-    if sel is None:
-        return expr
-    if issubs is True:
-        return f"{expr}[{sel!r}]"
-    if issubs is False:
-        return f"getattr({expr}, {sel!r})"
-    return f"select({expr}, {sel!r})"
-
-
-def _value_expr(t: Transition, data: Any, stmts: dict[str, str], where: str) -> str:
-    if isinstance(data, StmtValue):
-        if data.stmt_id not in stmts:
-            raise ValueError(f"{where}: statement {data.stmt_id!r} is not computed before use")
-        return stmts[data.stmt_id]
-    if isinstance(data, PlaceValue):
-        return f"data[{_input_index(t, data.place, where)}]"
-    raise AssertionError(data)
-
-
-def _call(call: AdapterCall, t: Transition, module: _Module, stmts: dict[str, str]) -> str:
-    where = f"transition {t.name!r}, node {call.node_id!r} ({call.adapter})"
-    method = call.method_name
-    if not _is_name(method):
-        raise ValueError(f"{where}: {method!r} is not a valid method name")
-    target = "site"
-    if call.provider is not None:
-        if not _is_name(call.provider):
-            raise ValueError(f"{where}: provider {call.provider!r} is not a valid attribute")
-        target = f"site.{call.provider}"
-    params: dict[str, str] = {}
-    for name, tagged in call.literal_params.items():
-        params[name] = module.literal(tagged, f"{where}, parameter {name!r}")
-    for name, ref in call.stmt_params.items():
-        expr = _value_expr(t, ref, stmts, where)
-        params[name] = _selected(expr, ref.sel, ref.issubs)
-    plain = [f"{n}={params[n]}" for n in sorted(params) if _is_name(n)]
-    odd = [f"{n!r}: {params[n]}" for n in sorted(params) if not _is_name(n)]
-    if odd:
-        plain.append("**{" + ", ".join(odd) + "}")
-    if call.is_async:
-        return f"await {target}.{method}({', '.join(plain)})"
-    return f"await self._run_sync({', '.join([f'{target}.{method}', *plain])})"
-
-
-def _fire_method(module: _Module, k: int, t: Transition) -> list[str]:
-    stmts: dict[str, str] = {}
-    calls: list[tuple[Any, str, str, str]] = []
-    for stmt in t.body:
-        if isinstance(stmt, AdapterCall):
-            expr, comment = _call(stmt, t, module, stmts), f"{stmt.stmt_id}: {stmt.adapter}"
-        elif isinstance(stmt, DISCOVERY_STATEMENTS):
-            expr, comment = discovery_expr(stmt, t.name, module.literal, stmts)
-        else:
-            raise ValueError(
-                f"Transition {t.name!r}: this runtime cannot execute {type(stmt).__name__}"
-            )
-        var = f"v{len(stmts)}"
-        if stmt.stmt_id in stmts:
-            raise ValueError(f"Transition {t.name!r}: statement {stmt.stmt_id!r} defined twice")
-        stmts[stmt.stmt_id] = var
-        calls.append((stmt, var, expr, comment))
-    lines = [
-        f"    async def t{k}_fire(self, frame, data):",
-        "        " + _comment(f"{t.name}: inputs {', '.join(p.name for p in t.inputs)}"),
-        "        site = self.site",
-    ]
-    # An advice report belongs to no node; its (never expected) failure is the site's.
-    ids = [getattr(c, "node_id", None) for c, _, _, _ in calls]
-    track = len(set(ids)) > 1
-    if track:
-        lines.append(f"        node = {ids[0]!r}")
-    lines.append("        try:")
-    for i, (_, var, expr, comment) in enumerate(calls):
-        if track and i:
-            lines.append(f"            node = {ids[i]!r}")
-        lines.append(f"            {var} = {expr}  {_comment(comment)}")
-    node = "node" if track else repr(ids[0])
-    lines += [
-        # Any exception of an adapter ends this frame only (SystemExit, KeyboardInterrupt
-        # and custom BaseExceptions too); _fail re-raises a cancellation of the firing.
-        "        except BaseException as e:",
-        f"            self._fail({k}, frame, {node}, e)",
-        "            return",
-    ]
-    if t.sends:
-        lines.append("        send = self.ctx.send")
-    done = any(isinstance(send.data, DoneValue) for send in t.sends)
-    if done and not isinstance(t.sends[-1].data, DoneValue):
-        raise ValueError(f"Transition {t.name!r}: the report to the status must be its last send")
-    if done:
-        # The report to the status transition carries the errors of the sends before it.
-        lines.append("        errors = (")
+def _check_kind(netir: NetIR, t: Transition) -> None:
+    """The structure each block kind needs (a NetIR is untrusted input)."""
+    where = f"Transition {t.name!r}"
+    block = t.block
+    kind = block.kind if block is not None else None
+    if block is not None and t.body:
+        raise ValueError(f"{where}: a {kind} transition has no body")
+    if t.guard is not None and (block is not None or not t.body):
+        raise ValueError(f"{where}: only an operation's transition can hold a fused If")
+    allowed = _SENDS[kind]
     for send in t.sends:
-        where = f"transition {t.name!r}, send to {send.site}/{send.place}"
-        data = send.data
-        if isinstance(data, DoneValue):
-            lines.append("        )")
-            value = "done_value(errors)"
-        elif isinstance(data, (StmtValue, PlaceValue)):
-            value = _value_expr(t, data, stmts, where)
-        else:
-            value = _const(module, data, where)
-        args = [repr(send.site), repr(send.place), "frame", value]
-        if send.is_yield:
-            args.append("is_yield=True")
-        if send.node_id is not None:
-            args.append(f"node_id={send.node_id!r}")
-        if isinstance(data, (StmtValue, PlaceValue)) and data.sel is not None:
-            args.append(f"sel={data.sel!r}")
-            if data.issubs is not None:
-                args.append(f"issubs={data.issubs!r}")
-        if done and not isinstance(data, DoneValue):
-            lines.append(f"            send({', '.join(args)}),")
-        else:
-            lines.append(f"        send({', '.join(args)})")
-    return lines
+        if not isinstance(send.data, allowed):
+            what = f"a {kind} transition" if kind else "an operation"
+            raise ValueError(f"{where}: {what} cannot send {send.data.kind!r}")
+        if send.is_yield and isinstance(send.data, (ElementValue, AckValue, DoneValue)):
+            raise ValueError(f"{where}: {send.data.kind!r} cannot go to the application")
+    depths = [p.depth for p in t.inputs]
+    deeper = [p.name for p in t.inputs if p.depth > t.depth]
+    if isinstance(block, Scatter):
+        if t.depth < 1 or depths != [t.depth - 1]:
+            raise ValueError(f"{where}: a scatter has one input, one level above it")
+    elif isinstance(block, Collect):
+        if any(d not in (t.depth, t.depth + 1) for d in depths) or t.depth not in depths:
+            raise ValueError(
+                f"{where}: a collect's inputs are its outcome (depth {t.depth}) and the "
+                f"reports of its elements (depth {t.depth + 1})"
+            )
+    elif isinstance(block, FanOut):
+        ack = [block.ack] if block.ack is not None else []
+        if deeper != ack:
+            raise ValueError(f"{where}: only a fan-out's acks come from one level deeper")
+        if ack and next(p.depth for p in t.inputs if p.name == block.ack) != t.depth + 1:
+            raise ValueError(f"{where}: acks come from one level deeper")
+    elif deeper:
+        raise ValueError(f"{where}: input {deeper[0]!r} is deeper than the transition")
+    if isinstance(block, CacheLookup):
+        for send in t.sends:
+            if isinstance(send.data, ResultValue) and send.site != netir.site:
+                raise ValueError(f"{where}: a cache lookup's outcome stays on its site")
+
+
+def _block_spec(module: Module, t: Transition, where: str) -> str:
+    block = t.block
+    if isinstance(block, FanOut):
+        ack = input_index(t, block.ack, where) if block.ack is not None else -1
+        seq = input_index(t, block.seq, where)
+        return f"BlockSpec(kind='fan_out', seq={seq}, sequential={block.sequential!r}, ack={ack})"
+    if isinstance(block, (Scatter, Collect, Condition)):
+        return f"BlockSpec(kind={block.kind!r})"
+    if isinstance(block, CacheLookup):
+        if isinstance(block.key, PlaceValue):
+            if block.key.sel is not None:
+                raise ValueError(f"{where}: a cache key is selected by its sender")
+            return f"BlockSpec(kind='cache_lookup', key={input_index(t, block.key.place, where)})"
+        literal = module.literal(block.key.value, f"{where}, cache key")
+        return f"BlockSpec(kind='cache_lookup', key_value={literal})"
+    if isinstance(block, CacheWrite):
+        lookup = input_index(t, block.lookup, where)
+        if isinstance(block.value, PlaceValue):
+            value = input_index(t, block.value.place, where)
+            return f"BlockSpec(kind='cache_write', lookup={lookup}, value={value})"
+        literal = module.literal(block.value.value, f"{where}, cached value")
+        return f"BlockSpec(kind='cache_write', lookup={lookup}, literal={literal})"
+    raise AssertionError(block)
 
 
 def _policy_source(policy: DecodePolicy) -> str:
@@ -269,9 +201,10 @@ def generate_net_source(
     """The Python source of the net module of ``netir``.
 
     The NetIR is checked first (:func:`validate_netir`): the source holds received
-    names only as checked identifiers or through ``repr()``. Literal parameters are
-    decoded once, when the module is imported, under the site's decode policy; a
-    literal the policy refuses makes the import fail with the reason.
+    names only as checked identifiers or through ``repr()``. Literal parameters (and
+    literal cache keys, cached values and condition operands) are decoded once, when
+    the module is imported, under the site's decode policy; a literal the policy
+    refuses makes the import fail with the reason.
 
     Args:
         netir: The site's net.
@@ -282,19 +215,25 @@ def generate_net_source(
     Raises:
         NetIRRefused: A name in the NetIR breaks its rule.
         ValueError: The NetIR holds something this generator cannot express (an unknown
-            statement, a reference to an undefined statement or place, a bad name).
+            statement, a reference to an undefined statement or place, a bad name, a
+            block transition of the wrong shape).
     """
     validate_netir(netir)
-    module = _Module(netir.site)
+    module = Module(netir.site)
     specs: list[str] = []
     methods: list[list[str]] = []
     for k, t in enumerate(netir.transitions):
-        fire = None
+        _check_kind(netir, t)
+        where = f"transition {t.name!r}"
+        fire = cond = None
         eager = False
         if t.body:
             fire = f"t{k}_fire"
-            methods.append(_fire_method(module, k, t))
+            methods.append(fire_method(module, k, t))
             eager = not any(getattr(s, "is_async", True) for s in t.body)
+        if isinstance(t.block, Condition):
+            cond = f"t{k}_cond"
+            methods.append(cond_method(module, k, t, t.block.expr))
         sends = [
             _send_spec(module, t, s, f"transition {t.name!r}, send to {s.site}/{s.place}")
             for s in t.sends
@@ -309,9 +248,16 @@ def generate_net_source(
             "            ),",
             f"            fire={fire!r},",
             f"            eager={eager!r},",
-            "        ),",
         ]
-        specs += spec
+        if t.depth:
+            spec.append(f"            depth={t.depth!r},")
+        if any(p.depth != t.depth for p in t.inputs):
+            spec.append(f"            input_depths={_tuple([repr(p.depth) for p in t.inputs])},")
+        if t.block is not None:
+            spec.append(f"            block={_block_spec(module, t, where)},")
+        if cond is not None:
+            spec.append(f"            cond={cond!r},")
+        specs += [*spec, "        ),"]
     external = ", ".join(
         f"{name!r}: {_tuple([repr(p) for p in places])}" for name, places in netir.external.items()
     )
@@ -322,13 +268,15 @@ def generate_net_source(
         f"NetIR fingerprint: {netir.fingerprint}\n"
         "Generated by dfm.runtime.codegen, do not edit."
     )
-    names = _RUNTIME_NAMES
+    names = list(_RUNTIME_NAMES)
     if any(isinstance(s, DISCOVERY_STATEMENTS) for t in netir.transitions for s in t.body):
-        names = f"{_RUNTIME_NAMES}, {DISCOVERY_RUNTIME_NAMES}"
+        names += [n.strip() for n in DISCOVERY_RUNTIME_NAMES.split(",")]
     out = [
         _docstring(header),
         "",
-        f"from {runtime_module_name} import {names}",
+        f"from {runtime_module_name} import (",
+        *(f"    {name}," for name in names),
+        ")",
         "",
     ]
     if module.literals:

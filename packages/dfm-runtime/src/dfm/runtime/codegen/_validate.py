@@ -238,7 +238,8 @@ def _walk(value: Any, path: str) -> Iterator[tuple[str, Any, Callable[[Any], Non
                         yield f"{where}[{key!r:.60}]", sub, item_rule
                     else:
                         yield from _walk(sub, f"{where}[{key!r:.60}]")
-            elif name in _FIELDS:
+            elif name in _FIELDS and not isinstance(item, BaseModel):
+                # (a block's or a condition's ``value`` is a model: walked below)
                 yield where, item, _FIELDS[name]
             else:
                 yield from _walk(item, where)

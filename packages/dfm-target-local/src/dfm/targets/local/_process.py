@@ -29,8 +29,7 @@ _HUGE_PAGES = "glibc.malloc.hugetlb=1"
 
 
 def site_process_environment(environ: Mapping[str, str]) -> dict[str, str]:
-    """The environment of a site process: the application's, telemetry on there iff on
-    here, plus glibc's huge pages."""
+    """A site process's environment: the application's, telemetry as here, huge pages."""
     env = child_environment(environ) or dict(environ)
     tunables = env.get("GLIBC_TUNABLES", "")
     if "glibc.malloc.hugetlb" not in tunables:
