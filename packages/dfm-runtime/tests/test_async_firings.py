@@ -129,3 +129,18 @@ async def test_many_quick_calls_in_one_worker_keep_their_order(make_federation, 
     await h.run([{"x": 3 * i + 1} for i in range(n)])  # never suspends
     yields = [r.frame for r in h.received if r.place == "yield"]
     assert yields == [Frame.start_frame(i) for i in range(n)]
+
+
+async def test_a_bookkeeping_failure_fails_the_runner_instead_of_hanging(
+    make_federation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dfm.runtime import NetRunner
+
+    def broken(self, state, frame, error):  # type: ignore[no-untyped-def]
+        raise RuntimeError("bookkeeping bug")
+
+    monkeypatch.setattr(NetRunner, "_body_done", broken)
+    fed = make_federation({"app": SITE})
+    h = Harness({"app": one_op_net(fed, "ops.Var")})
+    with pytest.raises(RuntimeError, match="bookkeeping bug"):
+        await h.run([{"x": 1}, {"x": 2}], timeout=5)

@@ -39,18 +39,21 @@ class AsyncFirings:
         create_task: Makes a Task of the runner (named after it, so ``cancel()`` finds it).
         done: ``done(state, frame, error)`` once a firing's body ended (error: what left
             it, e.g. a ``CancelledError``, else None).
+        failed: Called with an exception of ``done`` itself (a bug of the runner).
     """
 
-    __slots__ = ("_create_task", "_done", "_backlog", "_working")
+    __slots__ = ("_create_task", "_done", "_failed", "_backlog", "_working")
 
     def __init__(
         self,
         create_task: Callable[..., asyncio.Task[Any]],
         done: Callable[[Any, Any, BaseException | None], None],
+        failed: Callable[[BaseException], None],
     ) -> None:
         """No firings yet."""
         self._create_task = create_task
         self._done = done
+        self._failed = failed
         self._backlog: deque[tuple[Any, Any, Any, contextvars.Context]] = deque()
         self._working = False
 
@@ -66,33 +69,46 @@ class AsyncFirings:
         self._backlog.clear()
 
     async def _work(self) -> None:
+        try:
+            await self._run_backlog()
+        except asyncio.CancelledError:
+            raise  # the runner's end: nothing more runs
+        except BaseException as e:  # the runner's bookkeeping failed: a bug
+            self._failed(e)
+
+    async def _run_backlog(self) -> None:
         backlog, done = self._backlog, self._done
         turn = 0
-        while backlog:
-            if turn == _TURN:
-                turn = 0
-                await _sleep0()
-                continue
-            turn += 1
-            state, frame, values, context = backlog.popleft()
-            try:
-                coro = state.fire(frame, values)
-                yielded = context.run(coro.send, None)
-            except StopIteration:
-                done(state, frame, None)
-                continue
-            except BaseException as e:  # a cancellation, or a bug: the runner decides
-                done(state, frame, e)
-                continue
-            # The firing suspended: this Task is its own from now on.
-            self._working = bool(backlog)
-            if backlog:
-                self._create_task(self._work())
-            error: BaseException | None = None
-            try:
-                await resume(coro, yielded, context)
-            except BaseException as e:
-                error = e
-            done(state, frame, error)
-            return
+        try:
+            while backlog:
+                if turn == _TURN:
+                    turn = 0
+                    await _sleep0()
+                    continue
+                turn += 1
+                state, frame, values, context = backlog.popleft()
+                try:
+                    coro = state.fire(frame, values)
+                    yielded = context.run(coro.send, None)
+                except StopIteration:
+                    done(state, frame, None)
+                    continue
+                except BaseException as e:  # a cancellation, or a bug: the runner decides
+                    done(state, frame, e)
+                    continue
+                # The firing suspended: this Task is its own from now on, and another one
+                # takes the waiting firings.
+                self._working = bool(backlog)
+                if backlog:
+                    self._create_task(self._work())
+                error: BaseException | None = None
+                try:
+                    await resume(coro, yielded, context)
+                except BaseException as e:
+                    error = e
+                done(state, frame, error)
+                return
+        except BaseException:
+            self._working = False  # this Task still held the backlog: let a new one start
+            raise
         self._working = False

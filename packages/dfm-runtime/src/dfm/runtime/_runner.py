@@ -137,7 +137,7 @@ class NetRunner(Firings):
         self._site_run: SiteRun | None = None
         self._cache: Any = None
         self._sync = SyncFirings(self._body_done, self._sync_fallback, self._internal_failure)
-        self._async = AsyncFirings(self._new_task, self._body_done)
+        self._async = AsyncFirings(self._new_task, self._body_done, self._internal_failure)
         ctx._attach(self._deliver)
 
     # -- lifecycle -------------------------------------------------------------------

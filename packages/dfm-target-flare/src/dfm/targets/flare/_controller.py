@@ -362,9 +362,7 @@ class ServiceController(Controller):  # type: ignore[misc]  # NVFLARE is untyped
             # One aux request per site, in parallel (NVFLARE 2.9's multicast_aux_requests
             # fails on the server: broadcast_multi_requests() takes no abort_signal).
             futures = {
-                site: self._pool.submit(
-                    self._create_on, site, job, homesite, netir, force, trace
-                )
+                site: self._pool.submit(self._create_on, site, job, homesite, netir, force, trace)
                 for site, netir in remote.items()
             }
             for site, future in futures.items():
