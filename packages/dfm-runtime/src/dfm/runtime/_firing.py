@@ -111,7 +111,7 @@ class Firings:
         kind = state.kind
         if kind == "cache_write":
             if self._blocks[id(state)].ready(frame, values):
-                self._start(state, frame, values, None, self._context.copy())
+                self._start(state, frame, values, self._context.copy())
             return
         if len(values) == 1:
             special = values[0]
@@ -152,7 +152,7 @@ class Firings:
         # starts eagerly; before, AsyncFirings runs them in a shared worker Task until one
         # suspends (that one keeps the Task): no Task for bodies that never wait.
         if _EAGER_TASKS:
-            self._start(state, frame, values, None, context)
+            self._start(state, frame, values, context)
         else:
             self._count_start(state, frame)
             self._async.fire(state, frame, values, context)
@@ -190,15 +190,10 @@ class Firings:
             self.finish(state)
 
     def _start(
-        self,
-        state: TransitionState,
-        frame: Frame,
-        values: list[Any],
-        started: tuple[Coroutine[Any, Any, None], Any] | None,
-        context: contextvars.Context,
+        self, state: TransitionState, frame: Frame, values: list[Any], context: contextvars.Context
     ) -> None:
         self._count_start(state, frame)
-        self._create_task(self._firing(state, frame, values, started), context=context)
+        self._create_task(self._firing(state, frame, values, None), context=context)
 
     async def _firing(
         self,
