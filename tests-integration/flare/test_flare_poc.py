@@ -229,6 +229,57 @@ def test_reattach_from_another_process(session: Any, flare_federation: Any) -> N
     assert len(everything) == 2 * 3 + 1
 
 
+SENDER_SCRIPT = """
+import json, os, sys, threading
+sys.path.insert(0, {root!r})
+sys.path.insert(0, {here!r})
+from test_flare_poc import clients_pipeline
+from dfm.session import Session
+session = Session("meteo", "app", target="flare", workspace={ws!r})
+session.connect()
+first = threading.Event()
+def show(*a):
+    print(json.dumps([str(a[2]), a[3], a[4] if isinstance(a[4], float) else None]), flush=True)
+    first.set()
+job = session.execute(session.prepare(clients_pipeline()), [{params!r}], autostop=False,
+                      default_callback=show)
+print("JOB", job.job_id, flush=True)
+assert first.wait(60)  # frame [0] went through: its input reached the sites
+os._exit(0)  # gone without the stop frame: the job waits for more input
+"""
+
+
+def test_a_handle_reattached_from_another_process_sends_more_input(
+    session: Any, flare_federation: Any
+) -> None:
+    from dfm.session import JobStatus
+
+    script = SENDER_SCRIPT.format(
+        root=str(flare_federation.root),
+        here=str(Path(__file__).parent),
+        ws=str(flare_federation.workspace),
+        params=CITIES[0],
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    job_id = next(line.split()[1] for line in out.stdout.splitlines() if line.startswith("JOB "))
+    received, collect = collector()
+    job = session.reattach(job_id, default_callback=collect)
+    assert job.was_found, out.stderr[-3000:]
+    assert job.get_status() == JobStatus.RUNNING, job.errors
+    job.send_input_params([{"north_city": "tromso", "south_city": "malaga"}])
+    job.send_stop_frame()
+    assert job.wait_until_finished(timeout=60)
+    assert job.get_status() == JobStatus.FINISHED, job.errors
+    frames = {(str(f), p) for _, f, p, _ in received}
+    assert ("[1]", "north_mean") in frames and ("[1]", "south_mean") in frames, frames
+    assert ("stop", STATUS_PLACE_NAME) in frames, frames
+    with pytest.raises(ValueError, match="stop frame"):
+        job.send_input_params([CITIES[0]])
+
+
 def test_unknown_job_reattach(session: Any) -> None:
     from dfm.session import JobStatus
 

@@ -1,16 +1,19 @@
 """DFM on a real NVIDIA FLARE POC (server + north + south on 127.0.0.1): start-up, latency, rate.
 
-Usage: python tools/bench/bench_flare.py [--rounds N] [--keep DIR]
+Usage: python tools/bench/bench_flare.py [--rounds N] [--keep DIR] [--telemetry]
 
 Starts its own POC of the meteo example in a scratch directory (free port, scratch HOME),
 measures, stops it, and prints each goal beside its number; exits 1 on a miss. Skips (exit
-0) when nvflare is not installed.
+0) when nvflare is not installed. ``--telemetry`` measures the same with telemetry on
+everywhere: the sites forward their spans to the application, which exports them to an
+OTLP receiver in this process.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import shutil
 import socket
 import statistics
@@ -42,17 +45,38 @@ def free_port() -> int:
 
 
 def pipelines() -> dict[str, Any]:
+    """A one-site job, and the same plus a client -> client hop (the readings are kept on
+    their site: only the summary crosses)."""
     from meteo.fed.api.data import LoadReadings
-    from meteo.fed.api.stats import Summarize
+    from meteo.fed.api.stats import Merge, Summarize
 
     from dfm.api import Pipeline, PlaceParam, Yield
 
-    with Pipeline(name="one-site") as local:
-        Yield(value=LoadReadings(city=PlaceParam(place="city"), days=1, site="north"), place="r")
-    with Pipeline(name="hop") as hop:
+    def summary() -> Any:
         readings = LoadReadings(city=PlaceParam(place="city"), days=1, site="north")
-        Yield(value=Summarize(readings=readings, site="south")["mean"], place="r")
+        return Summarize(readings=readings, site="north")
+
+    with Pipeline(name="one-site") as local:
+        Yield(value=summary()["mean"], place="r")
+    with Pipeline(name="hop") as hop:
+        north = summary()
+        Yield(value=Merge(first=north, second=north, site="south")["mean"], place="r")
     return {"local": local, "hop": hop}
+
+
+def write_config(work: Path) -> Path:
+    """The meteo example's config, with ``stats.Merge`` on ``south`` too (for the hop)."""
+    import yaml
+
+    path = work / "meteo.dfm.yaml"
+    config = yaml.safe_load(path.read_text(encoding="utf-8"))
+    config["sites"]["south"]["interface"]["#/operations/stats.Merge"] = {
+        "adapter": "meteo.lib.adapters.Merge",
+        "args": "from-operation",
+        "compute_cost": {"fixed_time": 0.001, "fixed_size": 200},
+    }
+    path.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True), "utf-8")
+    return path
 
 
 def timed_job(session: Any, prepared: Any, params: Any, options: Any = None) -> tuple[float, float]:
@@ -77,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--keep", type=Path, default=None, help="keep the scratch dir here")
+    parser.add_argument("--telemetry", action="store_true", help="telemetry on at every site")
     args = parser.parse_args(argv)
     if importlib.util.find_spec("nvflare") is None:
         print("bench_flare: nvflare is not installed; skipped")
@@ -89,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     work = scratch / "meteo_example"
     shutil.rmtree(work, ignore_errors=True)
     shutil.copytree(EXAMPLE, work, ignore=shutil.ignore_patterns("fed", "__pycache__"))
-    config = work / "meteo.dfm.yaml"
+    config = write_config(work)
     subprocess.run(
         [
             sys.executable,
@@ -105,14 +130,25 @@ def main(argv: list[str] | None = None) -> int:
         timeout=120,
     )
     sys.path.insert(0, str(work))
-    poc = Poc(Workspace(scratch / "ws"), say=lambda line: None)
+    site_environment = None
+    receiver: Any = None
+    if args.telemetry:
+        from dfm.telemetry.testing import OtlpReceiver
+
+        site_environment = {"DFM_TELEMETRY": "1", "DFM_TELEMETRY_FORWARD": "app"}
+        receiver = OtlpReceiver(http=True).start()
+        os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"] = receiver.http_endpoint
+    poc = Poc(Workspace(scratch / "ws"), say=lambda line: None, site_environment=site_environment)
     results: dict[str, float] = {}
     try:
         poc.prepare(config, "app", free_port())
         started = time.perf_counter()
         poc.start(config, "app", timeout=300)
         results["poc start -> ready (s)"] = time.perf_counter() - started
-        with Session("meteo", "app", target="flare", workspace=str(scratch / "ws")) as session:
+        workspace = str(scratch / "ws")
+        with Session(
+            "meteo", "app", target="flare", workspace=workspace, telemetry=args.telemetry
+        ) as session:
             prepared = {k: session.prepare(p) for k, p in pipelines().items()}
             for _ in range(3):  # warm: code generated and cached on every site
                 timed_job(session, prepared["local"], {"city": "oslo"})
@@ -142,6 +178,12 @@ def main(argv: list[str] | None = None) -> int:
             results["per-job: submit -> finished (s)"] = total
     finally:
         poc.stop()
+        if receiver is not None:
+            from dfm.runtime import shutdown_telemetry
+
+            shutdown_telemetry(2.0)  # flushed while the receiver still listens
+            print(f"telemetry on: the receiver got {len(receiver.spans())} spans")
+            receiver.stop()
         if args.keep is None:
             shutil.rmtree(scratch, ignore_errors=True)
     missed = 0

@@ -87,11 +87,26 @@ def test_a_site_refuses_a_netir_for_another_site_or_invalid() -> None:
     from dfm.targets.flare._node import SiteNode
 
     node = SiteNode("north", "north", None, lambda d, e: True, logging.getLogger("t"))
-    assert "invalid NetIR" in (node.create("j", "app", "{not json", False) or "")
+    error = node.create("j", "app", "{not json", False) or ""
+    assert error.startswith("Site 'north' refuses the NetIR: it is not a valid NetIR")
     netir = '{"site": "south"}'
     error = node.create("j", "app", netir, False) or ""
-    assert "invalid NetIR" in error or "not 'north'" in error
+    assert error.startswith("Site 'north' refuses the NetIR")
+    assert not node.jobs
     node.close()
+
+
+def test_trace_context_from_a_request_is_checked() -> None:
+    from dfm.targets.flare._telemetry import trace_context_from
+
+    header = {"traceparent": "00-" + "1" * 32 + "-" + "2" * 16 + "-01"}
+    assert trace_context_from(header) == header
+    assert trace_context_from({}) is None
+    assert trace_context_from(None) is None
+    assert trace_context_from(["traceparent"]) is None
+    assert trace_context_from({"traceparent": 1}) is None
+    assert trace_context_from({"traceparent": "x" * 1000}) is None
+    assert trace_context_from({str(i): "v" for i in range(100)}) is None
 
 
 def test_refused_app_command_names_file_and_key(tmp_path: Path) -> None:

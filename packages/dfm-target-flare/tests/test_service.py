@@ -6,8 +6,9 @@ import logging
 import threading
 from typing import Any
 
+from dfm.api import Frame
 from dfm.targets.flare._service import JobRecord, JobTable
-from dfm.targets.flare._wire import APP, DONE, END, FAIL, PKG, Entry
+from dfm.targets.flare._wire import APP, DONE, END, FAIL, INJECT, PKG, Entry
 
 
 class App:
@@ -98,4 +99,25 @@ def test_cancel_marks_aborted_and_unknown_jobs_are_ignored() -> None:
     assert jobs.get("j").status == "ABORTED"  # type: ignore[union-attr]
     assert jobs.cancel("nope") is None
     jobs.to_app(Entry(PKG, "nope", "north", APP, 0, b""))
+    jobs.close()
+
+
+def test_the_table_notes_where_a_jobs_input_is() -> None:
+    jobs, _, _ = table()
+    jobs.add(JobRecord("j1", "app", ["north", "south"], "p"))
+
+    def inject(seq: int, frames: list[Frame], source: str = APP) -> Entry:
+        data = [[f.to_json(), {}] for f in frames]
+        return Entry(INJECT, "j1", source, "north", seq, data)
+
+    jobs.note_input([inject(0, [Frame.start_frame(0), Frame.start_frame(1)])])
+    record = jobs.get("j1")
+    assert record is not None
+    assert record.extra["next_frame"] == 2 and "stopped" not in record.extra
+    jobs.note_input([inject(0, [Frame.start_frame(0)])])  # a retried batch changes nothing
+    jobs.note_input([inject(1, [Frame.start_frame(7)], source="north")])  # not the app's
+    jobs.note_input([Entry(INJECT, "j1", APP, "north", 2, "garbage"), inject(3, [])])
+    assert record.extra["next_frame"] == 2
+    jobs.note_input([inject(4, [Frame.start_frame(2), Frame.stop_frame()])])
+    assert record.extra["next_frame"] == 3 and record.extra["stopped"] is True
     jobs.close()

@@ -87,3 +87,12 @@ def test_malformed_entries_are_refused() -> None:
     ):
         with pytest.raises(ValueError, match="not a DFM batch"):
             unpack(msgpack.packb(bad))
+
+
+def test_a_link_numbered_by_another_process_continues_there() -> None:
+    seq = Sequencer()
+    seq.start_at("j", "@app", "north", 5)
+    assert seq.entry("inject", "j", "@app", "north", None).seq == 5
+    seq.start_at("j", "@app", "north", 2)  # never back: numbers are never reused
+    assert seq.entry("inject", "j", "@app", "north", None).seq == 6
+    assert seq.entry("inject", "j", "@app", "south", None).seq == 0

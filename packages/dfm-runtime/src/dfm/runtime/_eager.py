@@ -26,11 +26,14 @@ def _wake(waiter: asyncio.Future[None], _: object) -> None:
         waiter.set_result(None)
 
 
-async def resume(coro: Coroutine[Any, Any, Any], yielded: Any) -> Any:
+async def resume(
+    coro: Coroutine[Any, Any, Any], yielded: Any, context: contextvars.Context | None = None
+) -> Any:
     """Drive ``coro`` to its end; ``yielded`` is what its last ``send`` produced.
 
     Cancelling the Task running this cancels the future ``coro`` waits on and throws
-    ``CancelledError`` into ``coro``, as for a coroutine run by a Task.
+    ``CancelledError`` into ``coro``, as for a coroutine run by a Task. With
+    ``context``, each step of ``coro`` runs in it (else in the Task's).
     """
     while True:
         error: BaseException | None = None
@@ -53,8 +56,10 @@ async def resume(coro: Coroutine[Any, Any, Any], yielded: Any) -> Any:
                     error = e
         else:
             error = RuntimeError(f"A transition body yielded {yielded!r}, which is not a future")
+        step = coro.send if error is None else coro.throw
+        arg = None if error is None else error
         try:
-            yielded = coro.send(None) if error is None else coro.throw(error)
+            yielded = step(arg) if context is None else context.run(step, arg)  # type: ignore[arg-type]
         except StopIteration as stop:
             return stop.value
 

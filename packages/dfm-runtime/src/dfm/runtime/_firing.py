@@ -18,6 +18,7 @@ from typing import Any
 from dfm.api import ErrorToken, Frame, SkipToken, describe_node
 
 from . import _telemetry
+from ._async_firings import AsyncFirings
 from ._context import DfmContext, error_token
 from ._eager import SyncFirings, resume
 from ._net import Net
@@ -49,6 +50,7 @@ class Firings:
     _nfinished: int
     _site_run: SiteRun | None
     _sync: SyncFirings
+    _async: AsyncFirings
 
     _net_class: type[Net]
 
@@ -118,7 +120,7 @@ class Firings:
         kind = state.kind
         if kind == "cache_write":
             if self._blocks[id(state)].ready(frame, values):
-                self._start(state, frame, values, None, self._context.copy())
+                self._start(state, frame, values, self._context.copy())
             return
         if len(values) == 1:
             special = values[0]
@@ -154,11 +156,15 @@ class Firings:
             self._count_start(state, frame)
             self._sync.fire(fire, state, frame, values, context)
             return
-        # Bodies calling async adapters start in their own Task, always: an adapter may use
-        # asyncio.timeout() or anyio from its first line. (One-op pipeline, Python 3.11:
-        # ~25 µs CPU per parameter set if started eagerly by hand, ~36 µs with a Task;
-        # correctness first. From Python 3.12 the Task itself starts eagerly.)
-        self._start(state, frame, values, None, context)
+        # Bodies calling async adapters run inside a real Task, always: an adapter may use
+        # asyncio.timeout() or anyio from its first line. From Python 3.12 the Task itself
+        # starts eagerly; before, AsyncFirings runs them in a shared worker Task until one
+        # suspends (that one keeps the Task): no Task for bodies that never wait.
+        if _EAGER_TASKS:
+            self._start(state, frame, values, context)
+        else:
+            self._count_start(state, frame)
+            self._async.fire(state, frame, values, context)
 
     def _decide(self, state: TransitionState, frame: Frame, values: list[Any]) -> None:
         cond = state.cond
@@ -195,15 +201,10 @@ class Firings:
             self.finish(state)
 
     def _start(
-        self,
-        state: TransitionState,
-        frame: Frame,
-        values: list[Any],
-        started: tuple[Coroutine[Any, Any, None], Any] | None,
-        context: contextvars.Context,
+        self, state: TransitionState, frame: Frame, values: list[Any], context: contextvars.Context
     ) -> None:
         self._count_start(state, frame)
-        self._create_task(self._firing(state, frame, values, started), context=context)
+        self._create_task(self._firing(state, frame, values, None), context=context)
 
     async def _firing(
         self,
@@ -256,10 +257,8 @@ class Firings:
         # A sync-only body that yielded no future (never expected): finish it in a Task.
         self._create_task(self._firing(state, frame, [], (coro, yielded)), context=context)
 
-    def _sync_firing_done(
-        self, state: TransitionState, frame: Frame, error: BaseException | None
-    ) -> None:
-        # What _firing does after its body, for a firing run by SyncFirings.
+    def _body_done(self, state: TransitionState, frame: Frame, error: BaseException | None) -> None:
+        # What _firing does after its body, for a firing run by SyncFirings or AsyncFirings.
         if self._finished:
             return
         if isinstance(error, asyncio.CancelledError):

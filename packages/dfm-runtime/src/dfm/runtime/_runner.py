@@ -29,6 +29,7 @@ from typing import Any
 from dfm.api import START_PLACE_NAME, Frame, SerializationError
 
 from . import _telemetry
+from ._async_firings import AsyncFirings
 from ._context import FLOW, DfmContext, error_token
 from ._eager import SyncFirings
 from ._firing import Firings
@@ -135,9 +136,8 @@ class NetRunner(Firings):
         self._trace_context = trace_context
         self._site_run: SiteRun | None = None
         self._cache: Any = None
-        self._sync = SyncFirings(
-            self._sync_firing_done, self._sync_fallback, self._internal_failure
-        )
+        self._sync = SyncFirings(self._body_done, self._sync_fallback, self._internal_failure)
+        self._async = AsyncFirings(self._new_task, self._body_done, self._internal_failure)
         ctx._attach(self._deliver, net_class.OPERATIONS)
 
     # -- lifecycle -------------------------------------------------------------------
@@ -263,6 +263,10 @@ class NetRunner(Firings):
         """Schedule ``fn(*args)`` on the runner's loop; callable from any thread."""
         self._require_loop().call_soon_threadsafe(fn, *args)
 
+    def _new_task(self, coro: Any) -> asyncio.Task[Any]:
+        # A Task of this runner (found by name on cancel) for AsyncFirings' workers.
+        return self._create_task(coro, context=self._context.copy())
+
     def _internal_failure(self, error: BaseException) -> None:
         if not self._finished:
             self.logger.error(
@@ -289,6 +293,7 @@ class NetRunner(Firings):
         if run is not None:
             run.end(error)
         self._sync.cancel()
+        self._async.cancel()
         done = self.done
         if not done.done():
             if error is None:

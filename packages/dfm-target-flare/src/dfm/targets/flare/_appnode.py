@@ -29,6 +29,7 @@ class AppNode(SiteNode):
         local: Handles entries for the application (yields of the homesite).
         site_done: Called with ``(job, site, error)`` when the homesite's part ends.
         logger: Where to log.
+        federation: The federation (the homesite refuses another one's NetIR).
     """
 
     def __init__(
@@ -38,9 +39,12 @@ class AppNode(SiteNode):
         local: Callable[[Entry], None],
         site_done: Callable[[str, str, str | None], None],
         logger: logging.Logger,
+        federation: str | None = None,
     ) -> None:
         """No job yet."""
-        super().__init__(APP, homesite, None, self._send_to_server, logger, local=local)
+        super().__init__(
+            APP, homesite, None, self._send_to_server, logger, local=local, federation=federation
+        )
         self._admin = admin
         self._site_done = site_done
         self._routes: dict[str, str] = {}

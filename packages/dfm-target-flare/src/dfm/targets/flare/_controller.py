@@ -41,6 +41,7 @@ from ._protocol import (
     Topic,
 )
 from ._service import JobRecord, JobTable
+from ._telemetry import start_site_telemetry, stop_site_telemetry, trace_context_from
 from ._wire import APP, DONE, FAIL, FINAL, STARTED, Entry, pack, unpack
 
 _LOG = logging.getLogger("dfm.targets.flare.server")
@@ -94,6 +95,8 @@ class ServiceController(Controller):  # type: ignore[misc]  # NVFLARE is untyped
         engine = fl_ctx.get_engine()
         self._engine = engine
         self._clients = sorted(c.name for c in engine.get_clients())
+        if self.server_site:
+            start_site_telemetry(self.server_site, _LOG)
         self._node = SiteNode(
             SERVER,
             self.server_site or None,
@@ -101,6 +104,7 @@ class ServiceController(Controller):  # type: ignore[misc]  # NVFLARE is untyped
             self._send_link,
             _LOG,
             local=self._local,
+            federation=self.federation or None,
         )
         self._table = JobTable(self._push, _LOG, self._cancel_on)
         for topic, handler in {
@@ -149,6 +153,8 @@ class ServiceController(Controller):  # type: ignore[misc]  # NVFLARE is untyped
             self._node.close()
         if self._table is not None:
             self._table.close()
+        if self.server_site:
+            stop_site_telemetry(_LOG)
 
     def process_result_of_unknown_task(
         self, client: Any, task_name: str, client_task_id: str, result: Shareable, fl_ctx: FLContext
@@ -331,6 +337,7 @@ class ServiceController(Controller):  # type: ignore[misc]  # NVFLARE is untyped
         homesite = str(request["homesite"])
         netirs: dict[str, str] = dict(request["netirs"])
         force = bool(request.get("force_modgen", False))
+        trace = trace_context_from(request.get("trace_context"))
         errors: dict[str, str] = {}
         unknown = [s for s in netirs if s != self.server_site and s not in self._clients]
         for site in unknown:
@@ -346,6 +353,8 @@ class ServiceController(Controller):  # type: ignore[misc]  # NVFLARE is untyped
         sites = sorted(set(request.get("sites") or []) | set(netirs))
         record = JobRecord(job, homesite, sites, str(request.get("pipeline", "")))
         record.subscriber = request.get("subscriber") or None
+        if isinstance(request.get("prepared"), str):  # for handles of other processes
+            record.extra["prepared"] = request["prepared"]
         self._table.add(record)
         created: list[str] = []
         remote = {s: n for s, n in netirs.items() if s != self.server_site}
@@ -353,7 +362,7 @@ class ServiceController(Controller):  # type: ignore[misc]  # NVFLARE is untyped
             # One aux request per site, in parallel (NVFLARE 2.9's multicast_aux_requests
             # fails on the server: broadcast_multi_requests() takes no abort_signal).
             futures = {
-                site: self._pool.submit(self._create_on, site, job, homesite, netir, force)
+                site: self._pool.submit(self._create_on, site, job, homesite, netir, force, trace)
                 for site, netir in remote.items()
             }
             for site, future in futures.items():
@@ -363,7 +372,7 @@ class ServiceController(Controller):  # type: ignore[misc]  # NVFLARE is untyped
                 else:
                     created.append(site)
         if self.server_site and self.server_site in netirs:
-            error = self._node.create(job, homesite, netirs[self.server_site], force)
+            error = self._node.create(job, homesite, netirs[self.server_site], force, trace)
             if error:
                 errors[self.server_site] = error
             else:
@@ -374,7 +383,15 @@ class ServiceController(Controller):  # type: ignore[misc]  # NVFLARE is untyped
             return errors
         return {}
 
-    def _create_on(self, site: str, job: str, homesite: str, netir: str, force: bool) -> str | None:
+    def _create_on(
+        self,
+        site: str,
+        job: str,
+        homesite: str,
+        netir: str,
+        force: bool,
+        trace: dict[str, str] | None,
+    ) -> str | None:
         request = Shareable()
         request["job"], request["homesite"], request["netir"], request["force"] = (
             job,
@@ -382,6 +399,7 @@ class ServiceController(Controller):  # type: ignore[misc]  # NVFLARE is untyped
             netir,
             force,
         )
+        request["trace"] = trace or {}
         with self._engine.new_context() as fl_ctx:
             replies = self._engine.send_aux_request(
                 targets=[site], topic=Topic.CREATE, request=request, timeout=60.0, fl_ctx=fl_ctx
@@ -442,8 +460,9 @@ class ServiceController(Controller):  # type: ignore[misc]  # NVFLARE is untyped
         """Entries from the application (homesite tokens, parameter sets, job events)."""
         if not encoded:
             return
-        assert self._node is not None
+        assert self._node is not None and self._table is not None
         entries = unpack(base64.b64decode(encoded))
+        self._table.note_input(entries)
         self._node.receive(entries)
 
     def _cmd_send(self, data: dict[str, Any], fl_ctx: FLContext) -> dict[str, Any]:
@@ -460,10 +479,20 @@ class ServiceController(Controller):  # type: ignore[misc]  # NVFLARE is untyped
 
     def _cmd_attach(self, data: dict[str, Any], fl_ctx: FLContext) -> dict[str, Any]:
         assert self._table is not None
+        assert self._node is not None
         record = self._table.attach(str(data.get("job")), data.get("subscriber") or None)
         if record is None:
             return {"ok": True, "found": False}
-        return {"ok": True, "found": True, "job": record.summary(), "extra": record.extra}
+        # Where the application's links of the job are: a new process numbers on from there.
+        expected = self._node.reorderer.expected
+        links = {t: expected(record.job, APP, t) for t in [*record.sites, SERVICE]}
+        return {
+            "ok": True,
+            "found": True,
+            "job": record.summary(),
+            "extra": record.extra,
+            "links": links,
+        }
 
     def _cmd_retrieve(self, data: dict[str, Any], fl_ctx: FLContext) -> dict[str, Any]:
         assert self._table is not None

@@ -6,6 +6,8 @@ it is ready (the readiness handshake: no DFM job is sent to a client before that
 serves aux messages: ``dfm.create`` (build a job's runner from its NetIR), ``dfm.link``
 (batches of tokens and parameter sets), ``dfm.cancel`` and ``dfm.ping``. Nothing a site
 does can end the task with an exception: an error is a DFM status, never an NVFLARE one.
+The site decodes under its own policy (its generated runtime package) and switches
+telemetry on when its environment asks (``DFM_TELEMETRY``).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from nvflare.apis.signal import Signal
 
 from ._node import SERVER, SiteNode
 from ._protocol import BATCH_KEY, SERVE_TASK, Topic
+from ._telemetry import start_site_telemetry, stop_site_telemetry, trace_context_from
 from ._wire import Entry, pack, unpack
 
 _LOG = logging.getLogger("dfm.targets.flare.client")
@@ -34,13 +37,18 @@ class ServiceExecutor(Executor):  # type: ignore[misc]  # NVFLARE is untyped
     Args:
         server_site: The DFM site hosted by the NVFLARE server ("" if none).
         clients: The job's clients (they may only send entries of their own site).
+        federation: The federation package; the site refuses another one's NetIR ("":
+            not checked, a service job of an older DFM).
     """
 
-    def __init__(self, server_site: str = "", clients: list[str] | None = None) -> None:
+    def __init__(
+        self, server_site: str = "", clients: list[str] | None = None, federation: str = ""
+    ) -> None:
         """Nothing runs before the job starts."""
         super().__init__()
         self.server_site = server_site
         self.clients = list(clients or [])
+        self.federation = federation
         self._engine: Any = None
         self._node: SiteNode | None = None
 
@@ -51,6 +59,7 @@ class ServiceExecutor(Executor):  # type: ignore[misc]  # NVFLARE is untyped
                 self._setup(fl_ctx)
             elif event_type == EventType.END_RUN and self._node is not None:
                 self._node.close()
+                stop_site_telemetry(_LOG)
         except Exception:
             _LOG.exception("DFM executor: handling %s failed", event_type)
 
@@ -58,7 +67,15 @@ class ServiceExecutor(Executor):  # type: ignore[misc]  # NVFLARE is untyped
         engine = fl_ctx.get_engine()
         self._engine = engine
         me = fl_ctx.get_identity_name()
-        self._node = SiteNode(me, me, self.server_site or None, self._send_link, _LOG)
+        start_site_telemetry(me, _LOG)
+        self._node = SiteNode(
+            me,
+            me,
+            self.server_site or None,
+            self._send_link,
+            _LOG,
+            federation=self.federation or None,
+        )
         engine.register_aux_message_handler(Topic.LINK, self._guard(self._aux_link))
         engine.register_aux_message_handler(Topic.CREATE, self._guard(self._aux_create))
         engine.register_aux_message_handler(Topic.CANCEL, self._guard(self._aux_cancel))
@@ -141,6 +158,7 @@ class ServiceExecutor(Executor):  # type: ignore[misc]  # NVFLARE is untyped
             str(request.get("homesite")),
             str(request.get("netir")),
             bool(request.get("force", False)),
+            trace_context_from(request.get("trace")),
         )
         if error is None:
             return make_reply(ReturnCode.OK)

@@ -5,12 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from dfm.api import DecodePolicy, Frame
+from dfm.api import Frame
 from dfm.runtime import EncodedParams, Router, SiteHost, SiteThread, encode_params
-
-SITE_POLICY = DecodePolicy(allow_pickle=False, trust_all_modules=False)
-"""What a FLARE site accepts from others: tagged JSON, model classes only from allowed
-modules, never pickle (the sites of a federation are separate trust domains)."""
 
 __all__ = [
     "EncodedParams",
@@ -22,9 +18,16 @@ __all__ = [
 ]
 
 
-def new_site_host(site: str, router: Router, events: Any, logger: logging.Logger) -> SiteHost:
-    """A site on its own thread and event loop; what it receives is decoded safely."""
-    return SiteThread(site, router, events, logger, decode_policy=SITE_POLICY)
+def new_site_host(
+    site: str, router: Router, events: Any, logger: logging.Logger, federation: str | None
+) -> SiteHost:
+    """A site on its own thread and event loop, decoding under its own policy.
+
+    The policy is the site's ``ALLOW_PICKLE``/``ALLOW_MODULES`` from its generated
+    runtime package (restrictive where the package has none); a NetIR of another
+    federation than ``federation`` is refused (None: not checked).
+    """
+    return SiteThread(site, router, events, logger, federation=federation)
 
 
 def params_to_wire(params: EncodedParams) -> list[Any]:

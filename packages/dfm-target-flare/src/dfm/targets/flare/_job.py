@@ -61,6 +61,7 @@ class FlareJobRecord:
         self.sites = sorted(sites)
         self.homesite = homesite
         self.running_sites = set(sites)
+        self.reattached = False  # by another process than the one that started it
         self.started = threading.Event()
         self.start_error: str | None = None
         self._submit = submit

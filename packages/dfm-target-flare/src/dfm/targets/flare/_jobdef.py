@@ -49,7 +49,11 @@ def write_job(
                 "tasks": ["dfm.serve"],
                 "executor": {
                     "path": EXECUTOR,
-                    "args": {"server_site": server_site or "", "clients": clients},
+                    "args": {
+                        "server_site": server_site or "",
+                        "clients": clients,
+                        "federation": str(controller_args.get("federation", "")),
+                    },
                 },
             }
         ],

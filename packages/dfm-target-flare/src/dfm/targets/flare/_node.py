@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from dfm.runtime import Router
@@ -55,6 +55,8 @@ class SiteNode:
         logger: Where to log.
         local: Handles entries addressed to this party that are not for its site
             (the server's job table); default: drop them with a warning.
+        federation: The federation; the hosted site refuses another one's NetIR
+            (None: not checked).
     """
 
     def __init__(
@@ -65,9 +67,11 @@ class SiteNode:
         transport: Transport,
         logger: logging.Logger,
         local: Callable[[Entry], None] | None = None,
+        federation: str | None = None,
     ) -> None:
         """No job yet; the site host starts with the first job."""
         self.me = me
+        self.federation = federation
         self.site = site
         self.server_site = server_site
         self._transport = transport
@@ -171,25 +175,33 @@ class SiteNode:
         with self._lock:
             if self._host is None or not self._host.alive:
                 log = self._log.getChild(self.site)
-                self._host = new_site_host(self.site, self._router, self, log)
+                self._host = new_site_host(self.site, self._router, self, log, self.federation)
             return self._host
 
-    def create(self, job: str, homesite: str, netir_json: str, force_modgen: bool) -> str | None:
+    def create(
+        self,
+        job: str,
+        homesite: str,
+        netir_json: str,
+        force_modgen: bool,
+        trace_context: Mapping[str, str] | None = None,
+    ) -> str | None:
         """Build and start the job's runner on the hosted site; the error, or None.
 
-        The NetIR is untrusted: it is validated, and must be for this site.
+        The NetIR is untrusted: the site checks it (its names, its site and federation)
+        before anything is generated. ``trace_context`` is the job's W3C trace context.
         """
         from dfm.irgen import NetIR
 
         try:
             netir = NetIR.model_validate_json(netir_json)
         except Exception as e:
-            return f"invalid NetIR: {e}"
+            return f"Site {self.site!r} refuses the NetIR: it is not a valid NetIR: {e}"
         if netir.site != self.site:
-            return f"the NetIR is for site {netir.site!r}, not {self.site!r}"
+            return f"Site {self.site!r} refuses the NetIR: it is for site {netir.site!r}"
         self.jobs[job] = JobInfo(homesite)
         try:
-            self.host().create(job, netir, force_modgen).result(CREATE_TIMEOUT)
+            self.host().create(job, netir, force_modgen, trace_context).result(CREATE_TIMEOUT)
         except Exception as e:
             self.jobs.pop(job, None)
             return f"{type(e).__name__}: {e}" if not str(e) else str(e)

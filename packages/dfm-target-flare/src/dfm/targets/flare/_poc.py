@@ -6,6 +6,10 @@ written outside it. ``start`` launches the POC in its own process group (recorde
 ``dfm-flare.json``) and returns once every client is connected and the DFM service job
 answers. ``stop`` asks NVFLARE to stop, then ends whatever is left of what it started:
 its process group, and the job processes NVFLARE started in groups of their own.
+
+The server and clients inherit the environment of ``start`` (and NVFLARE passes it on to
+the job processes the DFM sites run in): ``DFM_TELEMETRY=1 dfm poc start ...`` switches
+telemetry on at every site, ``OTEL_*`` configures it there.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -86,12 +90,20 @@ class Poc:
     Args:
         workspace: The DFM workspace.
         say: Where progress lines go.
+        site_environment: Variables added to this process's environment for the
+            server and clients ``start`` launches (e.g. ``DFM_TELEMETRY``, ``OTEL_*``).
     """
 
-    def __init__(self, workspace: Workspace, say: Say | None = None) -> None:
+    def __init__(
+        self,
+        workspace: Workspace,
+        say: Say | None = None,
+        site_environment: Mapping[str, str] | None = None,
+    ) -> None:
         """Nothing runs yet."""
         self.ws = workspace
         self.say = say or (lambda line: print(line, flush=True))
+        self.site_environment = dict(site_environment or {})
         self._started = time.monotonic()
 
     def _progress(self, line: str) -> None:
@@ -212,7 +224,7 @@ class Poc:
         with self.ws.log_file.open("ab") as log:
             process = subprocess.Popen(
                 command,
-                env=self.ws.nvflare_env(state),
+                env={**self.ws.nvflare_env(state), **self.site_environment},
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,

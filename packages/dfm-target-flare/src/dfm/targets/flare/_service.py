@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._wire import APP, DONE, END, FAIL, Entry
+from ._wire import APP, DONE, END, FAIL, INJECT, Entry
 
 PushTransport = Callable[[str, list[Entry]], dict[str, int] | None]
 """``push(fqcn, entries) -> {job: highest seq acknowledged}``, or None if it failed."""
@@ -44,6 +44,29 @@ class JobRecord:
     sent: int = -1
     ended: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def note_input(self, data: Any) -> None:
+        """Parameter sets the application sent (``inject`` data): where the input is.
+
+        ``extra["next_frame"]`` is the index after the highest frame seen and
+        ``extra["stopped"]`` whether the stop frame went out: a handle reattached from
+        another process numbers its parameter sets from there.
+        """
+        from dfm.api import Frame
+
+        if not isinstance(data, list):
+            return
+        for item in data:
+            try:
+                frame = Frame.from_json(item[0])
+            except Exception:
+                continue  # the site says what is wrong with it
+            if frame.is_stop_frame():
+                self.extra["stopped"] = True
+            else:
+                levels = frame.frame
+                index = int(levels[0]) + 1 if isinstance(levels, tuple) else 0
+                self.extra["next_frame"] = max(int(self.extra.get("next_frame", 0)), index)
 
     def summary(self) -> dict[str, Any]:
         """What ``dfm jobs`` shows."""
@@ -203,6 +226,15 @@ class JobTable:
         return affected
 
     # -- the application's side ---------------------------------------------------------
+    def note_input(self, entries: list[Entry]) -> None:
+        """Entries the application sends: note where each job's input is."""
+        with self._cond:
+            for entry in entries:
+                if entry.kind == INJECT and entry.source == APP:
+                    record = self._jobs.get(entry.job)
+                    if record is not None:
+                        record.note_input(entry.data)
+
     def attach(self, job: str, subscriber: str | None) -> JobRecord | None:
         """Send the job's unacknowledged entries to ``subscriber`` from now on."""
         with self._cond:

@@ -13,10 +13,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dfm.runtime import TokenPackage
+from dfm.runtime import current_trace_context
 from dfm.session import (
     CallbackRunner,
-    Delivery,
     ExecuteRequest,
     InputFramer,
     Job,
@@ -34,6 +33,7 @@ if TYPE_CHECKING:
 
     from ._admin import AdminLink
     from ._appnode import AppNode
+    from ._delivery import ApplicationUnpack
     from ._job import FlareJobRecord
     from ._servicejob import ServiceInfo
     from ._wire import Entry
@@ -43,13 +43,6 @@ REATTACH_TRIES = 3
 SERVICE_RECHECK = 2.0
 """Seconds a service's hello is trusted before a job asks it again."""
 _JOB_OPTIONS = ("mode",)
-
-
-def _unpack_wire(item: Any) -> Delivery:
-    from ._host import SITE_POLICY
-
-    package = TokenPackage.from_wire(item) if isinstance(item, bytes) else item
-    return Delivery.from_package(package, SITE_POLICY)
 
 
 class FlareTarget(Target):
@@ -117,6 +110,7 @@ class FlareTarget(Target):
         self._closing = threading.Event()
         self._control = ThreadPoolExecutor(1, thread_name_prefix="dfm-flare-control")
         self._watchdog: threading.Thread | None = None
+        self._unpack: ApplicationUnpack | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
     @property
@@ -170,7 +164,12 @@ class FlareTarget(Target):
                 ) from e
             self._state, self._admin = state, admin
             self._node = AppNode(
-                state.homesite, admin, self._homesite_entry, self._site_done, self.logger
+                state.homesite,
+                admin,
+                self._homesite_entry,
+                self._site_done,
+                self.logger,
+                federation=state.federation,
             )
             admin.on_push(self._on_push)
             self._closing.clear()
@@ -374,9 +373,7 @@ class FlareTarget(Target):
         stopped = bool(params) and params[-1][0].is_stop_frame()
         remote = sorted(s for s in netirs if s != homesite)
         job_id = uuid.uuid4().hex[:8]
-        stream = JobStream(
-            job_id, buffer_limit=self._buffer_limit, logger=self.logger, unpack=_unpack_wire
-        )
+        stream = self._new_stream(job_id)
         framer = InputFramer(prepared, next_frame, stopped)
         if mode == "service":
             service = self._ensure_service(set(remote) - ({state.server_site} - {None}))
@@ -400,8 +397,9 @@ class FlareTarget(Target):
             self._expected[job_id] = 0
         stream.add_final_callback(self._job_final)
         node.route_job(job_id, flare_job, homesite)
+        trace_context = current_trace_context()  # the job's span: parent of each site's run
         if homesite in netirs:
-            self._create_homesite(record, netirs[homesite], force_modgen)
+            self._create_homesite(record, netirs[homesite], force_modgen, trace_context)
         picked = {s: params_to_wire(netirs[s].pick_input_params(encoded)) for s in remote}
         entries = node.started_entries(job_id, picked, remote)
         request = {
@@ -412,6 +410,10 @@ class FlareTarget(Target):
             "netirs": {s: netirs[s].model_dump_json() for s in remote},
             "force_modgen": force_modgen,
             "subscriber": admin.fqcn or "",
+            "trace_context": trace_context or {},
+            # a handle in another process can send input only when the homesite is not
+            # in the job (its part runs in this process)
+            "prepared": prepared.model_dump_json() if homesite not in netirs else None,
             "entries": base64.b64encode(pack(entries)).decode("ascii"),
         }
         try:
@@ -445,10 +447,33 @@ class FlareTarget(Target):
             )
         return FlareJob(record, runner)
 
-    def _create_homesite(self, record: FlareJobRecord, netir: Any, force: bool) -> None:
+    def _new_stream(self, job_id: str) -> JobStream:
+        """A job's stream, decoding what the sites send under the homesite's policy."""
+        if self._unpack is None:
+            from ._delivery import ApplicationUnpack, homesite_policy
+
+            state = self.state
+            policy = homesite_policy(state.federation, state.homesite, self.logger)
+            self._unpack = ApplicationUnpack(state.homesite, policy)
+        return JobStream(
+            job_id,
+            decode_policy=self._unpack.policy,
+            buffer_limit=self._buffer_limit,
+            logger=self.logger,
+            unpack=self._unpack,
+        )
+
+    def _create_homesite(
+        self,
+        record: FlareJobRecord,
+        netir: Any,
+        force: bool,
+        trace_context: Mapping[str, str] | None,
+    ) -> None:
         node = self._require_node()
         try:
-            node.host().create(record.job_id, netir, force).result(self._start_timeout)
+            future = node.host().create(record.job_id, netir, force, trace_context)
+            future.result(self._start_timeout)
         except Exception as e:
             record.stream.terminate(JobStatus.FAILED, str(e))
             raise ValueError(
@@ -574,6 +599,7 @@ class FlareTarget(Target):
     def _attach_remote(self, job_id: str) -> FlareJobRecord | None:
         from ._job import FlareJobRecord
         from ._protocol import ONESHOT_JOB_PREFIX
+        from ._resume import resume_input
         from ._servicejob import hello, live_services
 
         admin, node, state = self._require_admin(), self._require_node(), self.state
@@ -583,9 +609,7 @@ class FlareTarget(Target):
             if str(job.get("status", "")).upper() == "RUNNING" and hello(admin, job["job_id"]):
                 candidates.append(str(job["job_id"]))
         for flare_job in candidates:
-            stream = JobStream(
-                job_id, buffer_limit=self._buffer_limit, logger=self.logger, unpack=_unpack_wire
-            )
+            stream = self._new_stream(job_id)
             record = FlareJobRecord(
                 job_id,
                 flare_job,
@@ -612,6 +636,8 @@ class FlareTarget(Target):
             summary = reply["job"]
             record.sites = list(summary["sites"])
             record.running_sites = set(summary["running_sites"])
+            record.reattached = True
+            resume_input(record, reply, node.sequencer, self.logger)
             stream.set_running()
             stream.add_final_callback(self._job_final)
             status = str(summary["status"])
@@ -678,7 +704,7 @@ class FlareTarget(Target):
                     f"site {s!r}: {m}" for s, m in sorted(dict(entry.data).items())
                 )
             record.started.set()
-        elif kind == END and not record.stream.ended and record.prepared is None:
+        elif kind == END and not record.stream.ended and record.reattached:
             record.stream.end()
 
     def _homesite_entry(self, entry: Entry) -> None:

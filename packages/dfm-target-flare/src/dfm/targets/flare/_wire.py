@@ -96,6 +96,12 @@ class Sequencer:
             self._next[key] = seq + 1
         return Entry(kind, job, source, target, seq, data)
 
+    def start_at(self, job: str, source: str, target: str, seq: int) -> None:
+        """Number the link's next entry ``seq`` (a link another process numbered before)."""
+        with self._lock:
+            key = (job, source, target)
+            self._next[key] = max(self._next.get(key, 0), seq)
+
     def forget(self, job: str) -> None:
         """Drop the counters of a finished job."""
         with self._lock:
