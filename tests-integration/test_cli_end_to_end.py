@@ -80,7 +80,8 @@ def test_dfm_run_finds_federation_and_homesite(project: Path) -> None:
     assert records[-1]["status"] == "FINISHED" and records[-1]["errors"] == []
     params = '{"name": "Ada"}'
     text = dfm("run", "pipeline.json", "--params", params, "--format", "text", cwd=project)
-    assert text.returncode == 0 and "west\t1\t[0]\tshout\tHELLO, ADA!" in text.stdout
+    assert text.returncode == 0, text.stderr
+    assert "text.Shout (node 1) on west\t[0]\tshout\tHELLO, ADA!" in text.stdout
 
 
 def test_dfm_show_draws_the_placement(project: Path) -> None:

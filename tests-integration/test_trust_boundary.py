@@ -126,7 +126,7 @@ def test_wrong_parameter_types_fail_execute_before_anything_runs(tbfed: Path) ->
         message = str(info.value)
         assert "Parameter set 0, place 'k'" in message and "got float 2.5" in message
         assert "Parameter set 1, place 'k'" in message and "got str 'three'" in message
-        assert "(math.Scale) parameter 'k' expected integer" in message
+        assert "math.Scale (node 0) parameter 'k' expected integer" in message
         got: list[Any] = []
         job = session.execute(
             prepared, {"x": 1.5, "k": 2}, default_callback=lambda *a: got.append(a[4])

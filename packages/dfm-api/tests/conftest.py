@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import sys
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from dfm_testkit import importable
 
 from dfm.api import allow_module_prefix
 
@@ -46,9 +45,6 @@ class Shape(Operation):
 @pytest.fixture(scope="session", autouse=True)
 def test_ops(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """Write the ``dfmtestops`` module and make it importable and allowed."""
-    root = tmp_path_factory.mktemp("ops")
-    (root / "dfmtestops.py").write_text(textwrap.dedent(OPS_SOURCE))
-    sys.path.insert(0, str(root))
-    allow_module_prefix("dfmtestops")
-    yield root
-    sys.path.remove(str(root))
+    with importable(tmp_path_factory.mktemp("ops"), {"dfmtestops.py": OPS_SOURCE}) as root:
+        allow_module_prefix("dfmtestops")
+        yield root

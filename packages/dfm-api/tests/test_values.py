@@ -64,7 +64,22 @@ def test_error_token_keeps_real_traceback_and_every_cause() -> None:
     second = ErrorToken(errors=[ErrorInfo(type="ValueError", message="bad", node_id=4)])
     merged = ErrorToken.merge([first, second, first])
     assert [e.type for e in merged.errors] == ["KeyError", "ValueError"]
-    assert "node 3 on s1" in str(merged)
+    assert "KeyError: 'missing', at (node 3) on s1; ValueError: bad, at (node 4)" in str(merged)
+
+
+def test_error_token_names_the_operation_node_and_site() -> None:
+    from dfm.api import describe_node
+
+    token = ErrorToken.from_exception(
+        ValueError("no data"), node_id=3, site="south", operation="stats.Summarize"
+    )
+    assert token.errors[0].where == "stats.Summarize (node 3) on south"
+    assert str(token) == "ErrorToken[ValueError: no data, at stats.Summarize (node 3) on south]"
+    again = ErrorToken.model_validate_json(token.model_dump_json())
+    assert again.errors[0].operation == "stats.Summarize"
+    assert describe_node("ForEach", 5) == "ForEach (node 5)"
+    assert describe_node("If", "check", "north") == "If (node check) on north"
+    assert describe_node(None, None) == "(no node)"
 
 
 def test_exception_outside_except_block_keeps_its_own_trace() -> None:
@@ -174,6 +189,8 @@ def test_fed_info_reduces_site_names() -> None:
     assert site_identifier("a@b") == "a"
     with pytest.raises(ValueError, match="Python identifier"):
         site_identifier("a-b")
+    with pytest.raises(ValueError, match="not a keyword"):
+        site_identifier("class@x.com")  # its module could not be imported
     with pytest.raises(ValueError, match="Cannot load fed_info.json"):
         FedInfo.load_from_package("no_such_federation_pkg")
 
@@ -199,3 +216,11 @@ def test_child_frames() -> None:
     assert f.child(7).parent() == f
     with pytest.raises(ValueError, match="no levels"):
         Frame.stop_frame().child(0)
+
+
+def test_is_plain_json_takes_exact_json_types_only() -> None:
+    from dfm.api import is_plain_json
+
+    assert is_plain_json({"a": [1, 2.5, None, True, "x"]})
+    for value in ((1,), {1: "a"}, float("nan"), [float("inf")], {"a": {1, 2}}, b"x"):
+        assert not is_plain_json(value), value

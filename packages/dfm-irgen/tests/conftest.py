@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sys
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from dfm_testkit import importable
 
 from dfm.api import FedInfo, allow_module_prefix
 
@@ -60,12 +59,9 @@ class Scale(Operation):
 @pytest.fixture(scope="session", autouse=True)
 def test_ops(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """Write the ``irgentestops`` module and make it importable and allowed."""
-    root = tmp_path_factory.mktemp("ops")
-    (root / "irgentestops.py").write_text(textwrap.dedent(OPS_SOURCE))
-    sys.path.insert(0, str(root))
-    allow_module_prefix("irgentestops")
-    yield root
-    sys.path.remove(str(root))
+    with importable(tmp_path_factory.mktemp("ops"), {"irgentestops.py": OPS_SOURCE}) as root:
+        allow_module_prefix("irgentestops")
+        yield root
 
 
 def make_fed_info(

@@ -387,28 +387,29 @@ def _build(case: str) -> Pipeline:
     [
         (
             "sibling",
-            r"%4 \(ops.Echo\) parameter 'x' uses %2 \(ops.Echo\), which is built inside "
-            r"the ForEach %1 block, from a sibling block.*move the use into the ForEach %1 block",
+            r"ops.Echo \(node 4\) parameter 'x' uses ops.Echo \(node 2\), which is built inside "
+            r"the ForEach \(node 1\) block, from a sibling block"
+            r".*move the use into the ForEach \(node 1\) block",
         ),
         (
             "after_block",
-            r"Yield %3 yields %2 \(ops.Echo\), which is built inside the If %1 "
+            r"Yield \(node 3\) yields ops.Echo \(node 2\), which is built inside the If \(node 1\) "
             "block, after its block",
         ),
-        ("item_after_block", r"uses the element of ForEach %1 outside its block"),
-        ("cached_inside", r"uses the result of TryFromCache %1 inside its own block"),
-        ("if_missing", r"If %1 has a condition over node 'node42', which is not defined"),
-        ("if_over_yield", r"If %2 has a condition over 'node1', a Yield, which has no value"),
+        ("item_after_block", r"uses the element of ForEach \(node 1\) outside its block"),
+        ("cached_inside", r"uses the result of TryFromCache \(node 1\) inside its own block"),
+        ("if_missing", r"If \(node 1\) has a condition over node 'node42', which is not"),
+        ("if_over_yield", r"If \(node 2\) has a condition over 'node1', a Yield, which has no"),
         (
             "if_over_sibling",
-            r"If %3 has a condition over %2 \(ops.Echo\), which is built inside "
-            "the If %1 block, after its block",
+            r"If \(node 3\) has a condition over ops.Echo \(node 2\), which is built inside "
+            r"the If \(node 1\) block, after its block",
         ),
-        ("key_not_json", r"The key of TryFromCache %1 is not a JSON value \(a set is not"),
-        ("no_cache_call", r"TryFromCache %1 never calls .cache\(value\)"),
-        ("cache_twice", r"TryFromCache %1 calls .cache\(\) twice"),
-        ("write_outside", r"WriteToCache #w \(from .cache\(\)\) must be directly inside"),
-        ("seq_from_body", r"ForEach %2 iterates over the element of ForEach %1 outside its block"),
+        ("key_not_json", r"The key of TryFromCache \(node 1\) is not a JSON value \(a set is not"),
+        ("no_cache_call", r"TryFromCache \(node 1\) never calls .cache\(value\)"),
+        ("cache_twice", r"TryFromCache \(node 1\) calls .cache\(\) twice"),
+        ("write_outside", r"WriteToCache \(node w\) \(from .cache\(\)\) must be directly"),
+        ("seq_from_body", r"ForEach \(node 2\) iterates over the element of ForEach \(node 1\) "),
     ],
 )
 def test_bad_blocks_name_the_node_and_the_fix(fed3: FedInfo, case: str, message: str) -> None:
@@ -465,6 +466,8 @@ def test_describe_shows_block_kinds_depths_and_fused_ifs(fed3: FedInfo) -> None:
         with If(cond=e):
             Yield(value=e, place="e")
     text = prepare(p, fed3, "app", "fed").describe()
+    placement = "ops.Echo (node 0) on s1\n  ForEach (node 1) on s1\n  If (node 2) on s1\n"
+    assert placement in text
     assert "node1 [fan_out]: [node1__seq] -> [" in text
     assert "node1__scatter_s1 [scatter] (depth 1): [node1__elements_s1]" in text
     assert "node2 [cond] (depth 1)" in text
@@ -474,7 +477,11 @@ def test_describe_shows_block_kinds_depths_and_fused_ifs(fed3: FedInfo) -> None:
         with If(cond=e):
             Yield(value=e, place="e")
     text = prepare(p, fed3, "app", "fed").describe()
-    assert "node0 [with If 1]: [node0__x] -> [yield if app/e, s1/_done_s1_node0]" in text
+    assert (
+        "node0 [ops.Echo] [with If (node 1)]: [node0__x] -> [yield if app/e, s1/_done_s1_node0]"
+        in text
+    )
+    assert "  ops.Echo (node 0) on s1\n  If (node 1) on s1\n" in text
 
 
 def test_discovery_asks_the_operations_inside_blocks(fed3: FedInfo) -> None:
@@ -509,5 +516,5 @@ def test_pictures_name_block_transitions(fed3: FedInfo) -> None:
         with If(cond=numbers):
             Yield(value=numbers, place="n_out")
     dot = prepare(p, fed3, "app", "fed").to_dot()
-    for label in ('"ForEach\\nnode 1"', '"ForEach elements\\nnode 1"', '"If\\nnode 2"'):
+    for label in ('"ForEach (node 1)"', '"ForEach (node 1)\\nelements"', '"If (node 2)"'):
         assert label in dot, label

@@ -281,5 +281,5 @@ def test_describe_shows_placement_and_transitions(fed3: FedInfo) -> None:
     with Pipeline(name="p") as p:
         Yield(value=Echo(x=1, site="s2"))
     text = prepare(p, fed3, "app", "fed").describe()
-    assert "node0 -> s2" in text
-    assert "node0: [node0__start] -> [yield app/yield, s2/_done_s2_node0]" in text
+    assert "\n  ops.Echo (node 0) on s2\n" in text
+    assert "node0 [ops.Echo]: [node0__start] -> [yield app/yield, s2/_done_s2_node0]" in text

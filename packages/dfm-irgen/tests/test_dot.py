@@ -67,8 +67,8 @@ def test_dot_has_sites_as_clusters_operations_and_cross_site_edges(fed_info_of: 
     assert dot.startswith("digraph pipeline {") and dot.rstrip().endswith("}")
     assert '"cluster_s1"' in dot and '"cluster_s2"' in dot
     assert 'label="pipeline say \\"hi\\" of fed, homesite app"' in dot  # quotes escaped
-    assert re.search(r'"s1/node0" \[label="ops.Echo\\nnode 0\\nonly candidate: ', dot)
-    assert re.search(r'"s2/node1" \[label="ops.Concat\\nnode 1\\n▶ s2: ', dot)
+    assert re.search(r'"s1/node0" \[label="ops.Echo \(node 0\)\\nonly candidate: ', dot)
+    assert re.search(r'"s2/node1" \[label="ops.Concat \(node 1\)\\n▶ s2: ', dot)
     # parameter → operation, operation → operation across sites, → yield place
     assert '"param:who" -> "s1/node0";' in dot
     cross = re.search(r'"s1/node0" -> "s2/node1" \[([^]]*)\];', dot)

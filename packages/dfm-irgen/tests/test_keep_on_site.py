@@ -84,8 +84,8 @@ def test_yield_to_another_site_is_refused() -> None:
     with pytest.raises(ValueError) as info:
         prepare(p, _fed(costs, keep={("h", "ops.Echo")}), "app", "fed")
     message = str(info.value)
-    assert "%0 (ops.Echo)" in message and "'h'" in message and "keep-on-site" in message
-    assert "Yield %1" in message and "application on homesite 'app'" in message
+    assert "ops.Echo (node 0)" in message and "'h'" in message and "keep-on-site" in message
+    assert "Yield (node 1)" in message and "application on homesite 'app'" in message
 
 
 def test_yield_at_the_homesite_itself_is_fine() -> None:
@@ -108,8 +108,8 @@ def test_consumer_that_cannot_run_there_is_refused_with_names() -> None:
         prepare(p, _fed(costs, keep={("h", "ops.Echo")}), "app", "fed")
     message = str(info.value)
     assert message.startswith(
-        "Operation %0 (ops.Echo) keeps its results on site 'h' (keep-on-site), but "
-        "%1 (ops.Concat) needs them on site 'app'"
+        "Operation ops.Echo (node 0) keeps its results on site 'h' (keep-on-site), but "
+        "ops.Concat (node 1) needs them on site 'app'"
     )
     assert "'h' does not offer ops.Concat" in message
 
@@ -120,7 +120,7 @@ def test_pinned_consumer_is_refused() -> None:
     costs = {"app": {"ops.Concat": 1}, "h": {"ops.Echo": 1, "ops.Concat": 1}}
     with Pipeline() as p:
         Yield(value=Concat(a=Echo(x=1), site="app"))
-    with pytest.raises(ValueError, match=r"%1 \(ops.Concat\) needs them on site 'app'.*pinned"):
+    with pytest.raises(ValueError, match=r"ops.Concat \(node 1\) needs them on site 'app'.*pinned"):
         prepare(p, _fed(costs, keep={("h", "ops.Echo")}), "app", "fed")
 
 
@@ -175,7 +175,7 @@ def test_conflicting_kept_inputs_are_refused() -> None:
         b = Echo(x=2, site="h2")
         Concat(a=a, b=b, site=BestOf(sites=["h1"]))
     keep = {("h1", "ops.Echo"), ("h2", "ops.Echo")}
-    with pytest.raises(ValueError, match=r"%1 \(ops.Echo\) keeps its results on site 'h2'"):
+    with pytest.raises(ValueError, match=r"ops.Echo \(node 1\) keeps its results on site 'h2'"):
         prepare(p, _fed(costs, keep=keep), "h1", "fed")
 
 

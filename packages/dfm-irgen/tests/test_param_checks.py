@@ -37,11 +37,11 @@ def test_literals_of_the_wrong_type_fail_prepare_with_every_problem(fed_info_of:
     message = str(info.value)
     assert message.startswith("5 literal parameters do not match their declared types:")
     for part in (
-        "%0 (ops.Scale) parameter 'k': expected integer, got float 2.5",
-        "%0 (ops.Scale) parameter 'tags': [1]: expected string, got int 3",
-        "%0 (ops.Scale) parameter 'mode': expected one of 'fast', 'exact', got str 'slow'",
-        "%2 (ops.Scale) parameter 'k': expected integer, got bool True",
-        "%2 (ops.Scale) parameter 'factor': expected number or null, got str 'x'",
+        "ops.Scale (node 0) parameter 'k': expected integer, got float 2.5",
+        "ops.Scale (node 0) parameter 'tags': [1]: expected string, got int 3",
+        "ops.Scale (node 0) parameter 'mode': expected one of 'fast', 'exact', got str 'slow'",
+        "ops.Scale (node 2) parameter 'k': expected integer, got bool True",
+        "ops.Scale (node 2) parameter 'factor': expected number or null, got str 'x'",
     ):
         assert part in message, message
 
@@ -67,8 +67,8 @@ def test_place_params_carry_the_schemas_of_the_parameters_they_feed(fed_info_of:
     checks = prepared.param_checks
     assert sorted(checks) == ["k", "tags"]  # "free" feeds an undeclared (any) parameter
     assert checks["k"] == [
-        ParamCheck(node="%0 (ops.Scale)", parameter="k", json_schema={"type": ["integer"]}),
-        ParamCheck(node="%2 (ops.Scale)", parameter="k", json_schema={"type": ["integer"]}),
+        ParamCheck(node="ops.Scale (node 0)", parameter="k", json_schema={"type": ["integer"]}),
+        ParamCheck(node="ops.Scale (node 2)", parameter="k", json_schema={"type": ["integer"]}),
     ]
     back = PreparedPipeline.model_validate_json(prepared.model_dump_json())
     assert back.param_checks == checks
@@ -90,11 +90,11 @@ def test_bad_place_params_are_all_reported_at_once(fed_info_of: Any) -> None:
     message = str(info.value)
     assert message == (
         "3 problems with the input parameters (nothing was sent):\n"
-        "  - Parameter set 0, place 'k': %0 (ops.Scale) parameter 'k' expected integer, "
+        "  - Parameter set 0, place 'k': ops.Scale (node 0) parameter 'k' expected integer, "
         "got float 2.5\n"
-        "  - Parameter set 2, place 'k': %0 (ops.Scale) parameter 'k' expected integer, "
+        "  - Parameter set 2, place 'k': ops.Scale (node 0) parameter 'k' expected integer, "
         "got str 'three'\n"
-        "  - Parameter set 2, place 'tags': %0 (ops.Scale) parameter 'tags' [0]: expected "
+        "  - Parameter set 2, place 'tags': ops.Scale (node 0) parameter 'tags' [0]: expected "
         "string, got int 3"
     )
 
@@ -108,7 +108,8 @@ def test_one_problem_reads_as_one_sentence(fed_info_of: Any) -> None:
     with pytest.raises(ValueError) as info:
         prepared.check_input_params([(Frame.start_frame(4), {"k": False})])
     assert str(info.value) == (
-        "Parameter set 4, place 'k': %0 (ops.Scale) parameter 'k' expected integer, got bool False"
+        "Parameter set 4, place 'k': ops.Scale (node 0) parameter 'k' expected integer, "
+        "got bool False"
     )
 
 

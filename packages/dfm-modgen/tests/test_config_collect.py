@@ -64,7 +64,7 @@ EXPECTED = [
     ('operations["users.GreetMe"].parameters.style.type', "unknown type 'strng'"),
     ('operations["users.GreetMe"]', "unknown key 'descripton' (did you mean 'description'?)"),
     ('operations["users.Other"]', "missing required key 'returns'"),
-    ("sites.a-b", "site name 'a-b': the part before '@' ('a-b') must be a Python identifier"),
+    ("sites.a-b", "Site name 'a-b' is not usable: the part before '@' ('a-b') must be a Python"),
     (f"{GREET}.args.who.from-param", "operation 'users.GreetMe' has no parameter 'nam'"),
     (f"{GREET}.is-async", "expected true or false, got 'maybe'"),
     ("sites.reception.providers.site", "provider name 'site' must be a Python identifier"),

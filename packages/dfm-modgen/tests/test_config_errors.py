@@ -129,7 +129,7 @@ sites:
         ("info.api-version", "must be a version of the form "),
         ("info.code-package", "must be a Python identifier (l"),
         ('operations["users.GreetMe"].type', "expected 'object', got 'array'"),
-        ("sites.a-b", "site name 'a-b': the part befo"),
+        ("sites.a-b", "Site name 'a-b' is not usable:"),
         (
             'sites.ok.interface["#/operations/users.GreetMe"].args.name',
             "an argument source must be a m",
@@ -357,9 +357,9 @@ def test_binding_errors(binding: str, path: str, message: str) -> None:
             "unknown key 'bandwith'",
         ),
         (
-            "{s: {cache_config: {base_path: /x}}}",
+            "{s: {cache_config: {base_path: /x, protcol: s3}}}",
             "sites.s.cache_config",
-            "missing required key 'protocol'",
+            "unknown key 'protcol'",
         ),
         ("{s: {interface: [1]}}", "sites.s.interface", "expected interface entries"),
         ("{s: {nope: 1}}", "sites.s", "unknown key 'nope'"),

@@ -183,3 +183,16 @@ def test_models_are_frozen() -> None:
 )
 def test_site_identifier(key: str, ident: str) -> None:
     assert site_identifier(key) == ident
+
+
+def test_site_identifier_is_the_one_of_dfm_api() -> None:
+    import dfm.api
+    from dfm.modgen.config import CacheConfig, SecretsVaultConfig
+
+    assert CacheConfig is dfm.api.CacheConfig and SecretsVaultConfig is dfm.api.SecretsVaultConfig
+
+    # one rule for every package: a keyword or a dash cannot name a site's module
+    assert site_identifier is dfm.api.site_identifier
+    for bad in ("class@host", "a-b", "1st"):
+        with pytest.raises(ValueError, match="not usable"):
+            site_identifier(bad)

@@ -302,6 +302,8 @@ def test_chained_calls_selection_sync_and_failure(stub_runtime: str) -> None:
     assert (index, frame, node, type(error)) == (0, "F", "named", ValueError)
     assert ctx.sent == []  # a failed body sends nothing itself; the runner forwards the error
     assert module.ThisNet.TRANSITIONS[0].eager is False
+    # messages name each node's operation (written once, at class level: no per-call cost)
+    assert module.ThisNet.OPERATIONS == {1: "ops.Echo", 2: "ops.Sync", "named": "ops.Fail"}
 
 
 def test_sync_only_bodies_are_eager(stub_runtime: str) -> None:

@@ -93,7 +93,8 @@ def test_for_each_over_a_non_iterable_fails_only_that_frame(fed: str, ops: Any) 
     assert status[frames(0)] == StopToken()
     [(kind, node, message)] = errors_of(status[frames(1)])
     assert (kind, node) == ("TypeError", 0)
-    assert "ForEach %0: the sequence is not iterable (a int: 5)" in message
+    assert status[frames(1)].errors[0].where.startswith("ForEach (node 0) on ")
+    assert "ForEach (node 0): the sequence is not iterable (a int: 5)" in message
     assert "pass a list, tuple, generator or other iterable" in message
     assert [(p_, str(f), v) for p_, f, v in got if p_ == "yield"] == [("yield", frames(0, 0), 7)]
 
@@ -200,7 +201,9 @@ def test_a_failing_generator_keeps_what_it_produced(fed: str, ops: Any) -> None:
     assert sorted(v for p_, _, v in got if p_ == "yield") == [0, 1]
     [(kind, node, message)] = errors_of(statuses(got)[frames(0)])
     assert kind == "RuntimeError" and node == 1
-    assert message == "ForEach %1: the sequence failed after 2 element(s): generator broke at 2"
+    assert message == (
+        "ForEach (node 1): the sequence failed after 2 element(s): generator broke at 2"
+    )
 
 
 # -- If ----------------------------------------------------------------------------------
@@ -246,7 +249,8 @@ def test_if_that_cannot_be_evaluated_fails_its_frame(fed: str, ops: Any) -> None
             Yield(value=ops.Echo(x=e, site="s2"))
     got = run(compile_pipeline(p, fed), [{"v": None}, {"v": 4}])
     [(kind, node, message)] = errors_of(statuses(got)[frames(0)])
-    assert (kind, node) == ("TypeError", 1) and message.startswith("If %1: the condition")
+    assert (kind, node) == ("TypeError", 1) and message.startswith("If (node 1): the condition")
+    assert statuses(got)[frames(0)].errors[0].operation == "If"
     assert statuses(got)[frames(1)] == StopToken()
 
 

@@ -86,6 +86,9 @@ async def test_failing_adapter_errors_only_dependents(make_federation) -> None:
         "app",
     )
     assert "call_ops_Fail" in info.stack_trace and "raise ValueError" in info.stack_trace
+    # users read the operation's name, not only a node id
+    assert info.operation == "ops.Fail" and info.where == "ops.Fail (node 0) on app"
+    assert "at ops.Fail (node 0) on app" in str(err)
     assert "NoneType: None" not in info.stack_trace
     assert status[F0] == StopToken()
     assert status[F1] == err
@@ -185,6 +188,8 @@ async def test_selection_failure_errors_that_target_only(make_federation) -> Non
     [info] = err.errors
     assert info.type == "SelectionError" and info.node_id == 0 and info.site == "app"
     assert "'missing'" in info.message and "KeyError" in info.message
+    assert "of the value of ops.Echo (node 0) (a dict)" in info.message
+    assert info.where == "ops.Echo (node 0) on app"
     assert isinstance(h.on("attr")[F0], ErrorToken)
     assert h.on("whole") == {F0: {"k": 1}}
     assert h.on(STATUS_PLACE_NAME)[F0] == StopToken()
@@ -197,6 +202,7 @@ async def test_unserializable_value_errors_that_frame(make_federation, caplog) -
     err = h.on("out")[F0]
     assert isinstance(err, ErrorToken)
     assert err.errors[0].type == "SerializationError"
+    assert err.errors[0].where == "ops.Lock (node 0) on app"
     assert "lock" in err.errors[0].message
     assert h.on("out")[F1] == "fine"
     assert h.on(STATUS_PLACE_NAME)[STOP] == StopToken()
@@ -224,6 +230,7 @@ async def test_duplicate_value_for_a_frame_becomes_an_error(make_federation, cap
     await asyncio.wait_for(runner.done, 5)
     err = h.on("yield")[F0]
     assert isinstance(err, ErrorToken) and err.errors[0].type == "DuplicateToken"
+    assert err.errors[0].where == "ops.Echo (node 0) on app"
 
 
 async def test_incomplete_frame_gets_an_error_at_stop(make_federation) -> None:

@@ -19,6 +19,7 @@ from dfm.runtime import (
     SecretsVaultError,
     Site,
     TokenPackage,
+    create_secrets_vault,
     load_site_runtime_module,
 )
 
@@ -64,7 +65,7 @@ def test_env_secrets(monkeypatch) -> None:
     with pytest.raises(ValueError, match="DFM_SECRET_OTHER"):
         Site(ctx()).secret_for_key("other")
     monkeypatch.setenv("MYAPP_TOKEN", "t")
-    vault = SecretsVaultConfig(args={"prefix": "myapp_"}).create()
+    vault = create_secrets_vault(SecretsVaultConfig(args={"prefix": "myapp_"}))
     assert vault.secret_for_key("token") == "t"
     site = Site(ctx(), secrets_vault_config=SecretsVaultConfig(args={"prefix": "MYAPP_"}))
     assert site.secret_for_key("TOKEN") == "t"
@@ -84,7 +85,7 @@ def test_configured_vault(monkeypatch) -> None:
     module.DictVault = DictVault  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "vaultmod", module)
     for path in ("vaultmod.DictVault", "vaultmod:DictVault"):
-        vault = SecretsVaultConfig(path, {"secrets": {"k": "v"}}).create()
+        vault = create_secrets_vault(SecretsVaultConfig(path=path, args={"secrets": {"k": "v"}}))
         assert vault.secret_for_key("k") == "v"
 
 
@@ -92,30 +93,29 @@ def test_configured_vault(monkeypatch) -> None:
     ("config", "message"),
     [
         (
-            SecretsVaultConfig("nowhere.Vault"),
+            SecretsVaultConfig(path="nowhere.Vault"),
             r"Cannot create the secrets vault 'nowhere.Vault': ModuleNotFoundError: "
             r"No module named 'nowhere'",
         ),
         (
-            SecretsVaultConfig("vaultmod.Missing"),
+            SecretsVaultConfig(path="vaultmod.Missing"),
             r"Cannot create the secrets vault 'vaultmod.Missing': module 'vaultmod' has no "
             r"class 'Missing'",
         ),
         (
-            SecretsVaultConfig("vaultmod.DictVault", {"bad": 1}),
+            SecretsVaultConfig(path="vaultmod.DictVault", args={"bad": 1}),
             r"Cannot create the secrets vault 'vaultmod.DictVault' with args \{'bad': 1\}: "
             r"TypeError: .*unexpected keyword argument 'bad'",
         ),
         (
-            SecretsVaultConfig("vaultmod.NoLookup"),
+            SecretsVaultConfig(path="vaultmod.NoLookup"),
             r"'vaultmod.NoLookup' has no secret_for_key method",
         ),
         (
-            SecretsVaultConfig(None, {"prefx": "X_"}),
+            SecretsVaultConfig(path=None, args={"prefx": "X_"}),
             r"Cannot create the secrets vault \(environment variables\) with args "
             r"\{'prefx': 'X_'\}: TypeError",
         ),
-        (SecretsVaultConfig("novault"), r"'novault' is not a 'module.Class' path"),
     ],
 )
 def test_a_vault_that_cannot_be_created_is_an_error_not_a_fallback(
@@ -129,10 +129,26 @@ def test_a_vault_that_cannot_be_created_is_an_error_not_a_fallback(
     monkeypatch.setitem(sys.modules, "vaultmod", module)
     monkeypatch.setenv("DFM_SECRET_K", "from-the-environment")
     with pytest.raises(SecretsVaultError, match=message):
-        config.create()
+        create_secrets_vault(config)
     with pytest.raises(SecretsVaultError, match=message):
         Site(ctx(), secrets_vault_config=config)
     assert "falling back" not in caplog.text
+
+
+@pytest.mark.parametrize("path", ["novault", "pkg.", ".Vault", "pkg.mod:", "pkg mod.Vault"])
+def test_a_vault_path_that_names_no_class_is_refused_when_configured(path: str) -> None:
+    with pytest.raises(ValueError, match=r"must be 'module.Class' .*, got "):
+        SecretsVaultConfig(path=path)
+
+
+def test_the_config_models_are_the_ones_of_dfm_api() -> None:
+    import dfm.api
+    import dfm.runtime
+
+    # one definition each: the config author, the generated site and the runtime agree
+    assert dfm.runtime.CacheConfig is dfm.api.CacheConfig
+    assert dfm.runtime.SecretsVaultConfig is dfm.api.SecretsVaultConfig
+    assert CacheConfig().protocol == "file"
 
 
 def test_cache_storage(tmp_path, monkeypatch) -> None:
@@ -163,6 +179,9 @@ def test_load_site_runtime_module(make_federation) -> None:
     module = load_site_runtime_module(fed, "s1")
     assert issubclass(module.ThisSite, Site) and module.API_VERSION == "1.0"
     assert load_site_runtime_module(fed, "s1@host:8002") is module
+    # the name of the module to import follows dfm.api.site_identifier's one rule
+    with pytest.raises(ValueError, match="not usable"):
+        load_site_runtime_module(fed, "s1.evil@host")
 
 
 def test_load_site_runtime_module_errors(make_federation) -> None:

@@ -178,11 +178,22 @@ def test_read_json_file(tmp_path: Path) -> None:
 
 
 def test_json_values() -> None:
-    error = ErrorToken(errors=[ErrorInfo(type="E", message="m", node_id=3, site="s")])
+    error = ErrorToken(
+        errors=[ErrorInfo(type="E", message="m", node_id=3, site="s", operation="stats.Mean")]
+    )
     assert json_value(StopToken()) == {"token": "StopToken"}
     assert json_value(error) == {
         "token": "ErrorToken",
-        "errors": [{"type": "E", "message": "m", "node_id": 3, "site": "s"}],
+        "errors": [
+            {
+                "type": "E",
+                "message": "m",
+                "node_id": 3,
+                "site": "s",
+                "operation": "stats.Mean",
+                "where": "stats.Mean (node 3) on s",
+            }
+        ],
     }
     assert json_value((1, {2: b"hi"}, {3})) == [1, {"2": {"bytes_base64": "aGk="}}, [3]]
     assert [json_value(v) for v in (math.nan, math.inf, -math.inf)] == [
@@ -195,16 +206,24 @@ def test_json_values() -> None:
 
 def test_json_lines() -> None:
     out = io.StringIO()
-    printer = TokenPrinter("json", out)
+    printer = TokenPrinter("json", out, operations={1: "stats.Mean"})
     printer("north", 1, Frame.start_frame(0), "mean", 4.5)
     printer("app", None, Frame.stop_frame(), "_dfm_status_", StopToken())
     printer.finish("j1", JobStatus.FINISHED, [])
     lines = [json.loads(line) for line in out.getvalue().splitlines()]
     assert lines == [
-        {"site": "north", "node": 1, "frame": [0], "place": "mean", "data": 4.5},
+        {
+            "site": "north",
+            "node": 1,
+            "operation": "stats.Mean",
+            "frame": [0],
+            "place": "mean",
+            "data": 4.5,
+        },
         {
             "site": "app",
             "node": None,
+            "operation": None,
             "frame": "stop",
             "place": "_dfm_status_",
             "data": {"token": "StopToken"},
@@ -215,11 +234,19 @@ def test_json_lines() -> None:
 
 def test_text_lines() -> None:
     out, err = io.StringIO(), io.StringIO()
-    printer = TokenPrinter("text", out, err)
+    printer = TokenPrinter("text", out, err, operations={1: "stats.Mean"})
     printer("north", 1, Frame.start_frame(0), "mean", 4.5)
+    printer("south", 7, Frame.start_frame(1), "other", 1)
+    printer("east", None, Frame.start_frame(1), "_dfm_status_", StopToken())
     printer.finish("j1", JobStatus.FAILED, ["site north died"], note="timed out")
     lines = out.getvalue().splitlines()
-    assert lines == ["north\t1\t[0]\tmean\t4.5", "timed out", "Job j1: FAILED"]
+    assert lines == [
+        "stats.Mean (node 1) on north\t[0]\tmean\t4.5",
+        "(node 7) on south\t[1]\tother\t1",
+        "east\t[1]\t_dfm_status_\tStopToken",
+        "timed out",
+        "Job j1: FAILED",
+    ]
     assert err.getvalue() == "  site north died\n"
 
 

@@ -22,7 +22,7 @@ def session(entry_points: Any) -> Session:
 
 @pytest.fixture
 def typed(prepared: PreparedPipeline) -> PreparedPipeline:
-    check = ParamCheck(node="%0 (ops.Scale)", parameter="k", json_schema={"type": ["integer"]})
+    check = ParamCheck(node="ops.Scale (node 0)", parameter="k", json_schema={"type": ["integer"]})
     return prepared.model_copy(update={"param_checks": {"a": [check]}})
 
 
@@ -33,11 +33,11 @@ def test_execute_refuses_wrong_types_before_starting_anything(
         session.execute(typed, [{"a": 1}, {"a": 2.5}, {"a": "three"}, {"a": True}])
     assert str(info.value) == (
         "3 problems with the input parameters (nothing was sent):\n"
-        "  - Parameter set 1, place 'a': %0 (ops.Scale) parameter 'k' expected integer, "
+        "  - Parameter set 1, place 'a': ops.Scale (node 0) parameter 'k' expected integer, "
         "got float 2.5\n"
-        "  - Parameter set 2, place 'a': %0 (ops.Scale) parameter 'k' expected integer, "
+        "  - Parameter set 2, place 'a': ops.Scale (node 0) parameter 'k' expected integer, "
         "got str 'three'\n"
-        "  - Parameter set 3, place 'a': %0 (ops.Scale) parameter 'k' expected integer, "
+        "  - Parameter set 3, place 'a': ops.Scale (node 0) parameter 'k' expected integer, "
         "got bool True"
     )
     assert session.target.jobs == {}  # type: ignore[attr-defined]

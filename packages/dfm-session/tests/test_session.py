@@ -6,6 +6,7 @@ import threading
 from typing import Any
 
 import pytest
+from dfm_testkit import Recorder, Token
 
 from dfm.api import STATUS_PLACE_NAME, ErrorToken, Frame, StopToken
 from dfm.irgen import PreparedPipeline
@@ -19,16 +20,11 @@ from dfm.session import (
     default_target_name,
 )
 
-Token = tuple[str, Any, Frame, str, Any]
 
-
-def collect() -> tuple[list[Token], Any]:
-    got: list[Token] = []
-
-    def cb(site: str, node: Any, frame: Frame, place: str, data: Any) -> None:
-        got.append((site, node, frame, place, data))
-
-    return got, cb
+def collect() -> tuple[list[Token], Recorder]:
+    """The testkit's recording callback, and the list it records into."""
+    recorder = Recorder()
+    return recorder.tokens, recorder
 
 
 @pytest.fixture

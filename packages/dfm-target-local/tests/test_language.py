@@ -170,7 +170,7 @@ def test_for_each_over_a_non_iterable_names_the_node(
     assert status[Frame([0])] == StopToken()
     error = status[Frame([1])]
     assert isinstance(error, ErrorToken) and error.errors[0].node_id == 1
-    assert "ForEach %1: the sequence is not iterable (a int: 7)" in error.errors[0].message
+    assert "ForEach (node 1): the sequence is not iterable (a int: 7)" in error.errors[0].message
     assert recorder.at("yield") == [(Frame([0, 0]), 1)]
     assert job.get_status() is JobStatus.FAILED
 

@@ -51,6 +51,18 @@ def test_yield_and_status_sequence(session: Session, ops: ModuleType, recorder: 
     assert recorder.tokens[0][1] is not None and recorder.tokens[1][1] is None
 
 
+def test_prepare_debug_names_operations(
+    session: Session, ops: ModuleType, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with Pipeline() as p:
+        e = ops.Echo(x=PlaceParam(place="a"), site="s1")
+        Yield(value=ops.Concat(a=e, b="!", site="s2"))
+    session.prepare(p, debug=True)
+    printed = capsys.readouterr().err.splitlines()
+    assert "  ops.Echo (node 0) on s1" in printed and "  ops.Concat (node 1) on s2" in printed
+    assert not any(line.startswith("  node0 ->") for line in printed)
+
+
 def test_three_param_sets_across_sites(session: Session, ops: ModuleType, recorder: Any) -> None:
     with Pipeline() as p:
         e = ops.Echo(x=PlaceParam(place="a"), site="s1")
@@ -375,7 +387,8 @@ def test_dfm_run_command(
     params = '[{"name": "Ada"}, {"name": "Bob"}]'
     assert run_command([*args, "--params", params, "--format", "text"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert "s1\t0\t[0]\tyield\tAda!" in out and "s1\t0\t[1]\tyield\tBob!" in out
+    assert "ops.Concat (node 0) on s1\t[0]\tyield\tAda!" in out
+    assert "ops.Concat (node 0) on s1\t[1]\tyield\tBob!" in out
     assert out[-1].endswith(": FINISHED")
     assert run_command([*args, "--params", params]) == 0  # JSON lines by default
     records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]

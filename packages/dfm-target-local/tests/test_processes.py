@@ -270,3 +270,40 @@ def test_site_processes_get_huge_pages_for_big_values() -> None:
     assert child_environment(mine)["GLIBC_TUNABLES"] == both
     kept = {"GLIBC_TUNABLES": "glibc.malloc.hugetlb=0"}
     assert child_environment(kept) == kept  # a choice of the user's stays
+
+
+def test_a_channel_closed_from_two_threads_at_once_closes_once() -> None:
+    # The reader thread and SiteProcess.close() both close a site's channel; two
+    # concurrent Connection.close() calls closed one descriptor twice (EBADF).
+    import socket
+    import threading
+    import time
+
+    from dfm.targets.local._channel import Channel
+
+    ours, theirs = socket.socketpair()
+    channel = Channel(ours)
+    conn = channel._conn
+    slow = conn._close  # type: ignore[attr-defined]
+
+    def close_slowly() -> None:
+        time.sleep(0.05)  # both closers are inside close() now
+        slow()
+
+    conn._close = close_slowly  # type: ignore[attr-defined]
+    errors: list[BaseException] = []
+
+    def close() -> None:
+        try:
+            channel.close()
+        except BaseException as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=close) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(5)
+    theirs.close()
+    assert errors == []
+    assert conn.closed and ours.fileno() == -1

@@ -1,6 +1,6 @@
 """Test utilities shared by DFM's test suites; the fixtures come with the pytest plugin."""
 
-from ._modules import write_modules
+from ._modules import importable, write_modules
 from ._recorder import Recorder, Token
 
-__all__ = ["Recorder", "Token", "write_modules"]
+__all__ = ["Recorder", "Token", "importable", "write_modules"]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import sys
 import textwrap
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -23,3 +26,21 @@ def write_modules(root: Path, files: dict[str, str]) -> Path:
             folder = folder.parent
         path.write_text(textwrap.dedent(source))
     return root
+
+
+@contextmanager
+def importable(root: Path, files: dict[str, str]) -> Iterator[Path]:
+    """:func:`write_modules`, with ``root`` on ``sys.path`` until the block ends.
+
+    The modules imported from it are forgotten afterwards, so the next test that writes
+    modules of the same names imports its own.
+    """
+    write_modules(root, files)
+    sys.path.insert(0, str(root))
+    try:
+        yield root
+    finally:
+        sys.path.remove(str(root))
+        for name, module in list(sys.modules.items()):
+            if str(getattr(module, "__file__", "") or "").startswith(str(root)):
+                del sys.modules[name]

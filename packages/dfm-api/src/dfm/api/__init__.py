@@ -33,7 +33,7 @@ from ._names import (
     STATUS_PLACE_NAME,
     TELEMETRY_PLACE_NAME,
 )
-from ._node import NodeId, NodeRef, make_auto_id, well_known_id
+from ._node import NodeId, NodeRef, describe_node, make_auto_id, well_known_id
 from ._operation import Located, NodeParam, Operation
 from ._pipeline import Pipeline
 from ._polymorphic import (
@@ -48,8 +48,16 @@ from ._polymorphic import (
     trusted_class,
 )
 from ._schema_check import ValueSchema, schema_problems
+from ._site_config import CacheConfig, SecretsVaultConfig
 from ._statement import Block, Expression, Statement
-from ._tagged import TRUSTED, DecodePolicy, SerializationError, decode_value, encode_value
+from ._tagged import (
+    TRUSTED,
+    DecodePolicy,
+    SerializationError,
+    decode_value,
+    encode_value,
+    is_plain_json,
+)
 from ._tokens import ErrorInfo, ErrorToken, PickledObject, SkipToken, StopToken
 from ._visitor import ApiVisitor
 from ._yield import Yield
@@ -107,6 +115,8 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "CacheConfig",
+    "SecretsVaultConfig",
     "DEFAULT_YIELD_PLACE",
     "DISCOVERY_PLACE_NAME",
     "START_PLACE_NAME",
@@ -118,6 +128,7 @@ __all__ = [
     "decode_value",
     "encode_literal",
     "encode_value",
+    "is_plain_json",
     "federation_prefixes",
     "Advise",
     "And",
@@ -144,6 +155,7 @@ __all__ = [
     "LessThanOrEqual",
     "Located",
     "NodeId",
+    "describe_node",
     "NodeParam",
     "NodeRef",
     "Not",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import keyword
 from pathlib import Path
 from typing import Any
 
@@ -97,15 +98,28 @@ class SiteInfo(BaseModel):
 
 
 def site_identifier(site: str) -> str:
-    """The site name used in code: the part before any ``@`` (Flare admins are e-mails).
+    """The name of a site in code: its name up to the first ``@``.
+
+    NVFlare admin users have e-mail names, so ``concierge@examplefed.com`` is site
+    ``concierge``. This is the one rule every package applies (the config, the code
+    generator, the compiler's cost model and the site loader): the result names the
+    site's generated module, so it must be a Python identifier that is not a keyword.
+
+    Args:
+        site: A site name or config key, with or without ``@host``.
+
+    Returns:
+        The part before ``@``.
 
     Raises:
-        ValueError: The remaining name is not a Python identifier.
+        ValueError: That part is not a Python identifier, or is a keyword.
     """
     ident = site.split("@", 1)[0]
-    if not ident.isidentifier():
+    if not ident.isidentifier() or keyword.iskeyword(ident):
         raise ValueError(
-            f"Site name {site!r} is not usable: the part before '@' must be a Python identifier"
+            f"Site name {site!r} is not usable: the part before '@' ({ident!r}) must be a "
+            "Python identifier that is not a keyword (letters, digits and underscores, not "
+            "starting with a digit)"
         )
     return ident
 

@@ -53,6 +53,25 @@ class NodeRef(BaseModel):
     issubs: bool | None = None
 
 
+def describe_node(what: str | None, node_id: int | str | None, site: str | None = None) -> str:
+    """How every message names a pipeline node: ``stats.Summarize (node 3) on south``.
+
+    Args:
+        what: The operation's API name (``stats.Summarize``) or the block's kind
+            (``ForEach``, ``If``, ``TryFromCache``, ``Yield``); None when unknown.
+        node_id: The node's id (an auto-assigned int or a chosen name), if known.
+        site: The site it runs on, if known.
+    """
+    parts = [what] if what else []
+    if node_id is not None:
+        parts.append(f"(node {node_id})")
+    elif not parts:
+        parts.append("(no node)")
+    if site:
+        parts.append(f"on {site}")
+    return " ".join(parts)
+
+
 def make_auto_id(n: int) -> NodeId:
     """The node id the pipeline builder assigns to the n-th node."""
     return NodeId(ident=n)

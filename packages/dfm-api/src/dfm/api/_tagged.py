@@ -93,20 +93,20 @@ TRUSTED = DecodePolicy(allow_pickle=True, trust_all_modules=True)
 
 
 def is_plain_json(value: Any) -> bool:
-    """Whether plain JSON carries ``value`` unchanged (finite floats, str keys only)."""
-    return _is_plain_json(value)
+    """Whether plain JSON carries ``value`` unchanged (finite floats, str keys only).
 
-
-def _is_plain_json(value: Any) -> bool:
+    Exact types only (a ``bool`` subclass or a ``tuple`` is not plain): the serializer
+    and the sites' wire use it to take the fast path.
+    """
     kind = type(value)
     if kind in _SCALARS:
         return True
     if kind is float:
         return math.isfinite(value)
     if kind is list:
-        return all(_is_plain_json(v) for v in value)
+        return all(is_plain_json(v) for v in value)
     if kind is dict:
-        return all(type(k) is str and _is_plain_json(v) for k, v in value.items())
+        return all(type(k) is str and is_plain_json(v) for k, v in value.items())
     return False
 
 
@@ -190,7 +190,7 @@ def encode_value(value: Any) -> tuple[str, Any]:
     Raises:
         SerializationError: The value cannot be represented in any form.
     """
-    if _is_plain_json(value):
+    if is_plain_json(value):
         return ("json", value)
     kind = type(value)
     if kind is StopToken:

@@ -10,6 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, field_serializer, model_validator
 
+from ._node import describe_node
+
 
 class StopToken(BaseModel):
     """Marks that a frame (or, with the stop frame, the whole job) ended without error."""
@@ -39,7 +41,17 @@ class SkipToken(BaseModel):
 
 
 class ErrorInfo(BaseModel):
-    """One cause of an error: exception type, message, traceback, and where it happened."""
+    """One cause of an error: exception type, message, traceback, and where it happened.
+
+    Attributes:
+        type: The exception's class name (or the runtime's own kind of error).
+        message: What went wrong.
+        stack_trace: The traceback, if there was an exception.
+        node_id: The pipeline node that failed.
+        site: The site it failed on.
+        operation: The failed operation's API name (``stats.Summarize``) or block kind
+            (``ForEach``, ``If``, ``TryFromCache``), when the site knows it.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
@@ -48,6 +60,12 @@ class ErrorInfo(BaseModel):
     stack_trace: str = ""
     node_id: int | str | None = None
     site: str | None = None
+    operation: str | None = None
+
+    @property
+    def where(self) -> str:
+        """Where it happened, as messages say it: ``stats.Summarize (node 3) on south``."""
+        return describe_node(self.operation, self.node_id, self.site)
 
 
 class ErrorToken(BaseModel):
@@ -64,7 +82,11 @@ class ErrorToken(BaseModel):
 
     @classmethod
     def from_exception(
-        cls, error: BaseException, node_id: int | str | None = None, site: str | None = None
+        cls,
+        error: BaseException,
+        node_id: int | str | None = None,
+        site: str | None = None,
+        operation: str | None = None,
     ) -> ErrorToken:
         """An ErrorToken for an exception, with the exception's own traceback."""
         trace = "".join(traceback.format_exception(type(error), error, error.__traceback__))
@@ -74,6 +96,7 @@ class ErrorToken(BaseModel):
             stack_trace=trace,
             node_id=node_id,
             site=site,
+            operation=operation,
         )
         return cls(errors=[info])
 
@@ -95,7 +118,8 @@ class ErrorToken(BaseModel):
 
     def __str__(self) -> str:
         causes = "; ".join(
-            f"{e.type}: {e.message}" + (f" (node {e.node_id} on {e.site})" if e.site else "")
+            f"{e.type}: {e.message}"
+            + (f", at {e.where}" if e.site or e.operation or e.node_id is not None else "")
             for e in self.errors
         )
         return f"ErrorToken[{causes}]"
@@ -103,7 +127,7 @@ class ErrorToken(BaseModel):
     def print(self) -> None:
         """Print every cause with its traceback."""
         for info in self.errors:
-            print(f"{info.type}: {info.message} (node {info.node_id}, site {info.site})")
+            print(f"{info.type}: {info.message}, at {info.where}")
             print(info.stack_trace)
 
 

@@ -18,6 +18,7 @@ from ._ir import (
     YieldPlace,
 )
 from ._ir_blocks import (
+    BLOCK_OPERATIONS,
     BlockSpec,
     CacheLookup,
     CacheWrite,
@@ -56,6 +57,7 @@ from ._placement import MISSING_SEND_COST
 from ._prepared import PreparedPipeline
 
 __all__ = [
+    "BLOCK_OPERATIONS",
     "MISSING_SEND_COST",
     "STATUS_TRANSITION",
     "AckValue",

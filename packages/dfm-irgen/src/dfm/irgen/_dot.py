@@ -12,9 +12,10 @@ import math
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from dfm.api import START_PLACE_NAME, STATUS_PLACE_NAME
+from dfm.api import START_PLACE_NAME, STATUS_PLACE_NAME, describe_node
 
 from ._ir import NetIR, PlacedOperation, TokenSend, Transition
+from ._ir_blocks import BLOCK_OPERATIONS
 from ._ir_values import DoneValue, StopValue
 from ._lower import STATUS_TRANSITION
 
@@ -57,24 +58,20 @@ def _node_id(site: str, transition: str) -> str:
     return _quote(f"{site}/{transition}")
 
 
-_BLOCKS = {
-    "fan_out": "ForEach",
-    "scatter": "ForEach elements",
-    "collect": "ForEach done",
-    "cond": "If",
-    "cache_lookup": "TryFromCache lookup",
-    "cache_write": "TryFromCache",
-}
+# The part of its block a block transition plays, below the block's name.
+_BLOCK_PARTS = {"scatter": "elements", "collect": "done", "cache_lookup": "lookup"}
 
 
 def _transition_label(t: Transition, placed: PlacedOperation | None) -> str:
     if placed is not None:
-        lines = [placed.operation, f"node {placed.node_id}", *_costs(placed)]
+        lines = [describe_node(placed.operation, placed.node_id), *_costs(placed)]
         if t.guard is not None:
-            lines.append(f"with If {t.guard.node_id}")
+            lines.append(f"with {describe_node('If', t.guard.node_id)}")
         return "\n".join(lines)
     if t.block is not None:
-        return f"{_BLOCKS[t.block.kind]}\nnode {t.node_id}"
+        part = _BLOCK_PARTS.get(t.block.kind)
+        name = describe_node(BLOCK_OPERATIONS[t.block.kind], t.node_id)
+        return f"{name}\n{part}" if part else name
     yields = [s.place for s in t.sends if s.is_yield]
     return f"Yield to {', '.join(yields)}" if yields else t.name
 

@@ -11,7 +11,7 @@ import heapq
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from dfm.api import NodeRef, Operation, Pipeline, PlaceParam, Statement, Yield
+from dfm.api import NodeRef, Operation, Pipeline, PlaceParam, Statement, Yield, describe_node
 
 from ._nodes import (
     BlockNode,
@@ -120,7 +120,7 @@ class _Builder:
         ident = stmt.dfm_node_id.as_identifier()
         if ident in self.seen:
             raise ValueError(
-                f"Node id {stmt.dfm_node_id} is used by two statements "
+                f"Node id {stmt.dfm_node_id.ident} is used by two statements "
                 f"({type(self.seen[ident]).__name__} and {type(stmt).__name__}); node ids must "
                 "be unique (check well_known_id names)"
             )
@@ -147,8 +147,9 @@ class _Builder:
                 self.claim(stmt, scope)
                 self.writes.append((stmt, scope))
             else:
+                what = describe_node(type(stmt).__name__, stmt.dfm_node_id.ident)
                 raise ValueError(
-                    f"{type(stmt).__name__} {stmt.dfm_node_id} is not a statement the compiler "
+                    f"{what} is not a statement the compiler "
                     "knows (operations, Yield, ForEach, If, TryFromCache and .cache())"
                 )
 
@@ -170,23 +171,25 @@ class _Builder:
             y.param = stmt.value
             self.uses.add("param", stmt.value.place, stmt.value.multiuse)
         if stmt.dfm_after is not None:
+            where = describe_node("Yield", stmt.dfm_node_id.ident)
             raise ValueError(
-                f"dfm_after on Yield {stmt.dfm_node_id} is not supported: a Yield sends "
+                f"dfm_after on {where} is not supported: a Yield sends "
                 "as soon as its value exists; put dfm_after on the operation instead"
             )
         self.graph.yields.append(y)
 
     def _no_after(self, stmt: Statement, what: str) -> None:
         if stmt.dfm_after is not None:
+            where = describe_node(what, stmt.dfm_node_id.ident)
             raise ValueError(
-                f"dfm_after on {what} {stmt.dfm_node_id} is not supported: put dfm_after on "
+                f"dfm_after on {where} is not supported: put dfm_after on "
                 "the first operation inside the block instead"
             )
 
     def for_each(self, stmt: ForEach, scope: Scope) -> None:
         ident = self.claim(stmt, scope)
         self._no_after(stmt, "ForEach")
-        body = scope.child("for_each", ident, f"ForEach {stmt.dfm_node_id}")
+        body = scope.child("for_each", ident, describe_node("ForEach", stmt.dfm_node_id.ident))
         node = ForEachNode(
             stmt=stmt,
             ident=ident,
@@ -206,7 +209,7 @@ class _Builder:
     def if_(self, stmt: If, scope: Scope) -> None:
         ident = self.claim(stmt, scope)
         self._no_after(stmt, "If")
-        body = scope.child("if", ident, f"If {stmt.dfm_node_id}")
+        body = scope.child("if", ident, describe_node("If", stmt.dfm_node_id.ident))
         node = IfNode(
             stmt=stmt, ident=ident, node_id=stmt.dfm_node_id.ident, scope=scope, body=body
         )
@@ -219,7 +222,7 @@ class _Builder:
     def try_from_cache(self, stmt: TryFromCache, scope: Scope) -> None:
         ident = self.claim(stmt, scope)
         self._no_after(stmt, "TryFromCache")
-        body = scope.child("cache", ident, f"TryFromCache {stmt.dfm_node_id}")
+        body = scope.child("cache", ident, describe_node("TryFromCache", stmt.dfm_node_id.ident))
         node = CacheNode(
             stmt=stmt, ident=ident, node_id=stmt.dfm_node_id.ident, scope=scope, body=body
         )
@@ -236,7 +239,7 @@ class _Builder:
 
     def attach_writes(self) -> None:
         for write, scope in self.writes:
-            where = f"WriteToCache {write.dfm_node_id}"
+            where = describe_node("WriteToCache", write.dfm_node_id.ident)
             block = scope.block
             node = self.graph.blocks.get(block) if block is not None else None
             if not isinstance(node, CacheNode) or scope is not node.body:
@@ -252,8 +255,9 @@ class _Builder:
                 )
             if node.write is not None:
                 raise ValueError(
-                    f"{node.describe()} calls .cache() twice ({node.write.stmt.dfm_node_id} "
-                    f"and {write.dfm_node_id}): cache one value per block"
+                    f"{node.describe()} calls .cache() twice (nodes "
+                    f"{node.write.stmt.dfm_node_id.ident} and {write.dfm_node_id.ident}): cache "
+                    "one value per block"
                 )
             node.write = _write_node(write, scope)
             if node.write.param is not None:
@@ -338,7 +342,7 @@ def _check_references(graph: LogicalGraph, builder: _Builder) -> None:
                 )
     for y in graph.yields:
         if y.ref is not None:
-            check(y.ref, f"Yield {y.stmt.dfm_node_id}", "yields", y.scope)
+            check(y.ref, describe_node("Yield", y.stmt.dfm_node_id.ident), "yields", y.scope)
     for block in graph.blocks.values():
         if isinstance(block, ForEachNode) and block.ref is not None:
             check(block.ref, block.describe(), "iterates over", block.scope)

@@ -144,5 +144,15 @@ BlockSpec = Annotated[
 ]
 """The kind of a block transition, with its parameters."""
 
+BLOCK_OPERATIONS: dict[str, str] = {
+    "fan_out": "ForEach",
+    "scatter": "ForEach",
+    "collect": "ForEach",
+    "cond": "If",
+    "cache_lookup": "TryFromCache",
+    "cache_write": "TryFromCache",
+}
+"""The block (as the pipeline language names it) each kind of block transition implements."""
+
 for _model in (CondAnd, CondOr, CondNot, Guard):
     _model.model_rebuild()

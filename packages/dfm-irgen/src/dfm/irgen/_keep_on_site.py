@@ -25,7 +25,7 @@ class KeepOnSite:
 
     Args:
         nodes: What was placed (operations and block transitions), in dependency order.
-        yields: Every Yield of a node's value: (the Yield's node id, the node).
+        yields: Every Yield of a node's value: (how messages name the Yield, the node).
         fed_info: The federation (to tell "not offered there" from other reasons).
         homesite: Where yields go.
         operations: The operations among the nodes, by ident.
@@ -103,7 +103,7 @@ class KeepOnSite:
         if consumer is None:
             yielded = next(y for y, up in self.yields if up == producer)
             return (
-                f"{head}Yield {yielded} sends them to the application on homesite "
+                f"{head}{yielded} sends them to the application on homesite "
                 f"{self.homesite!r}: yield a result computed from them on {site!r} instead, "
                 "or remove keep-on-site from that binding"
             )

@@ -16,6 +16,7 @@ from dfm.api import (
     STATUS_PLACE_NAME,
     FedInfo,
     Pipeline,
+    describe_node,
     encode_literal,
 )
 
@@ -259,9 +260,8 @@ class Lowering:
             self.external_input(draft, value_place, y.param.place)
             data: PlaceValue | LiteralValue = PlaceValue(place=value_place)
         else:
-            data = LiteralValue(
-                value=literal(y.stmt.value, f"The value of Yield {y.stmt.dfm_node_id}")
-            )
+            what = f"The value of {describe_node('Yield', y.stmt.dfm_node_id.ident)}"
+            data = LiteralValue(value=literal(y.stmt.value, what))
         draft.sends.append(TokenSend(site=self.homesite, place=place, is_yield=True, data=data))
 
     # -- the whole net ---------------------------------------------------------------

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from dfm.api import NodeRef, PlaceParam
+from dfm.api import NodeRef, PlaceParam, describe_node
 
 from ._ir import InPlace, TokenSend
 from ._ir_blocks import (
@@ -277,7 +277,7 @@ def gated_yield(low: Lowering, y: YieldNode, block: BlockNode) -> None:
     from ._lower import Draft, literal
 
     place = y.stmt.place
-    what = f"The value of Yield {y.stmt.dfm_node_id}"
+    what = f"The value of {describe_node('Yield', y.stmt.dfm_node_id.ident)}"
     # The yield carries the node id of the value it sends, as a direct yield does.
     node_id = low.graph.node(y.ref.id.as_identifier()).node_id if y.ref is not None else None
     if isinstance(block, IfNode) and y.scope is block.body:

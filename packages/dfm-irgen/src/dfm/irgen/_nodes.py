@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
-from dfm.api import NodeRef, Operation, PlaceParam, Yield
+from dfm.api import NodeRef, Operation, PlaceParam, Yield, describe_node
 
 if TYPE_CHECKING:
     from dfm.api import ForEach, If, TryFromCache, WriteToCache
@@ -78,8 +78,8 @@ class OpNode:
         return type(self.op).__api_name__
 
     def describe(self) -> str:
-        """How errors name this node: ``%0 (users.GreetMe)``."""
-        return f"{self.op.dfm_node_id} ({self.api_name})"
+        """How errors name this node: ``users.GreetMe (node 0)``."""
+        return describe_node(self.api_name, self.op.dfm_node_id.ident)
 
     def input_refs(self) -> list[str]:
         """Idents of the nodes whose values (or completion) this one waits for."""
@@ -115,8 +115,8 @@ class ForEachNode:
     param: PlaceParam | None = None
 
     def describe(self) -> str:
-        """How errors name this node: ``ForEach %1``."""
-        return f"ForEach {self.stmt.dfm_node_id}"
+        """How errors name this node: ``ForEach (node 1)``."""
+        return describe_node("ForEach", self.stmt.dfm_node_id.ident)
 
     def input_refs(self) -> list[str]:
         """Idents of the node the sequence comes from."""
@@ -140,8 +140,8 @@ class IfNode:
     params: list[PlaceParam] = field(default_factory=list)
 
     def describe(self) -> str:
-        """How errors name this node: ``If %1``."""
-        return f"If {self.stmt.dfm_node_id}"
+        """How errors name this node: ``If (node 1)``."""
+        return describe_node("If", self.stmt.dfm_node_id.ident)
 
     def input_refs(self) -> list[str]:
         """Idents of the nodes the condition reads."""
@@ -178,8 +178,8 @@ class CacheNode:
     write: WriteNode | None = None
 
     def describe(self) -> str:
-        """How errors name this node: ``TryFromCache %1``."""
-        return f"TryFromCache {self.stmt.dfm_node_id}"
+        """How errors name this node: ``TryFromCache (node 1)``."""
+        return describe_node("TryFromCache", self.stmt.dfm_node_id.ident)
 
     def input_refs(self) -> list[str]:
         """Idents of the nodes the key and the cached value come from."""

@@ -176,7 +176,7 @@ def place(
 
     Args:
         nodes: The nodes, producers before consumers.
-        yields: Every Yield of a node's value, as (its node id, the node).
+        yields: Every Yield of a node's value, as (how messages name the Yield, the node).
         fed_info: The federation's sites.
         homesite: Where yields go.
         model: The send costs.

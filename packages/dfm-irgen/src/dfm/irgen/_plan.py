@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from dfm.api import ComputeCostInfo, FedInfo, NodeRef
+from dfm.api import ComputeCostInfo, FedInfo, NodeRef, describe_node
 
 from ._graph import LogicalGraph
 from ._nodes import CacheNode, ForEachNode, IfNode, OpNode, Scope, YieldNode
@@ -193,7 +193,7 @@ def placement_nodes(
             add(PlacementNode(ident, passing, ups, label=node.describe()))
     yields: list[tuple[str, str]] = []
     for y in graph.yields:
-        label = str(y.stmt.dfm_node_id)
+        label = describe_node("Yield", y.stmt.dfm_node_id.ident)
         if y.ident in plan.gated_yields:
             block = graph.blocks[plan.gated_yields[y.ident]]
             if isinstance(block, IfNode):
@@ -201,7 +201,7 @@ def placement_nodes(
                 continue
             ups = [(plan.rep(y.ref.id.as_identifier()), False)] if y.ref is not None else []
             gate = plan.rep(block.ident)
-            add(PlacementNode(y.ident, passing, [*ups, (gate, True)], label=f"Yield {label}"))
+            add(PlacementNode(y.ident, passing, [*ups, (gate, True)], label=label))
             yields.append((label, y.ident))
         elif y.ref is not None:
             yields.append((label, plan.rep(y.ref.id.as_identifier())))

@@ -8,10 +8,18 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
-from dfm.api import START_PLACE_NAME, STATUS_PLACE_NAME, Frame, ValueSchema
+from dfm.api import (
+    START_PLACE_NAME,
+    STATUS_PLACE_NAME,
+    Frame,
+    NodeId,
+    ValueSchema,
+    describe_node,
+)
 
 from ._checks import ParamCheck
-from ._ir import NetIR, PlacedOperation, YieldPlace
+from ._ir import AdapterCall, NetIR, PlacedOperation, YieldPlace
+from ._ir_blocks import BLOCK_OPERATIONS
 
 
 def _place_problem(index: int, required: set[str], given: set[str]) -> str:
@@ -47,7 +55,8 @@ class PreparedPipeline(BaseModel):
         param_checks: Per PlaceParam, the declared types its values are checked against.
         status_site: The site whose status transition reports each frame's outcome.
         placement: Operation node (``node0``, …) → the site it runs on.
-        placement_details: Operation node → its name, site and the costs that decided.
+        placement_details: Operation node → its name, site and the costs that decided
+            (blocks are not operations: :meth:`node_labels` names them too).
     """
 
     model_config = ConfigDict(extra="forbid", defer_build=True)
@@ -93,7 +102,8 @@ class PreparedPipeline(BaseModel):
             f"Pipeline {self.pipeline_name or '(unnamed)'} of {self.federation_name}, "
             f"homesite {self.homesite}, status from {self.status_site}"
         ]
-        lines += [f"  {node} -> {site}" for node, site in self.placement.items()]
+        labels = self.node_labels()
+        lines += [f"  {labels.get(node, node)} on {site}" for node, site in self.placement.items()]
         for site, net in self.net_irs_by_site.items():
             lines.append(f"site {site} ({net.fingerprint[:12]}):")
             for t in net.transitions:
@@ -104,12 +114,33 @@ class PreparedPipeline(BaseModel):
                     for s in t.sends
                 )
                 what = f" [{t.block.kind}]" if t.block is not None else ""
+                operations = [s.adapter for s in t.body if isinstance(s, AdapterCall)]
+                if operations:
+                    what += f" [{', '.join(operations)}]"
                 if t.guard is not None:
-                    what += f" [with If {t.guard.node_id}]"
+                    what += f" [with {describe_node('If', t.guard.node_id)}]"
                 if t.depth:
                     what += f" (depth {t.depth})"
                 lines.append(f"  {t.name}{what}: [{inputs}] -> [{sends}]")
         return "\n".join(lines)
+
+    def node_labels(self) -> dict[str, str]:
+        """Each placed node (``node3``) as messages name it: ``stats.Summarize (node 3)``.
+
+        Operations are named by their API name, blocks by their kind (``ForEach (node 5)``).
+        """
+        labels = {
+            ident: describe_node(placed.operation, placed.node_id)
+            for ident, placed in self.placement_details.items()
+        }
+        for net in self.net_irs_by_site.values():
+            for t in net.transitions:
+                if t.block is not None and t.node_id is not None and t.name not in labels:
+                    labels[t.name] = describe_node(BLOCK_OPERATIONS[t.block.kind], t.node_id)
+                if t.guard is not None:  # an If fused into the operation it reads
+                    fused = NodeId(ident=t.guard.node_id).as_identifier()
+                    labels.setdefault(fused, describe_node("If", t.guard.node_id))
+        return labels
 
     def to_dot(self) -> str:
         """A picture of the pipeline in Graphviz's DOT language.

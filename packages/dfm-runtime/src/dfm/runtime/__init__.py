@@ -22,9 +22,11 @@ each job's creation so that every site's spans join the job's trace.
 
 from dfm.api import (
     TRUSTED,
+    CacheConfig,
     DecodePolicy,
     FlowInfo,
     Frame,
+    SecretsVaultConfig,
     SerializationError,
     decode_value,
     encode_value,
@@ -37,6 +39,7 @@ from ._context import FLOW, SKIP, STOP_TOKEN, DfmContext, select
 from ._host import HostEvents, SiteHost
 from ._job import JobController
 from ._loader import load_site_runtime_module, site_runtime_module_name
+from ._loops import close_event_loop
 from ._net import PLAIN_TYPES, BlockSpec, Net, SendSpec, TransitionSpec, done_value, is_stream
 from ._package import Router, TokenPackage, to_wire_or_error
 from ._params import EncodedParams, decode_params, encode_params
@@ -44,8 +47,8 @@ from ._payload import decode_payload, encode_payload
 from ._policy import SiteTrust, decode_literal, site_decode_policy, site_trust
 from ._pool import DaemonThreadPool
 from ._runner import NetRunner
-from ._secrets import SecretsVault, SecretsVaultConfig, SecretsVaultError
-from ._site import CacheConfig, Provider, Site
+from ._secrets import SecretsVault, SecretsVaultError, create_secrets_vault
+from ._site import Provider, Site
 from ._site_runners import JobCancelledError, SiteRunners
 from ._site_thread import SiteThread
 from ._telemetry import TelemetryBackend, current_trace_context
@@ -83,6 +86,8 @@ __all__ = [
     "Router",
     "SecretsVault",
     "SecretsVaultConfig",
+    "close_event_loop",
+    "create_secrets_vault",
     "SecretsVaultError",
     "SendSpec",
     "SerializationError",

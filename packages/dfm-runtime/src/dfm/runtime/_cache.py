@@ -23,10 +23,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dfm.api import ErrorToken, Frame, SkipToken, decode_value, encode_value
+from dfm.api import ErrorToken, Frame, SkipToken, decode_value, describe_node, encode_value
 from dfm.irgen import canonical_json
 
-from ._context import SKIP, error_token, node_label
+from ._context import SKIP, error_token
 from ._transition import TransitionState, send_error, send_plain, send_skip
 
 if TYPE_CHECKING:
@@ -197,12 +197,13 @@ class CacheBlock:
                 frame,
                 error_token(
                     "ValueError",
-                    f"TryFromCache {node_label(spec.node_id)}: the key is not a JSON value "
+                    f"{describe_node('TryFromCache', spec.node_id)}: the key is not a JSON value "
                     f"({e}); make the key a str, number, bool, None, or lists and str-keyed "
                     "dicts of them",
                     None,
                     spec.node_id,
                     ctx.this_site,
+                    "TryFromCache",
                 ),
             )
             return None
@@ -210,9 +211,8 @@ class CacheBlock:
     def _unusable(self, text: str, error: Exception) -> None:
         ctx = self.runner.ctx
         ctx.logger.warning(
-            "TryFromCache %s on site %s: cannot use the cache entry for key %s (%s); "
-            "treating it as a miss",
-            node_label(self.spec.node_id),
+            "%s on site %s: cannot use the cache entry for key %s (%s); treating it as a miss",
+            describe_node("TryFromCache", self.spec.node_id),
             ctx.this_site,
             text[:80],
             error,
@@ -261,12 +261,13 @@ class CacheBlock:
                 frame,
                 error_token(
                     "TypeError",
-                    f"TryFromCache {node_label(spec.node_id)}: its write received "
+                    f"{describe_node('TryFromCache', spec.node_id)}: its write received "
                     f"{kind.__name__} instead of the lookup's outcome (the lookup must run on "
                     "the same site)",
                     None,
                     spec.node_id,
                     ctx.this_site,
+                    "TryFromCache",
                 ),
             )
         else:

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from dfm.api import ErrorToken, Frame, SkipToken
+from dfm.api import ErrorToken, Frame, SkipToken, describe_node
 
-from ._context import FLOW, SKIP, error_token, node_label
+from ._context import FLOW, SKIP, error_token
 from ._net import TransitionSpec
 from ._transition import TransitionState
 
@@ -151,11 +151,12 @@ class CollectState(TransitionState):
     def _incomplete(self, levels: Levels, site: str) -> ErrorToken:
         return error_token(
             "IncompleteFrame",
-            f"ForEach {node_label(self.spec.node_id)} frame {list(levels)} on site {site!r}: "
+            f"{describe_node('ForEach', self.spec.node_id)} frame {list(levels)} on site {site!r}: "
             "the reports of its elements did not all arrive before its scope closed",
             None,
             self.spec.node_id,
             site,
+            "ForEach",
         )
 
     def _close(self, runner: NetRunner, levels: Levels) -> None:

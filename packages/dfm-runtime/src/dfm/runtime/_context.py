@@ -16,6 +16,7 @@ from dfm.api import (
     Frame,
     SkipToken,
     StopToken,
+    describe_node,
     encode_value,
 )
 
@@ -58,25 +59,29 @@ def select(value: Any, sel: int | str, issubs: bool | None = None) -> Any:
     return getattr(value, sel)  # type: ignore[arg-type]  # an int sel fails here, as it should
 
 
-def node_label(node_id: int | str | None) -> str:
-    """How messages name a pipeline node: ``%3`` for auto ids, ``#name`` for chosen ones."""
-    if isinstance(node_id, int):
-        return f"%{node_id}"
-    return f"#{node_id}" if node_id is not None else "(no node)"
-
-
 def error_token(
     kind: str,
     message: str,
     error: BaseException | None,
     node_id: int | str | None,
     site: str | None,
+    operation: str | None = None,
 ) -> ErrorToken:
-    """An ErrorToken with a message of our own and, if given, the cause's traceback."""
+    """An ErrorToken with a message of our own and, if given, the cause's traceback.
+
+    ``operation`` is the failed operation's API name or the block's kind (``ForEach``).
+    """
     trace = ""
     if error is not None:
         trace = "".join(traceback.format_exception(type(error), error, error.__traceback__))
-    info = ErrorInfo(type=kind, message=message, stack_trace=trace, node_id=node_id, site=site)
+    info = ErrorInfo(
+        type=kind,
+        message=message,
+        stack_trace=trace,
+        node_id=node_id,
+        site=site,
+        operation=operation,
+    )
     return ErrorToken(errors=[info])
 
 
@@ -103,6 +108,7 @@ class DfmContext:
         "router",
         "logger",
         "decode_policy",
+        "_operations",
         "_deliver",
         "_closed",
     )
@@ -128,12 +134,22 @@ class DfmContext:
         self.logger = logger if logger is not None else logging.getLogger("dfm.runtime")
         self.decode_policy = decode_policy
         self._deliver: Callable[[str, Frame, Any], None] | None = None
+        self._operations: Mapping[int | str, str] = {}
         self._closed = False
 
-    def _attach(self, deliver: Callable[[str, Frame, Any], None]) -> None:
+    def _attach(
+        self,
+        deliver: Callable[[str, Frame, Any], None],
+        operations: Mapping[int | str, str] | None = None,
+    ) -> None:
         if self._deliver is not None:
             raise RuntimeError(f"The DfmContext of site {self.this_site!r} already has a runner")
         self._deliver = deliver
+        self._operations = operations or {}
+
+    def _operation(self, node_id: int | str | None) -> str | None:
+        # Only for messages: the API name of the node's operation, if the net names it.
+        return None if node_id is None else self._operations.get(node_id)
 
     def _close(self) -> None:
         self._closed = True
@@ -169,13 +185,16 @@ class DfmContext:
                 value = select(value, sel, issubs)
             except Exception as e:
                 how = "item" if issubs else "attribute" if issubs is False else "item or attribute"
+                operation = self._operation(node_id)
                 value = failed = error_token(
                     "SelectionError",
-                    f"Cannot select {how} {sel!r} of the value of node {node_id} "
-                    f"(a {type(value).__name__}) for place {place!r}: {type(e).__name__}: {e}",
+                    f"Cannot select {how} {sel!r} of the value of "
+                    f"{describe_node(operation, node_id)} (a {type(value).__name__}) for place "
+                    f"{place!r}: {type(e).__name__}: {e}",
                     e,
                     node_id,
                     self.this_site,
+                    operation,
                 )
         if not is_yield and to_site == self.this_site:
             deliver = self._deliver
@@ -190,13 +209,15 @@ class DfmContext:
             try:
                 payload, frames = encode_payload(value)
             except Exception as e:
+                operation = self._operation(node_id)
                 failed = error_token(
                     "SerializationError",
-                    f"The value of node {node_id} for place {place!r} on site {to_site!r} "
-                    f"cannot be sent: {e}",
+                    f"The value of {describe_node(operation, node_id)} for place {place!r} on "
+                    f"site {to_site!r} cannot be sent: {e}",
                     e,
                     node_id,
                     self.this_site,
+                    operation,
                 )
                 payload = encode_value(failed)
         package = TokenPackage(

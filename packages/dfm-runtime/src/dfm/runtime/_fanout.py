@@ -24,9 +24,9 @@ import functools
 from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from dfm.api import ErrorToken, Frame
+from dfm.api import ErrorToken, Frame, describe_node
 
-from ._context import FLOW, error_token, node_label
+from ._context import FLOW, error_token
 from ._net import done_value, is_stream
 from ._scatter import ElementBatch, encode_batch
 from ._transition import TransitionState
@@ -127,11 +127,12 @@ class FanOut:
             count = sink.next + len(sink.batch)
             error = error_token(
                 type(e).__name__,
-                f"ForEach {node_label(self.spec.node_id)}: the sequence failed after {count} "
+                f"{describe_node('ForEach', self.spec.node_id)}: the sequence failed after {count} "
                 f"element(s): {e}",
                 e,
                 self.spec.node_id,
                 site,
+                "ForEach",
             )
         sink.flush()
         self._finish(frame, sink, error)
@@ -140,12 +141,13 @@ class FanOut:
         site = self.runner.ctx.this_site
         return error_token(
             "TypeError",
-            f"ForEach {node_label(self.spec.node_id)}: the sequence is not iterable (a "
+            f"{describe_node('ForEach', self.spec.node_id)}: the sequence is not iterable (a "
             f"{type(seq).__name__}: {seq!r:.60}); pass a list, tuple, generator or other "
             "iterable",
             None,
             self.spec.node_id,
             site,
+            "ForEach",
         )
 
     def _finish(self, frame: Frame, sink: _Sink, error: ErrorToken | None) -> None:

@@ -15,12 +15,13 @@ import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from dfm.api import ErrorToken, Frame, SkipToken
+from dfm.api import ErrorToken, Frame, SkipToken, describe_node
 
 from . import _telemetry
 from ._async_firings import AsyncFirings
-from ._context import DfmContext, error_token, node_label
+from ._context import DfmContext, error_token
 from ._eager import SyncFirings, resume
+from ._net import Net
 from ._telemetry_run import SiteRun
 from ._transition import (
     TransitionState,
@@ -51,8 +52,15 @@ class Firings:
     _sync: SyncFirings
     _async: AsyncFirings
 
+    _net_class: type[Net]
+
     def _internal_failure(self, error: BaseException) -> None:
         raise NotImplementedError
+
+    def _operation(self, state: TransitionState) -> str | None:
+        # Only for messages: what the failed transition's node is (an operation, a block).
+        node_id = state.spec.node_id
+        return None if node_id is None else self._net_class.OPERATIONS.get(node_id)
 
     def _end(self, error: BaseException | None) -> None:
         raise NotImplementedError
@@ -84,6 +92,7 @@ class Firings:
             None,
             state.spec.node_id,
             self.ctx.this_site,
+            self._operation(state),
         )
         slot = state.places[i]
         key: Any = frame
@@ -165,10 +174,12 @@ class Firings:
         except Exception as e:
             token = error_token(
                 type(e).__name__,
-                f"If {node_label(state.spec.node_id)}: the condition cannot be evaluated: {e}",
+                f"{describe_node('If', state.spec.node_id)}: the condition cannot be "
+                f"evaluated: {e}",
                 e,
                 state.spec.node_id,
                 self.ctx.this_site,
+                "If",
             )
             send_error(self.ctx, state.spec, frame, token)
             return
@@ -225,6 +236,7 @@ class Firings:
                     None,
                     state.spec.node_id,
                     self.ctx.this_site,
+                    self._operation(state),
                 ),
             )
         except BaseException as e:  # generated bodies catch adapters' errors: this is a bug
@@ -256,6 +268,7 @@ class Firings:
                 None,
                 state.spec.node_id,
                 self.ctx.this_site,
+                self._operation(state),
             )
             send_error(self.ctx, state.spec, frame, token)
         elif error is not None:

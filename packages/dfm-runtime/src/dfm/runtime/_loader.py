@@ -5,14 +5,18 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-from dfm.api import allow_federation
+from dfm.api import allow_federation, site_identifier
 
 from ._site import Site
 
 
 def site_runtime_module_name(federation: str, site: str) -> str:
-    """``<federation>.fed.runtime.<site>``; a site name is cut at ``@`` (``s1@host`` → ``s1``)."""
-    return f"{federation}.fed.runtime.{site.split('@', 1)[0]}"
+    """``<federation>.fed.runtime.<site>``; a site name is cut at ``@`` (``s1@host`` → ``s1``).
+
+    Raises:
+        ValueError: The site's name is not usable (see ``dfm.api.site_identifier``).
+    """
+    return f"{federation}.fed.runtime.{site_identifier(site)}"
 
 
 def load_site_runtime_module(federation: str, site: str, *, adapters: bool = True) -> ModuleType:

@@ -23,9 +23,9 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, TypeVar
 
-from dfm.api import ErrorToken, Frame
+from dfm.api import ErrorToken, Frame, describe_node
 
-from ._context import FLOW, SKIP, DfmContext, error_token, node_label
+from ._context import FLOW, SKIP, DfmContext, error_token
 from ._pool import DaemonThreadPool
 
 _R = TypeVar("_R")
@@ -195,6 +195,8 @@ class Net:
     FINGERPRINT: ClassVar[str] = ""
     EXTERNAL: ClassVar[Mapping[str, tuple[str, ...]]] = {}
     TRANSITIONS: ClassVar[tuple[TransitionSpec, ...]] = ()
+    OPERATIONS: ClassVar[Mapping[int | str, str]] = {}
+    """Node id → the operation's API name (or the block's kind), for messages only."""
 
     __slots__ = ("site", "ctx", "send", "_loop", "_executor", "_on_internal_failure")
 
@@ -250,10 +252,11 @@ class Net:
         ctx = self.ctx
         token = error_token(
             type(error).__name__,
-            f"If {node_label(node_id)}: the condition cannot be evaluated: {error}",
+            f"{describe_node('If', node_id)}: the condition cannot be evaluated: {error}",
             error,
             node_id,
             ctx.this_site,
+            "If",
         )
         send = self.send
         for s in self.TRANSITIONS[index].sends:
@@ -278,7 +281,12 @@ class Net:
         """
         if isinstance(error, asyncio.CancelledError):
             raise error
-        token = ErrorToken.from_exception(error, node_id=node_id, site=self.ctx.this_site)
+        token = ErrorToken.from_exception(
+            error,
+            node_id=node_id,
+            site=self.ctx.this_site,
+            operation=self.OPERATIONS.get(node_id) if node_id is not None else None,
+        )
         send = self.send
         for s in self.TRANSITIONS[index].sends:
             if not s.ack:

@@ -31,7 +31,7 @@ from typing import Any, cast
 
 from pydantic import BaseModel
 
-from dfm.api import DecodePolicy, SerializationError, decode_value, encode_value
+from dfm.api import DecodePolicy, SerializationError, decode_value, encode_value, is_plain_json
 
 from ._wire import frame_view
 
@@ -50,19 +50,6 @@ _PICKLE_REFUSED = (
     "values, buffers or pydantic models, or set allow-pickle: true for the site in the "
     "federation config"
 )
-
-
-def _is_plain_json(value: Any) -> bool:
-    kind = type(value)
-    if kind in _SCALARS:
-        return True
-    if kind is float:
-        return math.isfinite(value)
-    if kind is list:
-        return all(_is_plain_json(v) for v in value)
-    if kind is dict:
-        return all(type(k) is str and _is_plain_json(v) for k, v in value.items())
-    return False
 
 
 class _NotATree(Exception):
@@ -168,7 +155,7 @@ def encode_payload(value: Any) -> tuple[TaggedValue, Frames]:
         return ("json", value), _NO_FRAMES
     frames: list[Any] = []
     if kind in (list, dict, tuple):
-        if kind is not tuple and _is_plain_json(value):
+        if kind is not tuple and is_plain_json(value):
             return ("json", value), _NO_FRAMES
         try:
             tree = _tree(value, frames)

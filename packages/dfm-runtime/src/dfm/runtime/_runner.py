@@ -138,7 +138,7 @@ class NetRunner(Firings):
         self._cache: Any = None
         self._sync = SyncFirings(self._body_done, self._sync_fallback, self._internal_failure)
         self._async = AsyncFirings(self._new_task, self._body_done, self._internal_failure)
-        ctx._attach(self._deliver)
+        ctx._attach(self._deliver, net_class.OPERATIONS)
 
     # -- lifecycle -------------------------------------------------------------------
 

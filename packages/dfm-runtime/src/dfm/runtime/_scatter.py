@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
-from dfm.api import ErrorToken, Frame, decode_value, encode_value
+from dfm.api import ErrorToken, Frame, decode_value, describe_node, encode_value
 
-from ._context import error_token, node_label
+from ._context import error_token
 from ._net import TransitionSpec
 from ._transition import TransitionState, send_error, send_plain
 
@@ -45,10 +45,12 @@ def encode_batch(start: int, values: list[Any], node_id: int | str | None, site:
         except Exception as e:
             token = error_token(
                 "SerializationError",
-                f"Element of ForEach {node_label(node_id)} cannot be sent to another site: {e}",
+                f"Element of {describe_node('ForEach', node_id)} cannot be sent to another "
+                f"site: {e}",
                 e,
                 node_id,
                 site,
+                "ForEach",
             )
             tag, body = encode_value(token)
         out.append([tag, body])
@@ -189,9 +191,10 @@ class ScatterState(TransitionState):
         except Exception as e:
             return error_token(
                 "SerializationError",
-                f"Site {ctx.this_site!r} cannot decode element {k} of ForEach "
-                f"{node_label(self.spec.node_id)} for frame {frame}: {e}",
+                f"Site {ctx.this_site!r} cannot decode element {k} of "
+                f"{describe_node('ForEach', self.spec.node_id)} for frame {frame}: {e}",
                 e,
                 self.spec.node_id,
                 ctx.this_site,
+                "ForEach",
             )

@@ -5,8 +5,9 @@ from __future__ import annotations
 import importlib
 import os
 import traceback
-from dataclasses import dataclass, field
 from typing import Any
+
+from dfm.api import SecretsVaultConfig
 
 
 class SecretsVaultError(ValueError):
@@ -48,56 +49,41 @@ class SecretsVault:
         return value
 
 
-@dataclass(frozen=True)
-class SecretsVaultConfig:
-    """Which vault a site uses.
+def create_secrets_vault(config: SecretsVaultConfig) -> SecretsVault:
+    """Build the vault a site's config names.
 
-    Attributes:
-        path: Import path of a :class:`SecretsVault` subclass, ``"pkg.mod.Class"`` or
-            ``"pkg.mod:Class"``; None for the environment-variable vault.
-        args: Keyword arguments for its constructor.
+    There is no fall back to environment variables: a site whose configured vault is
+    broken must not run adapters with secrets from somewhere else.
+
+    Args:
+        config: The vault class and its arguments (``path=None``: :class:`SecretsVault`).
+
+    Raises:
+        SecretsVaultError: The class cannot be found or built, or has no
+            ``secret_for_key`` method; the message names the vault and the cause.
     """
-
-    path: str | None = None
-    args: dict[str, Any] = field(default_factory=dict)
-
-    def create(self) -> SecretsVault:
-        """Build the vault.
-
-        There is no fall back to environment variables: a site whose configured vault
-        is broken must not run adapters with secrets from somewhere else.
-
-        Raises:
-            SecretsVaultError: The class cannot be found or built, or has no
-                ``secret_for_key`` method; the message names the vault and the cause.
-        """
-        name = repr(self.path) if self.path is not None else "(environment variables)"
-        with_args = f" with args {self.args!r}" if self.args else ""
-        what = f"Cannot create the secrets vault {name}{with_args}"
-        if self.path is None:
-            cls: Any = SecretsVault
-        else:
-            module_name, sep, class_name = self.path.partition(":")
-            if not sep:
-                module_name, _, class_name = self.path.rpartition(".")
-            if not module_name or not class_name:
-                raise SecretsVaultError(
-                    f"{what}: {self.path!r} is not a 'module.Class' path; fix secrets_vault "
-                    "of the site in the federation config"
-                )
-            try:
-                module = importlib.import_module(module_name)
-            except Exception as e:
-                raise SecretsVaultError(f"{what}: {_cause(e)}") from e
-            cls = getattr(module, class_name, None)
-            if cls is None:
-                raise SecretsVaultError(
-                    f"{what}: module {module_name!r} has no class {class_name!r}"
-                )
+    path, args = config.path, config.args
+    name = repr(path) if path is not None else "(environment variables)"
+    with_args = f" with args {args!r}" if args else ""
+    what = f"Cannot create the secrets vault {name}{with_args}"
+    if path is None:
+        cls: Any = SecretsVault
+    else:
+        # SecretsVaultConfig checked the path: ``pkg.mod.Class`` or ``pkg.mod:Class``.
+        module_name, sep, class_name = path.partition(":")
+        if not sep:
+            module_name, _, class_name = path.rpartition(".")
         try:
-            vault = cls(**self.args)
+            module = importlib.import_module(module_name)
         except Exception as e:
             raise SecretsVaultError(f"{what}: {_cause(e)}") from e
-        if not callable(getattr(vault, "secret_for_key", None)):
-            raise SecretsVaultError(f"{what}: {self.path!r} has no secret_for_key method")
-        return vault  # type: ignore[no-any-return]
+        cls = getattr(module, class_name, None)
+        if cls is None:
+            raise SecretsVaultError(f"{what}: module {module_name!r} has no class {class_name!r}")
+    try:
+        vault = cls(**args)
+    except Exception as e:
+        raise SecretsVaultError(f"{what}: {_cause(e)}") from e
+    if not callable(getattr(vault, "secret_for_key", None)):
+        raise SecretsVaultError(f"{what}: {path!r} has no secret_for_key method")
+    return vault  # type: ignore[no-any-return]

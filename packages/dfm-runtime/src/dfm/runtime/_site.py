@@ -4,30 +4,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from dfm.api import CacheConfig, SecretsVaultConfig
+
 from ._context import DfmContext
-from ._secrets import SecretsVault, SecretsVaultConfig
+from ._secrets import SecretsVault, create_secrets_vault
 from ._telemetry_span import TelemetrySpan, span_scope
-
-
-@dataclass(frozen=True)
-class CacheConfig:
-    """Where a site's cache lives.
-
-    Attributes:
-        protocol: ``"file"`` for the local filesystem; anything else needs
-            ``universal-pathlib`` (fsspec) installed.
-        storage_options: Options for the fsspec filesystem.
-        base_path: The cache root; None: ``<user cache dir>/dfm/<federation>/cache``.
-    """
-
-    protocol: str = "file"
-    storage_options: dict[str, Any] = field(default_factory=dict)
-    base_path: str | None = None
 
 
 def user_cache_dir() -> Path:
@@ -57,7 +42,7 @@ class Site:
         self._dfm_context = dfm_context
         self._cache_config = cache_config if cache_config is not None else CacheConfig()
         config = secrets_vault_config if secrets_vault_config is not None else SecretsVaultConfig()
-        self._vault: SecretsVault = config.create()
+        self._vault: SecretsVault = create_secrets_vault(config)
         self._impl_args: Mapping[str, Any] = MappingProxyType(dict(impl_args))
 
     @property

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from dfm.api import DecodePolicy
 
 from ._host import HostEvents, SiteHost
+from ._loops import close_event_loop
 from ._package import Router, TokenPackage
 from ._params import EncodedParams
 from ._pool import DaemonThreadPool
@@ -118,19 +119,15 @@ class SiteThread(SiteHost):
 
     def _wind_down(self) -> None:
         """Cancel what still runs and let it finish (bounded) before closing the loop."""
-        loop = self._loop
         try:
             self._runners.cancel_all()
-            tasks = asyncio.all_tasks(loop)
-            for task in tasks:
-                task.cancel()
-            if tasks:
-                loop.run_until_complete(asyncio.wait(tasks, timeout=1.0))
-            loop.run_until_complete(loop.shutdown_asyncgens())
+        except BaseException:
+            self._log.exception("Site %s: error while cancelling its jobs", self.site)
+        try:
+            close_event_loop(self._loop)
         except BaseException:
             self._log.exception("Site %s: error while stopping its event loop", self.site)
         finally:
-            loop.close()
             self._fail_inbox()
 
     def _fail_inbox(self) -> None:

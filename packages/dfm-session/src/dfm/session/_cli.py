@@ -191,7 +191,8 @@ def run_command(argv: list[str]) -> int:
 def _execute(prepared: PreparedPipeline, params: Any, args: argparse.Namespace) -> int:
     from ._session import Session
 
-    printer = TokenPrinter(args.format)
+    operations = {d.node_id: d.operation for d in prepared.placement_details.values()}
+    printer = TokenPrinter(args.format, operations=operations)
     frames = len(params) if isinstance(params, list) else 1
     show = args.progress == "always" or (args.progress == "auto" and sys.stderr.isatty())
     progress = Progress(frames, sys.stderr) if show else None

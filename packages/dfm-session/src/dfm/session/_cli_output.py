@@ -8,11 +8,12 @@ import math
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from typing import Any, TextIO
 
 from pydantic import BaseModel
 
-from dfm.api import STATUS_PLACE_NAME, ErrorToken, Frame, StopToken
+from dfm.api import STATUS_PLACE_NAME, ErrorToken, Frame, StopToken, describe_node
 
 from ._status import JobStatus
 
@@ -21,7 +22,8 @@ def json_value(value: Any) -> Any:
     """``value`` as plain JSON: tokens tagged, tuples and sets as lists, bytes as base64.
 
     StopToken → ``{"token": "StopToken"}``; ErrorToken → ``{"token": "ErrorToken",
-    "errors": [{"type", "message", "node_id", "site"}, …]}``; non-finite floats →
+    "errors": [{"type", "message", "node_id", "site", "operation", "where"}, …]}`` (``where``:
+    ``stats.Summarize (node 3) on south``); non-finite floats →
     ``"NaN"``/``"Infinity"``/``"-Infinity"``; anything else JSON cannot hold →
     ``{"repr": repr(value)}``.
     """
@@ -29,7 +31,14 @@ def json_value(value: Any) -> Any:
         return {"token": "StopToken"}
     if isinstance(value, ErrorToken):
         errors = [
-            {"type": e.type, "message": e.message, "node_id": e.node_id, "site": e.site}
+            {
+                "type": e.type,
+                "message": e.message,
+                "node_id": e.node_id,
+                "site": e.site,
+                "operation": e.operation,
+                "where": e.where,
+            }
             for e in value.errors
         ]
         return {"token": "ErrorToken", "errors": errors}
@@ -60,18 +69,33 @@ def frame_json(frame: Frame) -> Any:
 class TokenPrinter:
     """Prints each token (a callback) and the job's end, as JSON lines or text.
 
+    A JSON line has ``site``, ``node``, ``operation`` (the API name of the node's
+    operation, when known), ``frame``, ``place`` and ``data``; a text line starts with
+    where the token comes from, ``stats.Summarize (node 3) on south``, then frame, place
+    and value, tab-separated (a token of no node, like a frame's status, starts with its
+    site alone).
+
     Args:
         fmt: ``"json"`` (one object per line) or ``"text"`` (tab-separated).
         out: Where tokens and the end line go.
         err: Where errors go in text format.
+        operations: Node id → the operation's API name (see
+            ``PreparedPipeline.placement_details``).
     """
 
-    def __init__(self, fmt: str, out: TextIO | None = None, err: TextIO | None = None) -> None:
+    def __init__(
+        self,
+        fmt: str,
+        out: TextIO | None = None,
+        err: TextIO | None = None,
+        operations: Mapping[int | str, str] | None = None,
+    ) -> None:
         """Print to ``out`` (default stdout)."""
         self._json = fmt == "json"
         self._out = out or sys.stdout
         self._err = err or sys.stderr
         self._lock = threading.Lock()
+        self._operations: Mapping[int | str, str] = operations or {}
 
     def _write(self, line: str) -> None:
         with self._lock:
@@ -81,17 +105,20 @@ class TokenPrinter:
         self, site: str, node: int | str | None, frame: Frame, place: str, data: Any
     ) -> None:
         """Print one token."""
+        operation = self._operations.get(node) if node is not None else None
         if self._json:
             record = {
                 "site": site,
                 "node": node,
+                "operation": operation,
                 "frame": frame_json(frame),
                 "place": place,
                 "data": json_value(data),
             }
             self._write(json.dumps(record, allow_nan=False, ensure_ascii=False))
         else:
-            self._write(f"{site}\t{node}\t{frame}\t{place}\t{data}")
+            where = site if node is None else describe_node(operation, node, site)
+            self._write(f"{where}\t{frame}\t{place}\t{data}")
 
     def finish(self, job_id: str, status: JobStatus, errors: list[Any], note: str = "") -> None:
         """The last line: the job's id, status and errors."""

@@ -8,6 +8,8 @@ import threading
 from collections import deque
 from collections.abc import Mapping, Sequence
 
+from dfm.runtime import close_event_loop
+
 from ._callbacks import (
     CallbackDispatcher,
     CallbackRunner,
@@ -52,30 +54,10 @@ class _DirectRunner(CallbackRunner):
         self._closed = True
         loop, self._loop = self._loop, None
         if loop is not None:
-            _close_loop(loop)
-
-
-def _close_loop(loop: asyncio.AbstractEventLoop) -> None:
-    try:
-        if not _in_running_loop():  # else run_until_complete is impossible: just close
-            tasks = asyncio.all_tasks(loop)
-            for task in tasks:
-                task.cancel()
-            if tasks:
-                loop.run_until_complete(asyncio.wait(tasks, timeout=1.0))
-            loop.run_until_complete(loop.shutdown_asyncgens())
-    except Exception:
-        _LOG.exception("Error while closing a callback event loop")
-    finally:
-        loop.close()
-
-
-def _in_running_loop() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
+            try:
+                close_event_loop(loop)
+            except Exception:
+                _LOG.exception("Error while closing a callback event loop")
 
 
 class DirectDispatcher(CallbackDispatcher):

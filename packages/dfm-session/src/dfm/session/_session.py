@@ -217,10 +217,11 @@ class Session:
         Args:
             pipeline: The pipeline; an empty ``api_version`` is filled from the
                 homesite's runtime module.
-            restrict_to_sites: None (all sites), ``"homesite"``, or candidate site names
-                (an empty list means all).
-            debug: Print where each operation runs and each site's transitions to
-                standard error.
+            restrict_to_sites: None (all sites), ``"homesite"``, or a non-empty list of
+                candidate site names including the homesite.
+            debug: Print where each operation runs (``stats.Summarize (node 3) on
+                south``) and each site's transitions to standard error
+                (``PreparedPipeline.describe()``).
 
         Raises:
             ValueError: An unknown site, or operations that cannot be placed.

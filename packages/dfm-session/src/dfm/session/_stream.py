@@ -10,9 +10,8 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections import deque
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
 
 from dfm.api import TELEMETRY_PLACE_NAME, TRUSTED, DecodePolicy, ErrorToken
 from dfm.runtime import telemetry
@@ -20,23 +19,11 @@ from dfm.runtime import telemetry
 from ._callbacks import CallbackRunner, Delivery
 from ._logging import LOGGER_NAME
 from ._status import FailureStatus, JobStatus
+from ._stream_items import END, Attach, End, UnheardTokens
 from ._stream_state import TRANSITIONS, StatusTokens, StreamState
 from ._threads import DELIVERY_THREADS
 
 _BATCH = 512
-
-
-class _End:
-    pass
-
-
-_END = _End()
-
-
-class _Attach(NamedTuple):
-    runner: CallbackRunner | None
-    previous: CallbackRunner | None
-    processed: threading.Event
 
 
 class JobStream:
@@ -89,8 +76,7 @@ class JobStream:
         self._fail_status: FailureStatus | None = None  # how to end the open frames then
         self._done = threading.Event()  # set on entering a final state
         self._runner: CallbackRunner | None = None
-        self._buffer: deque[Delivery] = deque(maxlen=buffer_limit)
-        self._dropped = 0
+        self._buffer = UnheardTokens(job_id, buffer_limit, self._log)
         self._active = False  # a delivery thread runs this stream's loop
         self._thread_ident: int | None = None
         self._on_final: list[Callable[[JobStream], None]] = []
@@ -173,7 +159,7 @@ class JobStream:
             self._move(StreamState.ENDING)
             self._failure = failure
             self._fail_status = status
-            self._queue.put(_END)
+            self._queue.put(END)
         self._ensure_thread()
 
     def fail(self, reason: str, status: FailureStatus | None = None) -> bool:
@@ -193,7 +179,7 @@ class JobStream:
             self._failure = reason
             self._fail_status = status
             self._status, self._errors = JobStatus.FAILED, [reason]
-            self._queue.put(_END)
+            self._queue.put(END)
         self._ensure_thread()
         return True
 
@@ -217,7 +203,7 @@ class JobStream:
                     self._errors.append(reason)
             running = self._active
             if running:
-                self._queue.put(_END)  # wake the thread; it stops after its current callback
+                self._queue.put(END)  # wake the thread; it stops after its current callback
             runner = self._runner
         if runner is not None:
             runner.stop()  # no callback starts from now on
@@ -232,13 +218,13 @@ class JobStream:
         Returns:
             An event set once the buffered tokens were handed to ``runner``.
         """
-        return self._control(_Attach(runner, None, threading.Event()))
+        return self._control(Attach(runner, None, threading.Event()))
 
     def detach(self, runner: CallbackRunner) -> None:
         """Stop delivering to ``runner``; tokens are buffered until the next attach."""
-        self._control(_Attach(None, runner, threading.Event()))
+        self._control(Attach(None, runner, threading.Event()))
 
-    def _control(self, item: _Attach) -> threading.Event:
+    def _control(self, item: Attach) -> threading.Event:
         with self._lock:
             self._queue.put(item)
         self._ensure_thread()
@@ -293,7 +279,7 @@ class JobStream:
         out: list[Delivery] = []
         while (batch := self._next_batch()) is not None:
             for item in batch:
-                if isinstance(item, _Attach):
+                if isinstance(item, Attach):
                     if not self._state.is_terminal:
                         self._deliver(out)
                         self._switch(item)
@@ -302,7 +288,7 @@ class JobStream:
                     item.processed.set()
                 elif self._state.is_terminal:
                     continue
-                elif isinstance(item, _End):
+                elif isinstance(item, End):
                     if self._failure and self._fail_status is not None:
                         out += self._fail_status.tokens(
                             self._failure,
@@ -353,18 +339,10 @@ class JobStream:
             except Exception:  # a runner must not raise; never let it kill delivery
                 self._log.exception("Callback runner of job %s failed", self.job_id)
         else:
-            overflow = len(self._buffer) + len(out) - (self._buffer.maxlen or 0)
-            if overflow > 0:
-                self._dropped += overflow
-                self._log.warning(
-                    "Job %s: no callbacks attached, dropped %d oldest buffered token(s)",
-                    self.job_id,
-                    overflow,
-                )
-            self._buffer.extend(out)
+            self._buffer.keep(out)
         out.clear()
 
-    def _switch(self, item: _Attach) -> None:
+    def _switch(self, item: Attach) -> None:
         if item.runner is None:
             if self._runner is item.previous:  # else it was replaced, and closed then
                 self._runner = None
@@ -378,9 +356,7 @@ class JobStream:
         self._runner = item.runner
         self._runner.start()
         if self._buffer:
-            pending = list(self._buffer)
-            self._buffer.clear()
-            self._deliver(pending)
+            self._deliver(self._buffer.take())
         if self._state.is_final:  # attached after the end: it got everything there is
             self._close_runner(self._runner)
             self._runner = None

@@ -59,19 +59,18 @@ def build_sites(ctx: BuildContext, node: Node) -> dict[str, SiteConfig]:
     ids: dict[str, str] = {}
     for key, entry in ctx.entries(node, ("sites",), "sites"):
         path: ConfigPath = ("sites", key)
-        ident = site_identifier(key)
         ok = True
-        if not is_identifier(ident):
-            ctx.issue(
-                entry,
-                path,
-                f"site name {key!r}: the part before '@' ({ident!r}) must be a Python identifier",
-            )
+        try:
+            ident = site_identifier(key)
+        except ValueError as e:
+            ident = ""
+            ctx.issue(entry, path, str(e))
             ok = False
-        elif ident in ids:
+        if ok and ident in ids:
             ctx.issue(entry, path, f"sites {ids[ident]!r} and {key!r} are both site {ident!r}")
             ok = False
-        ids.setdefault(ident, key)
+        if ok:
+            ids.setdefault(ident, key)
         target = ctx.deref(entry, path)
         site = _build_site(ctx, target, path) if target is not None else None
         if site is not None and ok:

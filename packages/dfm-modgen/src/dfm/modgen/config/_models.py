@@ -7,8 +7,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, PrivateAttr
 
+from dfm.api import CacheConfig, SecretsVaultConfig, site_identifier
+
 from ._adapters import AdapterBinding
-from ._common import ClassPath, ConfigModel, ConstructorSpec, Identifier, ModulePrefix
+from ._common import ConfigModel, ConstructorSpec, Identifier, ModulePrefix
 from ._errors import ConfigIssue
 from ._operations import OperationConfig
 from ._provision import ProvisionConfig
@@ -27,21 +29,6 @@ __all__ = [
 
 #: Interface keys are written ``#/operations/<operation name>``.
 OPERATION_KEY_PREFIX = "#/operations/"
-
-
-def site_identifier(site_key: str) -> str:
-    """The identifier of a site: its key up to the first ``@``.
-
-    NVFlare admin users have e-mail names, so ``concierge@examplefed.com`` is site
-    ``concierge``.
-
-    Args:
-        site_key: The key under ``sites:``.
-
-    Returns:
-        The part before ``@``.
-    """
-    return site_key.split("@", 1)[0]
 
 
 def _strip_operation_keys(value: Any) -> Any:
@@ -66,32 +53,6 @@ class SendCost(ConfigModel):
 
     fixed_time: float = Field(0.0, ge=0, allow_inf_nan=False)
     bandwidth: int | None = Field(None, gt=0)
-
-
-class CacheConfig(ConfigModel):
-    """fsspec location of a site's cache (``Site.cache_storage()``).
-
-    Attributes:
-        protocol: fsspec protocol (``file``, ``s3`` ...).
-        storage_options: fsspec storage options.
-        base_path: Base path; None means the per-user cache dir of the federation.
-    """
-
-    protocol: str
-    storage_options: dict[str, Any] = Field(default_factory=dict)
-    base_path: str | None = None
-
-
-class SecretsVaultConfig(ConfigModel):
-    """The class that serves ``from-secrets`` arguments.
-
-    Attributes:
-        path: Dotted class path; None means the environment-variable vault.
-        args: Constructor keyword arguments.
-    """
-
-    path: ClassPath | None = None
-    args: dict[str, Any] = Field(default_factory=dict)
 
 
 def _module_list(value: Any) -> Any:

@@ -14,6 +14,7 @@ import dataclasses
 
 from dfm.api import DecodePolicy
 from dfm.irgen import (
+    BLOCK_OPERATIONS,
     AckValue,
     CacheLookup,
     CacheWrite,
@@ -195,6 +196,25 @@ def _policy_source(policy: DecodePolicy) -> str:
     return f"DecodePolicy({', '.join(args)})"
 
 
+def node_operations(netir: NetIR) -> dict[int | str, str]:
+    """Node id → what messages call it: the operation's API name, or the block's kind.
+
+    Every name comes from a checked NetIR field (an adapter's dotted name, a block kind's
+    literal), and the generator writes it with ``repr()``.
+    """
+    names: dict[int | str, str] = {}
+    for t in netir.transitions:
+        if t.block is not None and t.node_id is not None:
+            names.setdefault(t.node_id, BLOCK_OPERATIONS[t.block.kind])
+        if t.guard is not None:
+            names.setdefault(t.guard.node_id, "If")
+        for stmt in t.body:
+            node_id, adapter = getattr(stmt, "node_id", None), getattr(stmt, "adapter", None)
+            if node_id is not None and isinstance(adapter, str):
+                names.setdefault(node_id, adapter)
+    return names
+
+
 def generate_net_source(
     netir: NetIR, runtime_module_name: str = RUNTIME, policy: DecodePolicy | None = None
 ) -> str:
@@ -286,6 +306,7 @@ def generate_net_source(
             *module.literals,
             "",
         ]
+    operations = ", ".join(f"{k!r}: {v!r}" for k, v in node_operations(netir).items())
     out += [
         "",
         "class ThisNet(Net):",
@@ -297,6 +318,7 @@ def generate_net_source(
         f"    PIPELINE_NAME = {netir.pipeline_name!r}",
         f"    FINGERPRINT = {netir.fingerprint!r}",
         f"    EXTERNAL = {{{external}}}",
+        f"    OPERATIONS = {{{operations}}}",
         "    TRANSITIONS = (",
         *specs,
         "    )",

@@ -151,6 +151,9 @@ class Channel:
         self._sock = sock
         self._conn = Connection(os.dup(sock.fileno()))
         self._lock = threading.Lock()
+        # Not the send lock: a send blocked on a full socket must not hold up close().
+        self._close_lock = threading.Lock()
+        self._closed = False
 
     def send(self, message: tuple[Any, ...]) -> None:
         """Send a message; its SharedEnvelopes are passed (then closed here).
@@ -180,7 +183,15 @@ class Channel:
         return _attach(message, self._sock)
 
     def close(self) -> None:
-        """Close both descriptors (again: nothing)."""
+        """Close both descriptors (again, or from another thread at once: nothing).
+
+        The reader thread and ``SiteProcess.close`` both close the channel; two
+        concurrent ``Connection.close`` calls would close one descriptor twice (EBADF).
+        """
+        with self._close_lock:
+            if self._closed:
+                return
+            self._closed = True
         self._conn.close()
         self._sock.close()
 
