@@ -8,7 +8,7 @@ import pytest
 
 from dfm.api import Frame
 from dfm.runtime import TokenPackage, encode_payload
-from dfm.targets.local._channel import Channel, pack, unpack
+from dfm.targets.local._channel import Channel, pack, params_to_send, received_params, unpack
 
 
 def _package(value: object, frame: Frame | None = None) -> TokenPackage:
@@ -60,3 +60,12 @@ def test_fields_cross_a_real_channel_in_a_batch() -> None:
     finally:
         sender.close()
         receiver.close()
+
+
+def test_parameter_sets_cross_with_their_frames() -> None:
+    sent = [
+        (Frame.start_frame(0), {"a": ("json", 1)}),
+        (Frame([2, 5]), {"a": ("pickle", "eA==")}),
+        (Frame.stop_frame(), {}),
+    ]
+    assert received_params(params_to_send(sent)) == sent
