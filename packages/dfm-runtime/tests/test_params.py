@@ -16,7 +16,8 @@ def test_plain_values_are_tagged_json_and_the_start_place_is_left_out() -> None:
         [(frame, {"a": 1, "b": "x", "c": None, "d": True, START_PLACE_NAME: FlowInfo()})]
     )
     assert got_frame == frame
-    assert tagged == {"a": ("json", 1), "b": ("json", "x"), "c": ("json", None), "d": ("json", True)}
+    plain = {"a": 1, "b": "x", "c": None, "d": True}
+    assert tagged == {name: ("json", value) for name, value in plain.items()}
 
 
 def test_a_plain_start_place_value_is_left_out_too() -> None:

@@ -130,8 +130,10 @@ trace_context."""
 
 
 def pack(package: TokenPackage) -> PackageFields | bytes | SharedEnvelope:
-    """A package as it crosses to another process: its fields if it has a scalar value
-    and no binary data, else its envelope (big ones shared).
+    """A package as it crosses to another process: its fields, or its envelope.
+
+    Fields if it has a scalar value and no binary data, else its envelope (big ones
+    shared).
     """
     if not package.frames:
         tag, body = package.payload
@@ -180,13 +182,12 @@ def received_params(sent: list[tuple[Any, dict[str, Any]]]) -> EncodedParams:
 
 
 def unpack(item: Any) -> Any:
-    """A received item as a package if it was shared or sent as fields, else as it is
-    (wire bytes).
-    """
+    """A received item as a package if it was shared or sent as fields, else wire bytes."""
     if type(item) is tuple:
         job_id, source, node, target, place, is_yield, levels, tag, body, context = item
         frame = frame_of(levels)
-        return TokenPackage(job_id, source, node, target, place, is_yield, frame, (tag, body), context)
+        payload = (tag, body)
+        return TokenPackage(job_id, source, node, target, place, is_yield, frame, payload, context)
     return item.read() if isinstance(item, SharedEnvelope) else item
 
 
