@@ -41,7 +41,7 @@ def site_process_environment(environ: Mapping[str, str]) -> dict[str, str]:
 class SiteProcess(SiteHost):
     """A site running in its own Python process, started with :data:`CHILD_MODULE`.
 
-    Packages cross as wire bytes over a socket pair; a reader thread per child
+    Packages cross over a socket pair (see :mod:`._channel`); a reader thread per child
     forwards the child's packages to other sites (``forward``) and its yields and
     job ends to the target (``events``). The child exits when this process dies.
 
