@@ -8,7 +8,8 @@ import pytest
 
 from dfm.api import Frame
 from dfm.runtime import TokenPackage, encode_payload
-from dfm.targets.local._channel import Channel, pack, params_to_send, received_params, unpack
+from dfm.targets.local._channel import Channel, pack, unpack
+from dfm.targets.local._fields import params_to_send, received_params
 
 
 def _package(value: object, frame: Frame | None = None) -> TokenPackage:

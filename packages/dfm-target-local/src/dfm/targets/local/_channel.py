@@ -25,9 +25,10 @@ from multiprocessing import reduction
 from multiprocessing.connection import Connection
 from typing import Any, NamedTuple
 
-from dfm.api import Frame
-from dfm.runtime import EncodedParams, TokenPackage, to_wire_or_error
+from dfm.runtime import TokenPackage, to_wire_or_error
 from dfm.runtime._wire import envelope_size
+
+from ._fields import PackageFields, fields_of, package_of
 
 SHARE_AT = 1 << 20
 """Envelopes of at least this many bytes cross in shared memory."""
@@ -116,19 +117,6 @@ def _read_exactly(fd: int, n: int, offset: int) -> bytes:
     return b"".join(chunks)
 
 
-# Payload bodies a package may cross with as a tuple: what pickle and JSON hold alike
-# (a container could be nested too deeply to pickle; it goes as an envelope).
-_SCALAR_BODIES = frozenset({int, str, bool, float, type(None)})
-_STOP = Frame.stop_frame()
-
-PackageFields = tuple[
-    str, str, int | str | None, str, str, bool, Any, str, Any, dict[str, str] | None
-]
-"""A frameless package as it crosses: job_id, source_site, source_node, target_site,
-target_place, is_yield, the frame's levels (or ``"stop"``), the payload's tag and body,
-trace_context."""
-
-
 def pack(package: TokenPackage) -> PackageFields | bytes | SharedEnvelope:
     """A package as it crosses to another process: its fields, or its envelope.
 
@@ -136,20 +124,9 @@ def pack(package: TokenPackage) -> PackageFields | bytes | SharedEnvelope:
     shared).
     """
     if not package.frames:
-        tag, body = package.payload
-        if type(body) in _SCALAR_BODIES:
-            return (
-                package.job_id,
-                package.source_site,
-                package.source_node,
-                package.target_site,
-                package.target_place,
-                package.is_yield,
-                package.frame.frame,
-                tag,
-                body,
-                package.trace_context,
-            )
+        fields = fields_of(package)
+        if fields is not None:
+            return fields
         return to_wire_or_error(package)
     try:
         parts = package.to_wire_parts()
@@ -164,30 +141,10 @@ def pack(package: TokenPackage) -> PackageFields | bytes | SharedEnvelope:
     return b"".join(parts)
 
 
-def frame_of(levels: Any) -> Frame:
-    """The frame of levels that crossed (``Frame.frame``): most are a parameter set's."""
-    if type(levels) is tuple and len(levels) == 1:
-        return Frame.start_frame(levels[0])  # checks its index; skips the general check
-    return _STOP if levels == "stop" else Frame(levels)
-
-
-def params_to_send(params: EncodedParams) -> list[tuple[Any, dict[str, Any]]]:
-    """Parameter sets as they cross: frames as their levels (a pickled Frame costs 4 µs)."""
-    return [(frame.frame, values) for frame, values in params]
-
-
-def received_params(sent: list[tuple[Any, dict[str, Any]]]) -> EncodedParams:
-    """Parameter sets that crossed, with their frames back."""
-    return [(frame_of(levels), values) for levels, values in sent]
-
-
 def unpack(item: Any) -> Any:
     """A received item as a package if it was shared or sent as fields, else wire bytes."""
     if type(item) is tuple:
-        job_id, source, node, target, place, is_yield, levels, tag, body, context = item
-        frame = frame_of(levels)
-        payload = (tag, body)
-        return TokenPackage(job_id, source, node, target, place, is_yield, frame, payload, context)
+        return package_of(item)
     return item.read() if isinstance(item, SharedEnvelope) else item
 
 

@@ -26,7 +26,8 @@ from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future
 from typing import Any
 
-from ._channel import Channel, pack, received_params, unpack
+from ._channel import Channel, pack, unpack
+from ._fields import received_params
 
 _BATCH = 256
 

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from dfm.runtime import EncodedParams, HostEvents, JobCancelledError, SiteHost, child_environment
 
-from ._channel import Channel, pack, params_to_send
+from ._channel import Channel, pack
+from ._fields import params_to_send
 from ._memcap import MemoryCap
 
 if TYPE_CHECKING:
