@@ -12,7 +12,7 @@ from dfm.api import STATUS_PLACE_NAME, ErrorInfo, ErrorToken, Frame, StopToken
 from dfm.irgen import InPlace, NetIR, PreparedPipeline, Transition
 from dfm.runtime import SiteHost
 from dfm.session import Delivery, DirectDispatcher, InputFramer, JobStatus, JobStream
-from dfm.targets.local._job import LocalJobRecord
+from dfm.targets.local._job import LocalJobRecord, _all_consumed
 
 
 class FakeHost(SiteHost):
@@ -158,3 +158,12 @@ def test_time_out_ends_with_job_timeout_statuses_but_cancel_stays_silent() -> No
     aborted.stream.put(Delivery("a", None, Frame([0]), STATUS_PLACE_NAME, StopToken()))
     assert aborted.stream.wait(2) and aborted.stream.status is JobStatus.ABORTED
     assert silent == []
+
+
+def test_a_site_takes_the_sets_as_they_are_only_when_pick_would_return_them() -> None:
+    stop = (Frame.stop_frame(), {})
+    one = (Frame.start_frame(0), {"a": ("json", 1)})
+    assert _all_consumed(["a", "__start_place__"], [one, stop])
+    assert not _all_consumed(["a", "b"], [one])  # b missing: pick raises
+    assert not _all_consumed(["b"], [one])  # a not for this site: pick drops it
+    assert not _all_consumed(["a"], [(Frame.stop_frame(), {"a": ("json", 1)})])

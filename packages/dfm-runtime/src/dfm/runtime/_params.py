@@ -11,6 +11,9 @@ from ._context import error_token
 EncodedParams = list[tuple[Frame, dict[str, tuple[str, Any]]]]
 """Parameter sets with tagged (``encode_value``) values; no ``__start_place__``."""
 
+# Values encode_value tags "json" as they are (exact types: a subclass may be pickled).
+_PLAIN = frozenset({int, str, bool, type(None)})
+
 
 def encode_params(framed: list[tuple[Frame, dict[str, Any]]]) -> EncodedParams:
     """Encode every parameter value (``__start_place__`` is implied and left out).
@@ -19,10 +22,14 @@ def encode_params(framed: list[tuple[Frame, dict[str, Any]]]) -> EncodedParams:
         ValueError: A value cannot be serialized (nothing was sent).
     """
     encoded: EncodedParams = []
+    plain = _PLAIN
     for frame, values in framed:
         tagged = {}
         for name, value in values.items():
             if name == START_PLACE_NAME:
+                continue
+            if type(value) in plain:
+                tagged[name] = ("json", value)
                 continue
             try:
                 tagged[name] = encode_value(value)

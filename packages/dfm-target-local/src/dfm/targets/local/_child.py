@@ -27,6 +27,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from ._channel import Channel, pack, unpack
+from ._fields import received_params
 
 _BATCH = 256
 
@@ -186,7 +187,7 @@ def main(argv: list[str]) -> int:
                 except (OSError, ValueError):
                     log.exception("Site %s: cannot read a package", site)
         elif kind == "inject":
-            worker.inject(message[1], message[2])
+            worker.inject(message[1], received_params(message[2]))
         elif kind == "create":
             job_id, netir_json, force_modgen, trace_context = message[1:]
             try:

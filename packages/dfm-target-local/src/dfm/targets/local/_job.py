@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from dfm.runtime import EncodedParams, SiteHost, encode_params
@@ -20,6 +20,24 @@ from dfm.session import (
 
 if TYPE_CHECKING:
     from dfm.irgen import PreparedPipeline
+
+
+def _all_consumed(external: Iterable[str], encoded: EncodedParams) -> bool:
+    """Whether a site takes every set as it is: what ``pick_input_params`` would return.
+
+    It consumes every name of each set, and each set has the names it needs (names
+    starting with ``__`` are optional); a stop frame has no values.
+    """
+    names = set(external)
+    needed = {name for name in names if not name.startswith("__")}
+    for frame, values in encoded:
+        keys = values.keys()
+        if frame.is_stop_frame():
+            if keys:
+                return False
+        elif not needed <= keys <= names:
+            return False
+    return True
 
 
 class LocalJobRecord:
@@ -62,7 +80,9 @@ class LocalJobRecord:
     def inject(self, encoded: EncodedParams) -> None:
         """Send encoded parameter sets to each site (only the inputs it consumes)."""
         for site, netir in self.prepared.net_irs().items():
-            picked = netir.pick_input_params(encoded)
+            picked = encoded if _all_consumed(netir.external, encoded) else None
+            if picked is None:
+                picked = netir.pick_input_params(encoded)
             self.hosts[site].inject(self.job_id, picked)
 
     def site_done(self, site: str, error: str | None) -> None:

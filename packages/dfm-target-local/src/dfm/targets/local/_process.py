@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from dfm.runtime import EncodedParams, HostEvents, JobCancelledError, SiteHost, child_environment
 
 from ._channel import Channel, pack
+from ._fields import params_to_send
 from ._memcap import MemoryCap
 
 if TYPE_CHECKING:
@@ -26,6 +27,7 @@ CHILD_MODULE = "dfm.targets.local._child"
 # 200 MB value received from another site is read into 100 pages instead of 50,000.
 # Other C libraries ignore the variable.
 _HUGE_PAGES = "glibc.malloc.hugetlb=1"
+_INJECT_CHUNK = 1024  # parameter sets per message to a site process
 
 
 def site_process_environment(environ: Mapping[str, str]) -> dict[str, str]:
@@ -40,7 +42,7 @@ def site_process_environment(environ: Mapping[str, str]) -> dict[str, str]:
 class SiteProcess(SiteHost):
     """A site running in its own Python process, started with :data:`CHILD_MODULE`.
 
-    Packages cross as wire bytes over a socket pair; a reader thread per child
+    Packages cross over a socket pair (see :mod:`._channel`); a reader thread per child
     forwards the child's packages to other sites (``forward``) and its yields and
     job ends to the target (``events``). The child exits when this process dies.
 
@@ -71,6 +73,7 @@ class SiteProcess(SiteHost):
         self._forward = forward
         self._log = logger
         self._lock = threading.Lock()
+        self._inject_lock = threading.Lock()
         self._creating: dict[str, Future[None]] = {}
         self._dead = False
         self._closing = False
@@ -187,8 +190,16 @@ class SiteProcess(SiteHost):
         return future
 
     def inject(self, job_id: str, params: EncodedParams) -> None:
-        """Send parameter sets to the child."""
-        self._send(("inject", job_id, params))
+        """Send parameter sets to the child, about a thousand per message.
+
+        The site starts on the first sets while the rest are pickled here, and neither
+        side holds the GIL for a whole batch of thousands at once.
+        """
+        with self._inject_lock:  # one call's sets stay together, as in one message
+            for start in range(0, max(len(params), 1), _INJECT_CHUNK):
+                chunk = params_to_send(params[start : start + _INJECT_CHUNK])
+                if not self._send(("inject", job_id, chunk)):
+                    return
 
     def deliver(self, item: TokenPackage | bytes) -> None:
         """Send a package (or its wire bytes) to the child."""

@@ -114,7 +114,8 @@ class LocalTarget(Target):
         max_finished_jobs: Finished jobs kept for ``reattach`` (oldest forgotten).
         processes: Run each site in its own Python process instead of a thread:
             adapters of different sites run in parallel and a crashing site takes
-            only its jobs down. Packages cross as wire bytes; site processes are
+            only its jobs down. Packages cross serialized (scalar tokens as their fields,
+            the others as wire bytes); site processes are
             started on first use and exit with this process (no ``__main__`` guard
             is needed: the application's main module is not re-imported).
         memory_limit_mb: With ``processes=True``, the most resident memory (MiB) a site
