@@ -23,6 +23,7 @@ from nvflare.apis.fl_context import FLContext
 from nvflare.apis.shareable import Shareable, make_reply
 from nvflare.apis.signal import Signal
 
+from . import _stages
 from ._node import SERVER, SiteNode
 from ._protocol import BATCH_KEY, SERVE_TASK, Topic
 from ._telemetry import start_site_telemetry, stop_site_telemetry, trace_context_from
@@ -143,6 +144,8 @@ class ServiceExecutor(Executor):  # type: ignore[misc]  # NVFLARE is untyped
         except ValueError as e:
             _LOG.error("Bad batch from %s: %s", sender, e)
             return make_reply(ReturnCode.BAD_REQUEST_DATA)
+        if _stages.ENABLED:
+            _stages.stamp("recv", entries)
         if sender in self.clients:  # another client speaks only for its own site
             forged = [e for e in entries if e.source != sender]
             if forged:

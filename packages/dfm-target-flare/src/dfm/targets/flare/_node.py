@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from dfm.runtime import Router
 
+from . import _stages
 from ._envelope import envelope
 from ._host import SiteHost, new_site_host, params_from_wire
 from ._sender import LinkSender, Transport
@@ -106,6 +107,8 @@ class SiteNode:
 
     def send(self, entries: list[Entry]) -> None:
         """Send entries (already numbered) towards their targets; never blocks."""
+        if _stages.ENABLED:
+            _stages.stamp("put", entries)
         by_destination: dict[str, list[Entry]] = {}
         for entry in entries:
             destination = self.destination(entry.target, entry.job)
@@ -144,6 +147,8 @@ class SiteNode:
             )
 
     def _deliver(self, entry: Entry) -> None:
+        if _stages.ENABLED:
+            _stages.stamp("deliver", [entry])
         host = self._host
         if host is None or entry.job not in self.jobs:
             self._log.debug("Dropped a %s entry of unknown job %s", entry.kind, entry.job)

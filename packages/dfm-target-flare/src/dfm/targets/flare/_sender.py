@@ -15,6 +15,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 
+from . import _stages
 from ._wire import Entry
 
 Transport = Callable[[str, list[Entry]], bool]
@@ -124,12 +125,16 @@ class LinkSender:
             carried = []
             if not batch:
                 continue
+            if _stages.ENABLED:
+                _stages.stamp("send", batch)
             try:
                 delivered = self._transport(self.destination, batch)
             except Exception:
                 self._log.exception("Sending %d entries to %s failed", len(batch), self.destination)
                 delivered = False
             if delivered:
+                if _stages.ENABLED:
+                    _stages.stamp("acked", batch)
                 delay = self._retry
                 continue
             self.failures += 1
