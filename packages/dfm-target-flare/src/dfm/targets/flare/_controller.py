@@ -32,16 +32,20 @@ from nvflare.fuel.f3.message import Message
 
 from . import _stages
 from ._jobstart import JobStarter
+from ._linkorder import LinkOrder, LinkOrderError
 from ._node import SERVER, SERVICE, SiteNode
 from ._protocol import (
     APP_CHANNEL,
     APP_PUSH_TOPIC,
     BATCH_KEY,
+    LINK_KEY,
+    NUMBER_KEY,
     PROTOCOL_VERSION,
     SERVE_TASK,
     Topic,
 )
 from ._roster import ClientRoster
+from ._sender import Batch
 from ._service import JobRecord, JobTable
 from ._telemetry import start_site_telemetry, stop_site_telemetry
 from ._wire import APP, DONE, FAIL, FINAL, STARTED, Entry, pack, unpack
@@ -87,6 +91,8 @@ class ServiceController(Controller):  # type: ignore[misc]  # NVFLARE is untyped
         self._node: SiteNode | None = None
         self._table: JobTable | None = None
         self._starter: JobStarter | None = None
+        self._client_order: LinkOrder | None = None
+        self._app_order = LinkOrder(self._from_app)
 
     # -- NVFLARE lifecycle ---------------------------------------------------------------
     def start_controller(self, fl_ctx: FLContext) -> None:
@@ -106,6 +112,7 @@ class ServiceController(Controller):  # type: ignore[misc]  # NVFLARE is untyped
             federation=self.federation or None,
         )
         self._table = JobTable(self._push, _LOG, self._cancel_on)
+        self._client_order = LinkOrder(self._node.receive)
         self._starter = JobStarter(
             engine, self._node, self._table, self._roster, self.server_site, self._cancel_on
         )
@@ -181,12 +188,13 @@ class ServiceController(Controller):  # type: ignore[misc]  # NVFLARE is untyped
 
         return run
 
-    def _send_link(self, destination: str, entries: list[Entry]) -> bool:
+    def _send_link(self, destination: str, batch: Batch) -> bool:
         """Send a batch to a client by aux request; True once it acknowledged."""
         if destination in self._roster.dead:
             return False
         request = Shareable()
-        request[BATCH_KEY] = pack(entries)
+        request[BATCH_KEY] = pack(batch.entries)
+        request[LINK_KEY], request[NUMBER_KEY] = batch.link, batch.number
         with self._engine.new_context() as fl_ctx:
             replies = self._engine.send_aux_request(
                 targets=[destination],
@@ -280,8 +288,16 @@ class ServiceController(Controller):  # type: ignore[misc]  # NVFLARE is untyped
         if forged:  # a client speaks only for its own site
             _LOG.error("Dropped %d entries from %s claiming another source", len(forged), peer)
             entries = [e for e in entries if e.source == peer]
-        assert self._node is not None
-        self._node.receive(entries)
+        assert self._node is not None and self._client_order is not None
+        link, number = request.get(LINK_KEY), request.get(NUMBER_KEY)
+        if not isinstance(link, str) or not isinstance(number, int):
+            self._node.receive(entries)  # an older sender: one batch in flight
+            return make_reply(ReturnCode.OK)
+        try:
+            self._client_order.receive(f"{peer}/{link}", number, entries)
+        except LinkOrderError as e:
+            _LOG.error("Bad batch from %s: %s", peer, e)
+            return make_reply(ReturnCode.BAD_REQUEST_DATA)
         return make_reply(ReturnCode.OK)
 
     # -- app commands -------------------------------------------------------------------
@@ -348,15 +364,24 @@ class ServiceController(Controller):  # type: ignore[misc]  # NVFLARE is untyped
 
     def _relay(self, encoded: Any) -> None:
         """Entries from the application (homesite tokens, parameter sets, job events)."""
-        if not encoded:
-            return
+        if encoded:
+            self._from_app(unpack(base64.b64decode(encoded)))
+
+    def _from_app(self, entries: list[Entry]) -> None:
         assert self._node is not None and self._table is not None
-        entries = unpack(base64.b64decode(encoded))
         self._table.note_input(entries)
         self._node.receive(entries)
 
     def _cmd_send(self, data: dict[str, Any], fl_ctx: FLContext) -> dict[str, Any]:
-        self._relay(data.get("entries"))
+        link, number = data.get("link"), data.get("number")
+        if not isinstance(link, str) or not isinstance(number, int):
+            self._relay(data.get("entries"))  # an older application
+            return {"ok": True}
+        entries = unpack(base64.b64decode(data.get("entries") or b""))
+        try:
+            self._app_order.receive(link, number, entries)
+        except LinkOrderError as e:
+            return {"ok": False, "error": str(e)}
         return {"ok": True}
 
     def _cmd_cancel(self, data: dict[str, Any], fl_ctx: FLContext) -> dict[str, Any]:

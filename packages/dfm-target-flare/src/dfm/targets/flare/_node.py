@@ -23,7 +23,7 @@ from dfm.runtime import Router
 from . import _stages
 from ._envelope import envelope
 from ._host import SiteHost, new_site_host, params_from_wire
-from ._sender import LinkSender, Transport
+from ._sender import WINDOW, LinkSender, Transport
 from ._wire import APP, DONE, FAIL, INJECT, PKG, Entry, Reorderer, Sequencer
 
 if TYPE_CHECKING:
@@ -59,6 +59,9 @@ class SiteNode:
         federation: The federation; the hosted site refuses another one's NetIR
             (None: not checked).
     """
+
+    link_window = WINDOW
+    """Batches in flight per link."""
 
     def __init__(
         self,
@@ -101,7 +104,9 @@ class SiteNode:
         with self._lock:
             sender = self._links.get(destination)
             if sender is None:
-                sender = LinkSender(destination, self._transport, self._log)
+                sender = LinkSender(
+                    destination, self._transport, self._log, window=self.link_window
+                )
                 self._links[destination] = sender
             return sender
 
