@@ -1,6 +1,6 @@
 """DFM on a real NVIDIA FLARE POC (server + north + south on 127.0.0.1): start-up, latency, rate.
 
-Usage: python tools/bench/bench_flare.py [--rounds N] [--keep DIR] [--telemetry]
+Usage: python tools/bench/bench_flare.py [--rounds N] [--keep DIR] [--telemetry] [--service-only]
 
 Starts its own POC of the meteo example in a scratch directory (free port, scratch HOME),
 measures, stops it, and prints each goal beside its number; exits 1 on a miss. Skips (exit
@@ -102,6 +102,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--keep", type=Path, default=None, help="keep the scratch dir here")
     parser.add_argument("--telemetry", action="store_true", help="telemetry on at every site")
+    parser.add_argument(
+        "--service-only", action="store_true", help="skip the per-job measures (faster A/B runs)"
+    )
     args = parser.parse_args(argv)
     if importlib.util.find_spec("nvflare") is None:
         print("bench_flare: nvflare is not installed; skipped")
@@ -171,11 +174,12 @@ def main(argv: list[str] | None = None) -> int:
             sets = [{"city": "oslo"}] * 1000
             _, total = timed_job(session, prepared["hop"], sets)
             results["service: 1000 sets through a 2-client chain (sets/s)"] = 1000 / total
-            first, total = timed_job(
-                session, prepared["hop"], {"city": "oslo"}, options={"mode": "per-job"}
-            )
-            results["per-job: submit -> first result (s)"] = first
-            results["per-job: submit -> finished (s)"] = total
+            if not args.service_only:
+                first, total = timed_job(
+                    session, prepared["hop"], {"city": "oslo"}, options={"mode": "per-job"}
+                )
+                results["per-job: submit -> first result (s)"] = first
+                results["per-job: submit -> finished (s)"] = total
     finally:
         poc.stop()
         if receiver is not None:

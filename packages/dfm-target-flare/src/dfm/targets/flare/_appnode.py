@@ -11,6 +11,7 @@ from typing import Any
 from ._admin import AdminLink, NotRunningError
 from ._node import SERVICE, JobInfo, SiteNode
 from ._protocol import Topic
+from ._sender import Batch
 from ._wire import APP, DONE, Entry, pack
 
 SERVER_PREFIX = "server:"
@@ -50,6 +51,9 @@ class AppNode(SiteNode):
         self._routes: dict[str, str] = {}
         self._route_lock = threading.Lock()
 
+    link_window = 1
+    """The admin session runs one command at a time: more in flight would only queue."""
+
     def route_job(self, job: str, flare_job: str, homesite: str) -> None:
         """Send the job's entries to ``flare_job``."""
         with self._route_lock:
@@ -64,11 +68,16 @@ class AppNode(SiteNode):
             flare_job = self._routes.get(job, "")
         return SERVER_PREFIX + flare_job
 
-    def _send_to_server(self, destination: str, entries: list[Entry]) -> bool:
+    def _send_to_server(self, destination: str, batch: Batch) -> bool:
         flare_job = destination.removeprefix(SERVER_PREFIX)
         if not flare_job:
             return True  # a job without a server (never started): nothing to deliver
-        data = {"entries": base64.b64encode(pack(entries)).decode("ascii")}
+        entries = batch.entries
+        data = {
+            "entries": base64.b64encode(pack(entries)).decode("ascii"),
+            "link": batch.link,
+            "number": batch.number,
+        }
         try:
             reply = self._admin.command(flare_job, Topic.SEND, data)
         except NotRunningError as e:

@@ -18,7 +18,6 @@ import json
 import logging
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from nvflare.apis.controller_spec import ClientTask, Task
@@ -31,17 +30,24 @@ from nvflare.fuel.f3.cellnet.defs import MessageHeaderKey
 from nvflare.fuel.f3.cellnet.defs import ReturnCode as CellReturnCode
 from nvflare.fuel.f3.message import Message
 
+from . import _stages
+from ._jobstart import JobStarter
+from ._linkorder import LinkOrder, LinkOrderError
 from ._node import SERVER, SERVICE, SiteNode
 from ._protocol import (
     APP_CHANNEL,
     APP_PUSH_TOPIC,
     BATCH_KEY,
+    LINK_KEY,
+    NUMBER_KEY,
     PROTOCOL_VERSION,
     SERVE_TASK,
     Topic,
 )
+from ._roster import ClientRoster
+from ._sender import Batch
 from ._service import JobRecord, JobTable
-from ._telemetry import start_site_telemetry, stop_site_telemetry, trace_context_from
+from ._telemetry import start_site_telemetry, stop_site_telemetry
 from ._wire import APP, DONE, FAIL, FINAL, STARTED, Entry, pack, unpack
 
 _LOG = logging.getLogger("dfm.targets.flare.server")
@@ -79,22 +85,21 @@ class ServiceController(Controller):  # type: ignore[misc]  # NVFLARE is untyped
         self.ping_timeout = ping_timeout
         self.misses = misses
         self._engine: Any = None
-        self._clients: list[str] = []
-        self._ready: dict[str, float] = {}
-        self._dead: dict[str, str] = {}
-        self._missed: dict[str, int] = {}
+        self._roster = ClientRoster(self._client_dead, _LOG, ping_timeout, misses)
         self._stop = threading.Event()
         self._retiring = False
         self._node: SiteNode | None = None
         self._table: JobTable | None = None
-        self._pool = ThreadPoolExecutor(16, thread_name_prefix="dfm-create")
+        self._starter: JobStarter | None = None
+        self._client_order: LinkOrder | None = None
+        self._app_order = LinkOrder(self._from_app)
 
     # -- NVFLARE lifecycle ---------------------------------------------------------------
     def start_controller(self, fl_ctx: FLContext) -> None:
         """Register the app commands and aux handlers; start the site and the outbox."""
         engine = fl_ctx.get_engine()
         self._engine = engine
-        self._clients = sorted(c.name for c in engine.get_clients())
+        self._roster.clients = sorted(c.name for c in engine.get_clients())
         if self.server_site:
             start_site_telemetry(self.server_site, _LOG)
         self._node = SiteNode(
@@ -107,6 +112,10 @@ class ServiceController(Controller):  # type: ignore[misc]  # NVFLARE is untyped
             federation=self.federation or None,
         )
         self._table = JobTable(self._push, _LOG, self._cancel_on)
+        self._client_order = LinkOrder(self._node.receive)
+        self._starter = JobStarter(
+            engine, self._node, self._table, self._roster, self.server_site, self._cancel_on
+        )
         for topic, handler in {
             Topic.HELLO: self._cmd_hello,
             Topic.START: self._cmd_start,
@@ -124,12 +133,12 @@ class ServiceController(Controller):  # type: ignore[misc]  # NVFLARE is untyped
     def control_flow(self, abort_signal: Signal, fl_ctx: FLContext) -> None:
         """Keep every client serving; ping them; in oneshot mode run the one job."""
         task = Task(name=SERVE_TASK, data=Shareable(), timeout=0, result_received_cb=self._served)
-        self.broadcast(task, fl_ctx, targets=self._clients, min_responses=0)
+        self.broadcast(task, fl_ctx, targets=self._roster.clients, min_responses=0)
         oneshot = json.loads(base64.b64decode(self.oneshot)) if self.oneshot else None
         started = False
         next_ping = time.monotonic() + self.ping_interval
         while not abort_signal.triggered and not self._stop.is_set():
-            if oneshot is not None and not started and self._all_ready():
+            if oneshot is not None and not started and self._roster.all_ready():
                 started = True
                 self._start_oneshot(oneshot)
             if oneshot is not None and started and self._oneshot_over(oneshot["job"]):
@@ -137,7 +146,7 @@ class ServiceController(Controller):  # type: ignore[misc]  # NVFLARE is untyped
             if self._retiring and self._table is not None and not self._table.running():
                 break
             if time.monotonic() >= next_ping:
-                self._ping(fl_ctx)
+                self._roster.ping(self._engine, fl_ctx)
                 next_ping = time.monotonic() + self.ping_interval
             self._stop.wait(0.05)
         if oneshot is not None and self._table is not None:
@@ -165,7 +174,7 @@ class ServiceController(Controller):  # type: ignore[misc]  # NVFLARE is untyped
         name = client_task.client.name
         if not self._stop.is_set():
             _LOG.warning("Client %s stopped serving DFM", name)
-            self._client_dead(name, f"site {name!r} stopped serving (its DFM executor ended)")
+            self._roster.mark_dead(name, f"site {name!r} stopped serving (its DFM executor ended)")
 
     # -- helpers ------------------------------------------------------------------------
     def _guarded(self, handler: Any) -> Any:
@@ -179,15 +188,13 @@ class ServiceController(Controller):  # type: ignore[misc]  # NVFLARE is untyped
 
         return run
 
-    def _all_ready(self) -> bool:
-        return all(c in self._ready for c in self._clients)
-
-    def _send_link(self, destination: str, entries: list[Entry]) -> bool:
+    def _send_link(self, destination: str, batch: Batch) -> bool:
         """Send a batch to a client by aux request; True once it acknowledged."""
-        if destination in self._dead:
+        if destination in self._roster.dead:
             return False
         request = Shareable()
-        request[BATCH_KEY] = pack(entries)
+        request[BATCH_KEY] = pack(batch.entries)
+        request[LINK_KEY], request[NUMBER_KEY] = batch.link, batch.number
         with self._engine.new_context() as fl_ctx:
             replies = self._engine.send_aux_request(
                 targets=[destination],
@@ -237,7 +244,8 @@ class ServiceController(Controller):  # type: ignore[misc]  # NVFLARE is untyped
     def _cancel_on(self, job: str, sites: list[str]) -> None:
         """Cancel a failed or aborted job on the sites still running it."""
         assert self._node is not None
-        remote = [s for s in sites if s in self._clients and s not in self._dead]
+        roster = self._roster
+        remote = [s for s in sites if s in roster.clients and s not in roster.dead]
         if self.server_site and self.server_site in sites:
             self._node.cancel(job)
         if remote:
@@ -254,35 +262,7 @@ class ServiceController(Controller):  # type: ignore[misc]  # NVFLARE is untyped
                 )
 
     # -- liveness ------------------------------------------------------------------------
-    def _ping(self, fl_ctx: FLContext) -> None:
-        alive = [c for c in self._clients if c in self._ready and c not in self._dead]
-        if not alive:
-            return
-        replies = self._engine.send_aux_request(
-            targets=alive,
-            topic=Topic.PING,
-            request=Shareable(),
-            timeout=self.ping_timeout,
-            fl_ctx=fl_ctx,
-            optional=True,
-        )
-        for client in alive:
-            reply = replies.get(client) if replies else None
-            if reply is not None and reply.get_return_code() == ReturnCode.OK:
-                self._missed[client] = 0
-                continue
-            self._missed[client] = self._missed.get(client, 0) + 1
-            if self._missed[client] >= self.misses:
-                self._client_dead(
-                    client,
-                    f"site {client!r} stopped responding (no answer to "
-                    f"{self._missed[client]} liveness pings)",
-                )
-
     def _client_dead(self, client: str, reason: str) -> None:
-        if client in self._dead:
-            return
-        self._dead[client] = reason
         # NVFLARE 2.9 fails the whole job once the restarted client reports that it lacks
         # it: take no new DFM jobs, end when the running ones did (a new service serves).
         self._retiring = True
@@ -292,12 +272,7 @@ class ServiceController(Controller):  # type: ignore[misc]  # NVFLARE is untyped
 
     # -- ready ------------------------------------------------------------------------
     def _aux_ready(self, topic: str, request: Shareable, fl_ctx: FLContext) -> Shareable:
-        peer = _peer(fl_ctx)
-        if peer in self._clients:
-            _LOG.info("DFM: site %s is ready", peer)
-            self._ready[peer] = time.time()
-            self._dead.pop(peer, None)
-            self._missed[peer] = 0
+        self._roster.announced(_peer(fl_ctx))
         return make_reply(ReturnCode.OK)
 
     def _aux_link(self, topic: str, request: Shareable, fl_ctx: FLContext) -> Shareable:
@@ -307,12 +282,22 @@ class ServiceController(Controller):  # type: ignore[misc]  # NVFLARE is untyped
         except ValueError as e:
             _LOG.error("Bad batch from %s: %s", peer, e)
             return make_reply(ReturnCode.BAD_REQUEST_DATA)
+        if _stages.ENABLED:
+            _stages.stamp("recv", entries)
         forged = [e for e in entries if e.source != peer]
         if forged:  # a client speaks only for its own site
             _LOG.error("Dropped %d entries from %s claiming another source", len(forged), peer)
             entries = [e for e in entries if e.source == peer]
-        assert self._node is not None
-        self._node.receive(entries)
+        assert self._node is not None and self._client_order is not None
+        link, number = request.get(LINK_KEY), request.get(NUMBER_KEY)
+        if not isinstance(link, str) or not isinstance(number, int):
+            self._node.receive(entries)  # an older sender: one batch in flight
+            return make_reply(ReturnCode.OK)
+        try:
+            self._client_order.receive(f"{peer}/{link}", number, entries)
+        except LinkOrderError as e:
+            _LOG.error("Bad batch from %s: %s", peer, e)
+            return make_reply(ReturnCode.BAD_REQUEST_DATA)
         return make_reply(ReturnCode.OK)
 
     # -- app commands -------------------------------------------------------------------
@@ -322,99 +307,19 @@ class ServiceController(Controller):  # type: ignore[misc]  # NVFLARE is untyped
             "protocol": PROTOCOL_VERSION,
             "federation": self.federation,
             "server_site": self.server_site,
-            "clients": self._clients,
-            "ready": sorted(c for c in self._ready if c not in self._dead),
-            "dead": dict(self._dead),
+            "clients": self._roster.clients,
+            "ready": self._roster.serving(),
+            "dead": dict(self._roster.dead),
             "retiring": self._retiring,
             "oneshot": bool(self.oneshot),
             "running": len(self._table.running()) if self._table else 0,
         }
 
-    def _start(self, request: dict[str, Any]) -> dict[str, str]:
-        """Create the job on every remote site, then feed them; errors by site."""
-        assert self._node is not None and self._table is not None
-        job = str(request["job"])
-        homesite = str(request["homesite"])
-        netirs: dict[str, str] = dict(request["netirs"])
-        force = bool(request.get("force_modgen", False))
-        trace = trace_context_from(request.get("trace_context"))
-        errors: dict[str, str] = {}
-        unknown = [s for s in netirs if s != self.server_site and s not in self._clients]
-        for site in unknown:
-            errors[site] = f"site {site!r} is not part of this FLARE federation"
-        for site in netirs:
-            if site in self._dead:
-                errors[site] = f"site {site!r} is not available: {self._dead[site]}"
-            elif site in self._clients and site not in self._ready:
-                errors[site] = f"site {site!r} has not joined the DFM service yet"
-        if errors:
-            return errors
-        self._node.register(job, homesite)
-        sites = sorted(set(request.get("sites") or []) | set(netirs))
-        record = JobRecord(job, homesite, sites, str(request.get("pipeline", "")))
-        record.subscriber = request.get("subscriber") or None
-        if isinstance(request.get("prepared"), str):  # for handles of other processes
-            record.extra["prepared"] = request["prepared"]
-        self._table.add(record)
-        created: list[str] = []
-        remote = {s: n for s, n in netirs.items() if s != self.server_site}
-        if remote:
-            # One aux request per site, in parallel (NVFLARE 2.9's multicast_aux_requests
-            # fails on the server: broadcast_multi_requests() takes no abort_signal).
-            futures = {
-                site: self._pool.submit(self._create_on, site, job, homesite, netir, force, trace)
-                for site, netir in remote.items()
-            }
-            for site, future in futures.items():
-                error = future.result()
-                if error:
-                    errors[site] = error
-                else:
-                    created.append(site)
-        if self.server_site and self.server_site in netirs:
-            error = self._node.create(job, homesite, netirs[self.server_site], force, trace)
-            if error:
-                errors[self.server_site] = error
-            else:
-                created.append(self.server_site)
-        if errors:
-            self._table.remove(job)
-            self._cancel_on(job, created)
-            return errors
-        return {}
-
-    def _create_on(
-        self,
-        site: str,
-        job: str,
-        homesite: str,
-        netir: str,
-        force: bool,
-        trace: dict[str, str] | None,
-    ) -> str | None:
-        request = Shareable()
-        request["job"], request["homesite"], request["netir"], request["force"] = (
-            job,
-            homesite,
-            netir,
-            force,
-        )
-        request["trace"] = trace or {}
-        with self._engine.new_context() as fl_ctx:
-            replies = self._engine.send_aux_request(
-                targets=[site], topic=Topic.CREATE, request=request, timeout=60.0, fl_ctx=fl_ctx
-            )
-        reply = replies.get(site) if replies else None
-        if reply is None:
-            return f"site {site!r} did not answer"
-        if reply.get_return_code() != ReturnCode.OK:
-            return str(reply.get("error") or reply.get_return_code())
-        return None
-
     def _cmd_start(self, data: dict[str, Any], fl_ctx: FLContext) -> dict[str, Any]:
         if self._retiring:
             return {"ok": False, "retiring": True, "error": "this DFM service is retiring"}
-        errors = self._start(data)
+        assert self._starter is not None
+        errors = self._starter.start(data)
         if errors:
             return {"ok": False, "errors": errors}
         self._relay(data.get("entries"))
@@ -424,7 +329,8 @@ class ServiceController(Controller):  # type: ignore[misc]  # NVFLARE is untyped
         assert self._table is not None
         _LOG.info("DFM: starting job %s (per-job mode)", request.get("job"))
         try:
-            errors = self._start(request)
+            assert self._starter is not None
+            errors = self._starter.start(request)
         except Exception as e:
             errors = {"server": f"{type(e).__name__}: {e}"}
         job = str(request["job"])
@@ -458,15 +364,24 @@ class ServiceController(Controller):  # type: ignore[misc]  # NVFLARE is untyped
 
     def _relay(self, encoded: Any) -> None:
         """Entries from the application (homesite tokens, parameter sets, job events)."""
-        if not encoded:
-            return
+        if encoded:
+            self._from_app(unpack(base64.b64decode(encoded)))
+
+    def _from_app(self, entries: list[Entry]) -> None:
         assert self._node is not None and self._table is not None
-        entries = unpack(base64.b64decode(encoded))
         self._table.note_input(entries)
         self._node.receive(entries)
 
     def _cmd_send(self, data: dict[str, Any], fl_ctx: FLContext) -> dict[str, Any]:
-        self._relay(data.get("entries"))
+        link, number = data.get("link"), data.get("number")
+        if not isinstance(link, str) or not isinstance(number, int):
+            self._relay(data.get("entries"))  # an older application
+            return {"ok": True}
+        entries = unpack(base64.b64decode(data.get("entries") or b""))
+        try:
+            self._app_order.receive(link, number, entries)
+        except LinkOrderError as e:
+            return {"ok": False, "error": str(e)}
         return {"ok": True}
 
     def _cmd_cancel(self, data: dict[str, Any], fl_ctx: FLContext) -> dict[str, Any]:

@@ -23,10 +23,13 @@ from nvflare.apis.fl_context import FLContext
 from nvflare.apis.shareable import Shareable, make_reply
 from nvflare.apis.signal import Signal
 
+from . import _stages
+from ._linkorder import LinkOrder, LinkOrderError
 from ._node import SERVER, SiteNode
-from ._protocol import BATCH_KEY, SERVE_TASK, Topic
+from ._protocol import BATCH_KEY, LINK_KEY, NUMBER_KEY, SERVE_TASK, Topic
+from ._sender import Batch
 from ._telemetry import start_site_telemetry, stop_site_telemetry, trace_context_from
-from ._wire import Entry, pack, unpack
+from ._wire import pack, unpack
 
 _LOG = logging.getLogger("dfm.targets.flare.client")
 
@@ -51,6 +54,7 @@ class ServiceExecutor(Executor):  # type: ignore[misc]  # NVFLARE is untyped
         self.federation = federation
         self._engine: Any = None
         self._node: SiteNode | None = None
+        self._order: LinkOrder | None = None
 
     def handle_event(self, event_type: str, fl_ctx: FLContext) -> None:
         """Set up at START_RUN, tear down at END_RUN."""
@@ -76,6 +80,7 @@ class ServiceExecutor(Executor):  # type: ignore[misc]  # NVFLARE is untyped
             _LOG,
             federation=self.federation or None,
         )
+        self._order = LinkOrder(self._node.receive)
         engine.register_aux_message_handler(Topic.LINK, self._guard(self._aux_link))
         engine.register_aux_message_handler(Topic.CREATE, self._guard(self._aux_create))
         engine.register_aux_message_handler(Topic.CANCEL, self._guard(self._aux_cancel))
@@ -120,9 +125,10 @@ class ServiceExecutor(Executor):  # type: ignore[misc]  # NVFLARE is untyped
 
         return run
 
-    def _send_link(self, destination: str, entries: list[Entry]) -> bool:
+    def _send_link(self, destination: str, batch: Batch) -> bool:
         request = Shareable()
-        request[BATCH_KEY] = pack(entries)
+        request[BATCH_KEY] = pack(batch.entries)
+        request[LINK_KEY], request[NUMBER_KEY] = batch.link, batch.number
         with self._engine.new_context() as fl_ctx:
             replies = self._engine.send_aux_request(
                 targets=[destination],
@@ -143,12 +149,23 @@ class ServiceExecutor(Executor):  # type: ignore[misc]  # NVFLARE is untyped
         except ValueError as e:
             _LOG.error("Bad batch from %s: %s", sender, e)
             return make_reply(ReturnCode.BAD_REQUEST_DATA)
+        if _stages.ENABLED:
+            _stages.stamp("recv", entries)
         if sender in self.clients:  # another client speaks only for its own site
             forged = [e for e in entries if e.source != sender]
             if forged:
                 _LOG.error("Dropped %d entries from %s: not its own", len(forged), sender)
                 entries = [e for e in entries if e.source == sender]
-        self._node.receive(entries)
+        link, number = request.get(LINK_KEY), request.get(NUMBER_KEY)
+        if not isinstance(link, str) or not isinstance(number, int):
+            self._node.receive(entries)  # an older sender: one batch in flight
+            return make_reply(ReturnCode.OK)
+        assert self._order is not None
+        try:
+            self._order.receive(f"{sender}/{link}", number, entries)
+        except LinkOrderError as e:
+            _LOG.error("Bad batch from %s: %s", sender, e)
+            return make_reply(ReturnCode.BAD_REQUEST_DATA)
         return make_reply(ReturnCode.OK)
 
     def _aux_create(self, request: Shareable, fl_ctx: FLContext) -> Shareable:

@@ -20,9 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 from dfm.runtime import Router
 
+from . import _stages
 from ._envelope import envelope
 from ._host import SiteHost, new_site_host, params_from_wire
-from ._sender import LinkSender, Transport
+from ._sender import WINDOW, LinkSender, Transport
 from ._wire import APP, DONE, FAIL, INJECT, PKG, Entry, Reorderer, Sequencer
 
 if TYPE_CHECKING:
@@ -58,6 +59,9 @@ class SiteNode:
         federation: The federation; the hosted site refuses another one's NetIR
             (None: not checked).
     """
+
+    link_window = WINDOW
+    """Batches in flight per link."""
 
     def __init__(
         self,
@@ -100,12 +104,16 @@ class SiteNode:
         with self._lock:
             sender = self._links.get(destination)
             if sender is None:
-                sender = LinkSender(destination, self._transport, self._log)
+                sender = LinkSender(
+                    destination, self._transport, self._log, window=self.link_window
+                )
                 self._links[destination] = sender
             return sender
 
     def send(self, entries: list[Entry]) -> None:
         """Send entries (already numbered) towards their targets; never blocks."""
+        if _stages.ENABLED:
+            _stages.stamp("put", entries)
         by_destination: dict[str, list[Entry]] = {}
         for entry in entries:
             destination = self.destination(entry.target, entry.job)
@@ -144,6 +152,8 @@ class SiteNode:
             )
 
     def _deliver(self, entry: Entry) -> None:
+        if _stages.ENABLED:
+            _stages.stamp("deliver", [entry])
         host = self._host
         if host is None or entry.job not in self.jobs:
             self._log.debug("Dropped a %s entry of unknown job %s", entry.kind, entry.job)

@@ -10,6 +10,10 @@ SERVE_TASK = "dfm.serve"
 
 BATCH_KEY = "dfm.batch"
 """The Shareable key holding a packed batch of entries."""
+LINK_KEY = "dfm.link"
+"""The Shareable key of a batch's sending link (a random id per sender)."""
+NUMBER_KEY = "dfm.number"
+"""The Shareable key of a batch's number on its link (from 0)."""
 
 APP_CHANNEL = "dfm"
 """The cell channel the service pushes to the application on."""

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import _stages
 from ._wire import APP, DONE, END, FAIL, INJECT, Entry
 
 PushTransport = Callable[[str, list[Entry]], dict[str, int] | None]
@@ -304,6 +305,8 @@ class JobTable:
                             record.sent = entry.seq
             for subscriber, batch in batches.items():
                 acks = None
+                if _stages.ENABLED:
+                    _stages.stamp("push", batch)
                 try:
                     acks = self._push(subscriber, batch)
                 except Exception:
