@@ -224,9 +224,11 @@ def test_reattach_from_another_process(session: Any, flare_federation: Any) -> N
     assert job.wait_until_finished(timeout=60)
     assert job.get_status() == JobStatus.FINISHED, job.errors
     late = [(str(f), p) for _, f, p, _ in received]
-    everything = early + late
-    assert len(everything) == len(set(everything)), "a token was delivered twice"
-    assert len(everything) == 2 * 3 + 1
+    # Exactly once to each process; across the crash, what the first process had seen
+    # but not yet acknowledged when it died comes again (the server cannot know).
+    assert len(late) == len(set(late)), "a token was delivered twice to the new process"
+    assert len(early) == len(set(early)), "a token was delivered twice to the first process"
+    assert len(set(early) | set(late)) == 2 * 3 + 1, "a token was lost across the reattach"
 
 
 SENDER_SCRIPT = """
