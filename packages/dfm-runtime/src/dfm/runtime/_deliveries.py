@@ -48,23 +48,8 @@ class Deliveries(Firings):
         self._require_loop().call_soon(self._drain_call, fn, args)
 
     def _drain_call(self, fn: Any, args: tuple[Any, ...]) -> None:
-        if self._finished:
-            return
-        self._draining = True
-        queue = self._queue
-        step = self._deliver_now
-        try:
-            fn(*args)
-            while queue:
-                place, frame, value = queue.popleft()
-                step(place, frame, value)
-        except BaseException as e:  # never the site's end: this job's only
-            self._internal_failure(e)
-        finally:
-            if self._finished:
-                queue.clear()
-            else:
-                self._draining = False
+        if not self._finished:
+            self._drain_after(fn, args)
 
     def inject(self, frame: Frame, inputs: Mapping[str, Any]) -> None:
         """Feed the application's inputs for one frame (external name → value).
@@ -142,12 +127,20 @@ class Deliveries(Firings):
     _deliver = deliver_local
 
     def _drain(self, *first: Any) -> None:
+        # ``first``: a delivery to make before the queue (none: just the queue).
+        if first:
+            self._drain_after(self._deliver_now, first)
+        else:
+            self._drain_after(None, ())
+
+    def _drain_after(self, fn: Any, args: tuple[Any, ...]) -> None:
+        """Run ``fn(*args)`` (if any), then every delivery queued, as one delivery."""
         self._draining = True
         queue = self._queue
         step = self._deliver_now
         try:
-            if first:
-                step(*first)
+            if fn is not None:
+                fn(*args)
             while queue:
                 place, frame, value = queue.popleft()
                 step(place, frame, value)

@@ -216,35 +216,19 @@ class Firings:
         # The bookkeeping runs inside the firing's Task: cheaper than a done callback. The
         # body's coroutine is made here, so a Task cancelled before it ran leaves none
         # behind un-awaited.
+        error: BaseException | None = None
         try:
             if started is None:
                 await state.fire(frame, values)  # type: ignore[misc]
             else:
                 await resume(*started)
-        except asyncio.CancelledError:
+        except asyncio.CancelledError as e:
             if self._finished:  # cancel(): nothing more to do or send
                 raise
-            # An adapter let a CancelledError out: the frame gets an error, so the job
-            # still completes.
-            send_error(
-                self.ctx,
-                state.spec,
-                frame,
-                error_token(
-                    "CancelledError",
-                    f"Transition {state.spec.name} was cancelled while running frame {frame}",
-                    None,
-                    state.spec.node_id,
-                    self.ctx.this_site,
-                    self._operation(state),
-                ),
-            )
-        except BaseException as e:  # generated bodies catch adapters' errors: this is a bug
-            self._internal_failure(e)
-            return
-        if self._finished:
-            return
-        self._count_end(state, frame)
+            error = e
+        except BaseException as e:
+            error = e
+        self._body_done(state, frame, error)
 
     def _sync_fallback(
         self,
@@ -258,7 +242,9 @@ class Firings:
         self._create_task(self._firing(state, frame, [], (coro, yielded)), context=context)
 
     def _body_done(self, state: TransitionState, frame: Frame, error: BaseException | None) -> None:
-        # What _firing does after its body, for a firing run by SyncFirings or AsyncFirings.
+        # After a body, whoever ran it (a Task, SyncFirings, AsyncFirings). An adapter that
+        # let a CancelledError out fails its frame, so the job still completes; any other
+        # exception escaped the generated body, which catches adapters' errors: a bug.
         if self._finished:
             return
         if isinstance(error, asyncio.CancelledError):
