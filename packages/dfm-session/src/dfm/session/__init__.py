@@ -52,8 +52,10 @@ from ._stream_job import StreamJob
 from ._stream_state import TRANSITIONS as STREAM_TRANSITIONS
 from ._stream_state import StreamState
 from ._target import TARGET_API_VERSION, ExecuteRequest, SessionInfo, Target
+from ._unpack import ApplicationUnpack, homesite_policy
 
 __all__ = [
+    "ApplicationUnpack",
     "STREAM_TRANSITIONS",
     "TARGET_API_VERSION",
     "AsyncioDispatcher",
@@ -98,4 +100,5 @@ __all__ = [
     "installed_targets",
     "load_target",
     "normalize_input_params",
+    "homesite_policy",
 ]

@@ -12,14 +12,22 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from dfm.runtime import current_trace_context
-from dfm.session import CallbackRunner, InputFramer, Job, JobStatus, JobStream, UnknownJob
+from dfm.session import (
+    ApplicationUnpack,
+    CallbackRunner,
+    InputFramer,
+    Job,
+    JobStatus,
+    JobStream,
+    UnknownJob,
+    homesite_policy,
+)
 
 if TYPE_CHECKING:
     from dfm.irgen import PreparedPipeline
 
     from ._admin import AdminLink
     from ._appnode import AppNode
-    from ._delivery import ApplicationUnpack
     from ._job import FlareJobRecord
     from ._jobbook import JobBook
     from ._servicekeeper import ServiceKeeper
@@ -216,8 +224,6 @@ class JobLauncher:
     def _new_stream(self, job_id: str) -> JobStream:
         """A job's stream, decoding what the sites send under the homesite's policy."""
         if self._unpack is None:
-            from ._delivery import ApplicationUnpack, homesite_policy
-
             state = self._state
             policy = homesite_policy(state.federation, state.homesite, self._log)
             self._unpack = ApplicationUnpack(state.homesite, policy)

@@ -8,10 +8,9 @@ import time
 import uuid
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from dfm.api import DecodePolicy, ErrorInfo, ErrorToken
 from dfm.runtime import (
     JobCancelledError,
     SiteHost,
@@ -19,11 +18,10 @@ from dfm.runtime import (
     TokenPackage,
     current_trace_context,
     encode_params,
-    site_decode_policy,
 )
 from dfm.session import (
+    ApplicationUnpack,
     CallbackRunner,
-    Delivery,
     ExecuteRequest,
     InputFramer,
     Job,
@@ -31,6 +29,7 @@ from dfm.session import (
     SessionInfo,
     Target,
     UnknownJob,
+    homesite_policy,
 )
 
 from ._job import LocalJob, LocalJobRecord
@@ -50,44 +49,6 @@ def _check_type(name: str, value: Any, kind: type) -> None:
         raise TypeError(
             f"Local target option {name} must be of type {kind.__name__}, "
             f"not {type(value).__name__} {value!r}"
-        )
-
-
-class _Unpack:
-    """Turns what a site routed to the application into a Delivery, under its policy.
-
-    The application decodes yields as its homesite would: a value the homesite's
-    policy refuses becomes an ErrorToken naming the homesite and the rule.
-    """
-
-    def __init__(
-        self, homesite: str, policy: DecodePolicy, read: Callable[[Any], Any] | None = None
-    ) -> None:
-        self.homesite, self.policy, self._read = homesite, policy, read
-
-    def __call__(self, item: Any) -> Delivery:
-        if self._read is not None:
-            item = self._read(item)  # a package from a site process, maybe shared
-        package = TokenPackage.from_wire(item) if isinstance(item, bytes) else item
-        try:
-            data = package.unwrap(self.policy)
-        except Exception as e:
-            data = ErrorToken(
-                errors=[
-                    ErrorInfo(
-                        type=type(e).__name__,
-                        message=(
-                            f"The application (homesite {self.homesite!r}) refuses a value "
-                            f"from site {package.source_site!r} (node {package.source_node}) "
-                            f"for place {package.target_place!r}: {e}"
-                        ),
-                        node_id=package.source_node,
-                        site=self.homesite,
-                    )
-                ]
-            )
-        return Delivery(
-            package.source_site, package.source_node, package.frame, package.target_place, data
         )
 
 
@@ -166,7 +127,7 @@ class LocalTarget(Target):
         self._max_finished = max_finished_jobs
         self._hosts: dict[str, SiteHost] = {}
         self._router = LocalRouter(self._hosts, self, wire_roundtrip, self.logger)
-        self._unpack: _Unpack | None = None  # needs the homesite's package: first execute
+        self._unpack: ApplicationUnpack | None = None  # needs the homesite's package: first execute
         self._running: dict[str, LocalJobRecord] = {}
         self._finished: OrderedDict[str, LocalJobRecord] = OrderedDict()
         self._lock = threading.Lock()
@@ -319,20 +280,16 @@ class LocalTarget(Target):
             self.logger.info("Job %s started on %s", job_id, ", ".join(sorted(netirs)))
         return job
 
-    def _application_unpack(self) -> _Unpack:
+    def _application_unpack(self) -> ApplicationUnpack:
         if self._unpack is None:
             homesite = self.session_info.homesite
-            try:
-                policy = site_decode_policy(self._federation, homesite)
-            except ValueError as e:  # no package for the homesite: decode as restrictively
-                self.logger.debug("No decode policy for homesite %s (%s)", homesite, e)
-                policy = DecodePolicy()
+            policy = homesite_policy(self._federation, homesite, self.logger)
             read = None
             if self._processes:
                 from ._channel import unpack
 
                 read = unpack
-            self._unpack = _Unpack(homesite, policy, read)
+            self._unpack = ApplicationUnpack(homesite, policy, read)
         return self._unpack
 
     def _check_started(

@@ -1,13 +1,19 @@
-"""What the application receives from the sites, decoded under its homesite's policy."""
+"""What a target hands the application: packages decoded under the homesite's policy.
+
+Every target turns what a site routed to the application (a package, or the envelope
+bytes it crossed as) into a :class:`Delivery`; this is the one place that does it.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from dfm.api import DecodePolicy, ErrorInfo, ErrorToken
 from dfm.runtime import TokenPackage, site_decode_policy
-from dfm.session import Delivery
+
+from ._callbacks import Delivery
 
 
 def homesite_policy(federation: str, homesite: str, logger: logging.Logger) -> DecodePolicy:
@@ -20,7 +26,7 @@ def homesite_policy(federation: str, homesite: str, logger: logging.Logger) -> D
 
 
 class ApplicationUnpack:
-    """Turns an envelope a site sent to the application into a :class:`Delivery`.
+    """Turns what a site sent to the application into a :class:`Delivery`.
 
     The application decodes yields as its homesite would: a value the homesite's
     policy refuses becomes an ErrorToken naming the homesite, the sender and the rule.
@@ -28,19 +34,24 @@ class ApplicationUnpack:
     Args:
         homesite: The application's site.
         policy: The homesite's decode policy.
+        read: Turns a target's own item into a package or envelope bytes first (None:
+            items are packages or envelope bytes already).
     """
 
-    def __init__(self, homesite: str, policy: DecodePolicy) -> None:
+    def __init__(
+        self, homesite: str, policy: DecodePolicy, read: Callable[[Any], Any] | None = None
+    ) -> None:
         """Keep the policy."""
-        self.homesite = homesite
-        self.policy = policy
+        self.homesite, self.policy, self._read = homesite, policy, read
 
     def __call__(self, item: Any) -> Delivery:
-        """The delivery of one envelope (untrusted bytes) or package.
+        """The delivery of one package or envelope (untrusted bytes).
 
         Raises:
             ValueError: The bytes are not a token package (the stream fails the job).
         """
+        if self._read is not None:
+            item = self._read(item)
         package = TokenPackage.from_wire(item) if isinstance(item, bytes) else item
         try:
             data = package.unwrap(self.policy)
