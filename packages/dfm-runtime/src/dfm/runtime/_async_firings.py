@@ -28,10 +28,6 @@ from ._eager import resume
 _TURN = 32
 
 
-async def _sleep0() -> None:
-    await asyncio.sleep(0)
-
-
 class AsyncFirings:
     """A runner's async firings, run by worker Tasks (see the module docstring).
 
@@ -83,7 +79,7 @@ class AsyncFirings:
             while backlog:
                 if turn == _TURN:
                     turn = 0
-                    await _sleep0()
+                    await asyncio.sleep(0)
                     continue
                 turn += 1
                 state, frame, values, context = backlog.popleft()
