@@ -74,13 +74,14 @@ def test_for_each_across_two_sites_is_the_documented_net(fed3: FedInfo) -> None:
             Yield(value=Concat(a=x, site="s2"), place="sq")
     prepared = prepare(p, fed3, "app", "fed")
     assert sorted(prepared.net_irs()) == ["s1", "s2"]
-    assert prepared.status_site == "s1"
+    # Every frame ends on s2 (the collect), so s2 decides the status: no report back to s1.
+    assert prepared.status_site == "s2"
     assert prepared.placement == {"node0": "s1", "node1": "s1", "node2": "s2"}
     net = _net(prepared)
     assert _site_of(prepared) == {
         "node0": "s1",
         "node1": "s1",
-        "_status_": "s1",
+        "_status_": "s2",
         "node1__collect": "s2",
         "node2": "s2",
         "node1__scatter_s2": "s2",
@@ -109,7 +110,7 @@ def test_for_each_across_two_sites_is_the_documented_net(fed3: FedInfo) -> None:
         "collect",
         0,
         [("node1__collect__outcome", 0), ("_done_s2_node2", 1)],
-        [("s1", "_done_s2_node1__collect", "done")],
+        [("s2", "_done_s2_node1__collect", "done")],
     )
     assert _shape(net["_status_"])[2] == [("_done_s2_node1__collect", 0)]
 

@@ -25,6 +25,31 @@ def test_lone_operation_goes_to_the_cheapest_site(fed3: FedInfo) -> None:
     assert prepared.status_site == "s1"
 
 
+def test_status_is_decided_where_frames_end(fed3: FedInfo) -> None:
+    """A frame's last report is at most one message from the application, and a job whose
+    homesite runs nothing does not need the application's process (reattach)."""
+    from irgentestops import Concat, Echo
+
+    with Pipeline() as hop:  # s1 runs more, but every frame ends on s2
+        e = Echo(x=1, site="s1")
+        Yield(value=Concat(a=Concat(a=e, b="-", site="s1"), b="!", site="s2"))
+    assert prepare(hop, fed3, "app", "fed").status_site == "s2"
+
+    with Pipeline() as two_ends:  # ends on s1 and twice on s2; the homesite runs nothing
+        e = Echo(x=1, site="s1")
+        Yield(value=Concat(a=e, b="!", site="s2"))
+        Yield(value=Concat(a=e, b="?", site="s2"), place="other")
+        Yield(value=e, place="first")
+    prepared = prepare(two_ends, fed3, "app", "fed")
+    assert (prepared.status_site, sorted(prepared.net_irs())) == ("s2", ["s1", "s2"])
+
+    with Pipeline() as with_home:  # ends on two sites; the homesite takes part anyway
+        e = Echo(x=1, site="app")
+        Yield(value=Concat(a=e, b="!", site="s2"))
+        Yield(value=e, place="first")
+    assert prepare(with_home, fed3, "app", "fed").status_site == "app"
+
+
 def test_send_cost_keeps_a_chain_together(fed_info_of: Any) -> None:
     from irgentestops import Concat, Echo
 

@@ -113,7 +113,7 @@ def prepare(
         yield_places=lowering.yield_places(),
         param_places=sorted(graph.param_places),
         param_checks=param_checks(graph),
-        status_site=placement.status_site,
+        status_site=lowering.status_site,
         placement={ident: placement.sites[plan.rep(ident)] for ident in graph.order},
         placement_details={
             ident: PlacedOperation(

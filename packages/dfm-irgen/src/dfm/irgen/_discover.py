@@ -28,7 +28,7 @@ from ._graph import LogicalGraph
 from ._ir import InPlace, IRStmt, NetIR, TokenSend, Transition, YieldPlace
 from ._ir_discovery import AdapterDiscovery, AdviceEntry, AdviceReport
 from ._ir_values import DoneValue, StmtValue, StopValue
-from ._lower import STATUS_TRANSITION
+from ._lower import STATUS_TRANSITION, status_site
 from ._nodes import OpNode
 from ._placement import allowed_sites
 
@@ -60,13 +60,6 @@ def _discovery_of(node: OpNode) -> AdapterDiscovery:
     )
 
 
-def _status_site(counts: dict[str, int], homesite: str) -> str:
-    """The homesite if it is asked anything (or no site is), else the busiest site."""
-    if not counts or homesite in counts:
-        return homesite
-    return min(counts, key=lambda s: (-counts[s], s))
-
-
 class DiscoveryLowering:
     """Builds the discovery NetIRs of one pipeline."""
 
@@ -96,7 +89,7 @@ class DiscoveryLowering:
                 continue  # a block: only its operations are asked
             for site, _info in allowed_sites(node, self.fed_info, self.candidates):
                 asked.setdefault(site, []).append(_discovery_of(node))
-        self.status_site = _status_site({s: len(a) for s, a in asked.items()}, self.homesite)
+        self.status_site = status_site(sorted(asked), self.homesite, self.homesite in asked)
         status = Transition(
             name=STATUS_TRANSITION,
             inputs=[

@@ -41,6 +41,31 @@ from ._plan import Plan, collect_ident
 STATUS_TRANSITION = "_status_"
 
 
+def status_site(ends: list[str], homesite: str, home_runs: bool) -> str:
+    """The site that decides each frame's status from the reports of the frame's ends.
+
+    Args:
+        ends: The site of each transition that reports to the status (a site per report).
+        homesite: Where the status goes.
+        home_runs: Whether the homesite runs any transition of the job.
+
+    The status goes to the homesite, so the frame's last report should be one message from
+    it: when every end is on one site, that site decides (its reports are local, one
+    message carries the status home); else the homesite, if it takes part anyway (each
+    report one message from it). A homesite that runs nothing never decides: a job that
+    needs nothing of the application's process survives it (``Session.reattach``), so
+    the site with the most ends does (ties by name).
+    """
+    counts: dict[str, int] = {}
+    for site in ends:
+        counts[site] = counts.get(site, 0) + 1
+    if len(counts) == 1:
+        return ends[0]
+    if home_runs or not counts:
+        return homesite
+    return min(counts, key=lambda site: (-counts[site], site))
+
+
 @dataclass
 class Draft:
     """A transition being built.
@@ -111,6 +136,7 @@ class Lowering:
         self.fed_info = fed_info
         self.homesite = homesite
         self.federation = federation
+        self.status_site = homesite  # decided by lower(), once the frames' ends are known
         self.drafts: dict[str, Draft] = {}
         self.nets: dict[str, _SiteNet] = {}
         self.cond_inputs: dict[str, Any] = {}  # If ident → its condition's inputs
@@ -321,17 +347,7 @@ class Lowering:
 
     def _report_done(self) -> Draft:
         """Reports of every path's end to its collect (or the status), and the status."""
-        leader = self.placement.status_site
-        status = Draft(STATUS_TRANSITION, leader, None, 0, self.graph.root, gated=False)
-        status.sends.append(
-            TokenSend(
-                site=self.homesite,
-                place=STATUS_PLACE_NAME,
-                kind="control",
-                is_yield=True,
-                data=StopValue(),
-            )
-        )
+        reporters: list[tuple[Draft, Scope | None]] = []
         for draft in list(self.drafts.values()):
             # Sinks report that their frame is done; so does every transition that
             # yields, because a yield that cannot be delivered fails the frame; a collect
@@ -341,9 +357,22 @@ class Lowering:
                 continue
             collect = isinstance(draft.block, Collect)
             ends = not any(not s.is_yield for s in draft.sends)
-            if not (collect or ends or any(s.is_yield for s in draft.sends)):
-                continue
-            body = draft.scope.for_each()
+            if collect or ends or any(s.is_yield for s in draft.sends):
+                reporters.append((draft, draft.scope.for_each()))
+        ends = [draft.site for draft, body in reporters if body is None]
+        home_runs = any(draft.site == self.homesite for draft in self.drafts.values())
+        self.status_site = status_site(ends, self.homesite, home_runs)
+        status = Draft(STATUS_TRANSITION, self.status_site, None, 0, self.graph.root, gated=False)
+        status.sends.append(
+            TokenSend(
+                site=self.homesite,
+                place=STATUS_PLACE_NAME,
+                kind="control",
+                is_yield=True,
+                data=StopValue(),
+            )
+        )
+        for draft, body in reporters:
             target = status if body is None else self.drafts[collect_ident(str(body.block))]
             place = f"_done_{draft.site}_{draft.name}"
             # A collect counts closes; it needs a report only for an error, or to

@@ -43,7 +43,7 @@ _NEVER = float("inf")
 
 @dataclass(frozen=True)
 class Placement:
-    """Where each node runs, and which site reports the status of each frame.
+    """Where each node runs.
 
     ``decided`` holds, per node, the cost (seconds) of each candidate site as the
     choice compared them: a sink's time including its yields' sends to the homesite;
@@ -52,7 +52,6 @@ class Placement:
     """
 
     sites: dict[str, str]
-    status_site: str
     decided: dict[str, dict[str, float]]
     sizes: dict[str, float]
 
@@ -271,21 +270,8 @@ def place(
         decided[ident] = {s: with_yields(ident, s)[0] for s in cost[ident]}
         settle(ident, best_site(ident)[1])
     KeepOnSite(nodes, yields, fed_info, homesite, operations_of).enforce(chosen)
-    operations = {n.ident for n in nodes if n.is_operation}
-    status = _status_site({i: s for i, s in chosen.items() if i in operations}, homesite)
     return Placement(
         sites=chosen,
-        status_site=status,
         decided=decided,
         sizes={ident: cost[ident][site][1] for ident, site in chosen.items()},
     )
-
-
-def _status_site(chosen: dict[str, str], homesite: str) -> str:
-    """The homesite if it runs anything (or nothing runs), else the busiest site."""
-    counts: dict[str, int] = {}
-    for site in chosen.values():
-        counts[site] = counts.get(site, 0) + 1
-    if not counts or homesite in counts:
-        return homesite
-    return min(counts, key=lambda s: (-counts[s], s))
