@@ -292,3 +292,24 @@ def test_transition_spans_are_opt_in(meteo: Path, receiver: OtlpReceiver) -> Non
     assert all(
         by_id[c.parent_span_id].attributes["dfm.frame"] == c.attributes["dfm.frame"] for c in calls
     )
+
+
+def test_past_the_span_limit_calls_are_counted_and_traced_ones_name_their_frame(
+    meteo: Path, receiver: OtlpReceiver
+) -> None:
+    env = env_for(receiver, "http/protobuf", DFM_TELEMETRY_MAX_ADAPTER_SPANS="2")
+    status, _, _ = run_app(meteo, "threads", **env)
+    assert status == "FAILED"
+    spans = receiver.wait_for_spans(
+        lambda s: (
+            sum(x.name == "dfm.site.run" for x in s) == 3 and any(x.name == "dfm.job" for x in s)
+        ),
+        30,
+    )
+    runs = {s.attributes["dfm.site"]: s for s in spans if s.name == "dfm.site.run"}
+    calls = [s for s in spans if "dfm.operation" in s.attributes]
+    for site, run in runs.items():
+        traced = [c for c in calls if c.attributes["dfm.site"] == site]
+        assert len(traced) == 2, (site, traced)  # each site makes more than 2 calls
+        assert all(c.attributes["dfm.frame"].startswith("[") for c in traced), traced
+        assert run.attributes["dfm.adapter.untraced_calls"] >= 1

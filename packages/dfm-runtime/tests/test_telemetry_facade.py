@@ -87,7 +87,7 @@ async def test_on_every_hook_runs_and_links_are_counted(
     await h.run([{"x": 1}, {"x": 2}, {"x": 3}])
     assert len(h.on("yield")) == 3
     # 3 yields + 4 status tokens (3 frames and the stop frame) to the application
-    assert telemetry.SENT == {("app", telemetry.APPLICATION): 7}
+    assert telemetry.SENT == {"app": {telemetry.APPLICATION: 7}}
 
 
 @pytest.mark.parametrize(

@@ -159,7 +159,7 @@ def test_the_site_run_joins_the_jobs_trace_and_tokens_carry_it(recorded: Recorde
         "traceparent": f"00-{root.context.trace_id:032x}-{root.context.span_id:016x}-03"
     }
     assert all(p.trace_context is None for p in router.packages if p.is_yield)
-    assert telemetry.SENT == {("north", "south"): 1, ("north", telemetry.APPLICATION): 1}
+    assert telemetry.SENT == {"north": {"south": 1, telemetry.APPLICATION: 1}}
     sent = recorded.points("dfm.tokens.sent")
     assert {k: p.value for k, p in sent.items()} == {
         (("dfm.peer", "south"), ("dfm.site", "north")): 1,

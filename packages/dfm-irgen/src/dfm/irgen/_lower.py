@@ -356,8 +356,8 @@ class Lowering:
             if isinstance(draft.block, FanOut):
                 continue
             collect = isinstance(draft.block, Collect)
-            ends = not any(not s.is_yield for s in draft.sends)
-            if collect or ends or any(s.is_yield for s in draft.sends):
+            sink = not any(not s.is_yield for s in draft.sends)
+            if collect or sink or any(s.is_yield for s in draft.sends):
                 reporters.append((draft, draft.scope.for_each()))
         ends = [draft.site for draft, body in reporters if body is None]
         home_runs = any(draft.site == self.homesite for draft in self.drafts.values())

@@ -145,7 +145,9 @@ class Firings:
             return
         # Each firing starts from the runner's context, not the delivering task's.
         context = self._context.copy()
-        if self._site_run is not None:  # adapter spans name their frame
+        run = self._site_run
+        if run is not None and run.frames_left:  # adapter spans name their frame
+            run.frames_left -= 1
             context.run(_telemetry.FRAME.set, frame)
         if state.spec.eager and not _EAGER_TASKS:
             # Eager start (~1 µs instead of a ~10 µs Task) only for bodies whose awaits are

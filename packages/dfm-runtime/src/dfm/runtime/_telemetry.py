@@ -41,10 +41,11 @@ RUN: contextvars.ContextVar[SiteRun | None] = contextvars.ContextVar("dfm_site_r
 FRAME: contextvars.ContextVar[Any] = contextvars.ContextVar("dfm_frame", default=None)
 """The frame of the running firing (set by the firing wrapper while telemetry is on)."""
 
-# Tokens per link, (site, peer) -> count. Each key is only ever incremented on the
-# event-loop thread of the site named first, so no lock is needed.
-SENT: dict[tuple[str, str], int] = {}
-RECEIVED: dict[tuple[str, str], int] = {}
+# Tokens per link, site -> peer -> count (nested, so that counting allocates nothing: a
+# tuple key per token was a GC-tracked object per token). A site's counts are only ever
+# changed on its own event-loop thread, so no lock is needed.
+SENT: dict[str, dict[str, int]] = {}
+RECEIVED: dict[str, dict[str, int]] = {}
 ADAPTER_BOUNDS = (0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 60.0)
 """Bucket bounds (s) of ``dfm.adapter.duration``."""
 
@@ -119,13 +120,11 @@ class _State:
         adapter_histogram_in_place: bool,
     ) -> None:
         from opentelemetry.trace import Status, StatusCode, set_span_in_context
-        from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
         from ._version import runtime_version
 
         version = runtime_version()
         self.tracer = tracer_provider.get_tracer("dfm", version)
-        self.propagator = TraceContextTextMapPropagator()
         self.set_span_in_context = set_span_in_context
         self.error_status: Callable[[str], Status] = lambda message: Status(
             StatusCode.ERROR, message
@@ -188,15 +187,14 @@ class _State:
         return found
 
 
-def _links_callback(
-    counts: dict[tuple[str, str], int],
-) -> Any:
+def _links_callback(counts: dict[str, dict[str, int]]) -> Any:
     def observe(options: CallbackOptions) -> Iterable[Observation]:
         from opentelemetry.metrics import Observation
 
         return [
             Observation(n, {"dfm.site": site, "dfm.peer": peer})
-            for (site, peer), n in list(counts.items())
+            for site, peers in list(counts.items())
+            for peer, n in list(peers.items())
         ]
 
     return observe
@@ -271,12 +269,11 @@ def current_trace_context() -> dict[str, str] | None:
     A target calls this where a job starts and ships the result with the job's
     creation to every site (``JobController(..., trace_context=...)``).
     """
-    state = STATE
-    if state is None:
+    if STATE is None:
         return None
-    carrier: dict[str, str] = {}
-    state.propagator.inject(carrier)
-    return carrier or None
+    from ._trace_context import inject
+
+    return inject() or None
 
 
 def clean_carrier(carrier: object) -> dict[str, str] | None:
@@ -293,39 +290,44 @@ def clean_carrier(carrier: object) -> dict[str, str] | None:
 
 def extract_context(carrier: object) -> Any:
     """The OpenTelemetry context of an untrusted carrier (None if it has none)."""
-    state = STATE
     cleaned = clean_carrier(carrier)
-    if state is None or cleaned is None:
+    if STATE is None or cleaned is None:
         return None
-    return state.propagator.extract(cleaned)
+    from ._trace_context import extract
+
+    return extract(cleaned)
 
 
 # -- tokens ----------------------------------------------------------------------------
+def _count(counts: dict[str, dict[str, int]], site: str, peer: str) -> None:
+    peers = counts.get(site)
+    if peers is None:
+        peers = counts[site] = {}
+    peers[peer] = peers.get(peer, 0) + 1
+
+
 def on_send(ctx: DfmContext, package: TokenPackage) -> None:
     """A routed token: count it on its link; a token for a site gets the trace context.
 
     (Yields need none: the application holds the job's span itself.)
     """
     if package.is_yield:
-        key = (ctx.this_site, APPLICATION)
-    else:
-        key = (ctx.this_site, package.target_site)
-        run = RUN.get()
-        if run is not None:
-            package.trace_context = run.carrier_for_send()
-    SENT[key] = SENT.get(key, 0) + 1
+        _count(SENT, ctx.this_site, APPLICATION)
+        return
+    run = RUN.get()
+    if run is not None:
+        package.trace_context = run.carrier_for_send()
+    _count(SENT, ctx.this_site, package.target_site)
 
 
 def on_receive(site: str, package: TokenPackage) -> None:
     """A token from another site arrived at ``site``."""
-    key = (site, package.source_site)
-    RECEIVED[key] = RECEIVED.get(key, 0) + 1
+    _count(RECEIVED, site, package.source_site)
 
 
 def app_received(source_site: str) -> None:
     """A yield arrived at the application."""
-    key = (APPLICATION, source_site)
-    RECEIVED[key] = RECEIVED.get(key, 0) + 1
+    _count(RECEIVED, APPLICATION, source_site)
 
 
 FORWARDED_SIGNALS = ("traces", "metrics")

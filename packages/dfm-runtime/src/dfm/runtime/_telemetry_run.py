@@ -36,7 +36,16 @@ class SiteRun:
         span: The started span.
     """
 
-    __slots__ = ("ctx", "site", "job_id", "span", "_carrier", "_adapter_spans", "_untraced")
+    __slots__ = (
+        "ctx",
+        "site",
+        "job_id",
+        "span",
+        "frames_left",
+        "_carrier",
+        "_adapter_spans",
+        "_untraced",
+    )
 
     def __init__(self, ctx: DfmContext, span: Span) -> None:
         """Keep the span; nothing else starts here."""
@@ -44,6 +53,11 @@ class SiteRun:
         self.site = ctx.this_site
         self.job_id = ctx.job_id
         self.span = span
+        state = _telemetry.STATE
+        # Firings that still put their frame in their context for adapter spans to name:
+        # as many as the run may have adapter spans (past those, calls are measured only,
+        # and a contextvar set per firing costs a context and a node for the collector).
+        self.frames_left = state.max_adapter_spans if state is not None else 0
         self._carrier: dict[str, str] | None = None
         self._adapter_spans = 0
         self._untraced = 0

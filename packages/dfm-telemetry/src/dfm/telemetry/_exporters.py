@@ -171,22 +171,21 @@ def span_exporter(config: SignalConfig) -> SpanExporter | None:
     inner: SpanExporter
     if config.protocol == "grpc":
         try:
-            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
-                OTLPSpanExporter as GrpcSpanExporter,
+            from ._otlp_exporters import grpc_span_exporter
+
+            target, insecure = _grpc_target(config.endpoint)
+            inner = grpc_span_exporter(
+                endpoint=target,
+                insecure=insecure,
+                timeout=config.timeout,
+                headers=config.headers or None,
             )
         except ImportError:
             raise _grpc_missing("traces") from None
-        target, insecure = _grpc_target(config.endpoint)
-        inner = GrpcSpanExporter(
-            endpoint=target,
-            insecure=insecure,
-            timeout=config.timeout,
-            headers=config.headers or None,
-        )
     else:
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        from ._otlp_exporters import FastHttpSpanExporter
 
-        inner = OTLPSpanExporter(
+        inner = FastHttpSpanExporter(
             endpoint=config.endpoint, timeout=config.timeout, headers=config.headers or None
         )
     return BreakerSpanExporter(inner, Breaker("traces"))

@@ -29,7 +29,7 @@ from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan, SpanProcessor
-from opentelemetry.sdk.trace.sampling import Sampler
+from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased, Sampler
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 from opentelemetry.util.types import Attributes, AttributeValue
@@ -42,6 +42,15 @@ _SAMPLED = TraceFlags(TraceFlags.SAMPLED | TraceFlags.RANDOM_TRACE_ID)
 _NOT_SAMPLED = TraceFlags(TraceFlags.RANDOM_TRACE_ID)
 _UNSET = Status(StatusCode.UNSET)
 _PLAIN = (str, bool, int, float)  # attribute values that need no validation
+_DEFAULT_SAMPLER = ParentBased(ALWAYS_ON).get_description()  # type: ignore[no-untyped-call]
+
+
+def _plain_sequence(value: Any) -> bool:
+    """A list or tuple of one plain type: valid as it is (the SDK would keep a tuple)."""
+    if type(value) is not list and type(value) is not tuple:
+        return False
+    kinds = {type(v) for v in value}
+    return len(kinds) <= 1 and kinds <= set(_PLAIN)
 
 
 class RecordedSpan(trace.Span):
@@ -160,8 +169,10 @@ class RecordedSpan(trace.Span):
     def readable(self, resource: Resource) -> ReadableSpan:
         """The SDK span (on the converter thread)."""
         attributes: Any = self._attributes
-        if not all(type(v) in _PLAIN for v in attributes.values()):
+        if not all(type(v) in _PLAIN or _plain_sequence(v) for v in attributes.values()):
             attributes = BoundedAttributes(attributes=attributes, immutable=True)  # validated
+        elif any(type(v) is list for v in attributes.values()):
+            attributes = {k: tuple(v) if type(v) is list else v for k, v in attributes.items()}
         return ReadableSpan(
             name=self._name,
             context=self._context,
@@ -252,6 +263,8 @@ class RecordingTracer(trace.Tracer):
         self._sampler = sampler
         self._scope = scope
         self._random = random.Random()
+        # The SDK's default sampler samples every root span: no need to ask it (~6 µs).
+        self._roots_sampled = sampler.get_description() == _DEFAULT_SAMPLER
 
     def start_span(
         self,
@@ -272,9 +285,14 @@ class RecordingTracer(trace.Tracer):
         else:
             trace_id = self._random.getrandbits(128) or 1
             parent_context = None
-            result = self._sampler.should_sample(context, trace_id, name, kind, attributes, links)
-            sampled = result.decision.is_sampled()  # type: ignore[no-untyped-call]
-            flags = _SAMPLED if sampled else _NOT_SAMPLED
+            if self._roots_sampled:
+                flags = _SAMPLED
+            else:
+                result = self._sampler.should_sample(
+                    context, trace_id, name, kind, attributes, links
+                )
+                sampled = result.decision.is_sampled()  # type: ignore[no-untyped-call]
+                flags = _SAMPLED if sampled else _NOT_SAMPLED
         span_context = SpanContext(trace_id, span_id, False, flags)
         if not flags.sampled:
             return trace.NonRecordingSpan(span_context)

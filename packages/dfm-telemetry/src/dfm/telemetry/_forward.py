@@ -29,6 +29,7 @@ from dfm.runtime import telemetry
 from ._adapter_metrics import dfm_scope, with_adapter_durations
 from ._config import SignalConfig
 from ._exporters import Breaker, _grpc_missing, _grpc_target
+from ._otlp_encode import encode_trace_request
 
 _log = logging.getLogger("dfm.telemetry")
 MAX_SPANS_PER_TRACE = 10_000
@@ -78,10 +79,7 @@ class SiteSpanBuffer(SpanProcessor):
             spans = self._spans.pop(trace_id, None)
         if not spans:
             return None
-        from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
-
-        data: bytes = encode_spans(spans).SerializeToString()
-        return data
+        return encode_trace_request(spans)
 
     def shutdown(self) -> None:
         """Forget everything."""
