@@ -76,19 +76,20 @@ class SpanScope:
             return None
         given = self._attributes
         operation = given.get(ADAPTER_OPERATION_KEY) if given else None
-        attributes = dict(given) if given else {}
+        run = None
         if operation is not None:
             self._operation = str(operation)
             run = _telemetry.RUN.get()
-            if run is not None:
-                if not run.take_adapter_span():  # measured only
-                    self._start = time.perf_counter()
-                    return None
-                attributes.setdefault("dfm.site", run.site)
-                attributes["dfm.job.id"] = run.job_id
-                frame = _telemetry.FRAME.get()
-                if frame is not None:
-                    attributes["dfm.frame"] = str(frame)
+            if run is not None and not run.take_adapter_span():  # measured only
+                self._start = time.perf_counter()
+                return None
+        attributes = dict(given) if given else {}
+        if run is not None:
+            attributes.setdefault("dfm.site", run.site)
+            attributes["dfm.job.id"] = run.job_id
+            frame = _telemetry.FRAME.get()
+            if frame is not None:
+                attributes["dfm.frame"] = str(frame)
         from opentelemetry import context
 
         span = state.tracer.start_span(self._name, attributes=attributes)
