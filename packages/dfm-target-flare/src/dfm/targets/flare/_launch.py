@@ -244,7 +244,7 @@ class JobLauncher:
     ) -> None:
         node = self._node
         try:
-            future = node.host().create(record.job_id, netir, force, trace_context)
+            future = node.start_job(record.job_id, record.homesite, netir, force, trace_context)
             future.result(self._start_timeout)
         except Exception as e:
             record.stream.terminate(JobStatus.FAILED, str(e))
