@@ -11,7 +11,7 @@ import pytest
 from dfm.session import JobStream
 from dfm.targets.flare import _jobbook
 from dfm.targets.flare._job import FlareJobRecord
-from dfm.targets.flare._jobbook import JobBook, PushOverflowError
+from dfm.targets.flare._jobbook import JobBook
 from dfm.targets.flare._wire import DONE, PKG, Entry, pack
 
 LOG = logging.getLogger("test-jobbook")
@@ -28,6 +28,7 @@ class Book:
             lambda record, params: None, lambda record: None, LOG,
         )  # fmt: skip
         self.book.add(self.record, expected=expected)
+        self.book.acknowledge("j1")  # the job's handle exists
 
     def push(self, entries: list[Entry]) -> dict[str, int]:
         return self.book.on_push(pack(entries))
@@ -60,12 +61,39 @@ def test_a_lost_push_is_acked_around_and_sent_again_from_the_ack() -> None:
     assert app.delivered == [e.data for e in sent]
 
 
-def test_a_reattached_job_starts_where_its_first_push_starts() -> None:
+def test_a_job_being_attached_is_held_until_its_record_is_complete() -> None:
+    """Pushes may come before the attach's reply filled in the record: they wait."""
     app = Book(expected=-1)
-    sent = homesite_tokens(4, first=10)
-    assert app.push(sent[:2]) == {"j1": 11}
-    assert app.push(sent[3:]) == {"j1": 11}
-    assert app.push(sent[2:3]) == {"j1": 13}
+    sent = homesite_tokens(5, first=10)
+    assert app.push(sent[:2]) == {}  # held: nothing applied, nothing acknowledged
+    assert app.push(sent[3:]) == {}
+    assert app.delivered == []
+    app.book.resume("j1")  # the first push after an attach comes alone: it starts at 10
+    assert app.delivered == [e.data for e in sent[:2]]
+    assert app.push(sent) == {"j1": 14}  # the service sends what it had no ack for again
+    assert app.delivered == [e.data for e in sent]
+
+
+def test_a_job_attached_before_anything_was_pushed_starts_at_its_first_entry() -> None:
+    app = Book(expected=-1)
+    app.book.resume("j1")
+    sent = homesite_tokens(3, first=7)
+    assert app.push(sent[:2]) == {"j1": 8}
+    assert app.push(sent[2:]) == {"j1": 9}
+    assert app.delivered == [e.data for e in sent]
+
+
+def test_nothing_is_acknowledged_before_the_jobs_handle_exists() -> None:
+    """Results pushed while execute() still waits: a process dying then must not have
+    taken them from the service."""
+    app = Book()
+    book = JobBook(app.delivered.append, lambda: None, LOG, max_finished=10)
+    book.add(app.record)
+    sent = homesite_tokens(3)
+    assert book.on_push(pack(sent[:2])) == {}
+    assert app.delivered == [e.data for e in sent[:2]]  # applied all the same
+    book.acknowledge("j1")
+    assert book.on_push(pack(sent)) == {"j1": 2}  # the service sent them again
     assert app.delivered == [e.data for e in sent]
 
 
@@ -76,15 +104,15 @@ def test_entries_of_other_jobs_are_acked_so_the_service_drops_them() -> None:
     assert app.delivered == [b"t0"]
 
 
-def test_too_many_early_entries_fail_the_push_and_lose_nothing(
+def test_too_many_early_entries_are_dropped_for_now_and_come_again(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(_jobbook, "MAX_EARLY", 4)
     app = Book()
     sent = homesite_tokens(12)
-    with pytest.raises(PushOverflowError, match="more than 4 entries"):
-        app.push(sent[1:])  # entry 0 is missing; 11 early ones are too many
-    assert app.push(sent) == {"j1": 11}  # the service sends everything again from the ack
+    assert app.push(sent[1:]) == {"j1": -1}  # entry 0 is missing; 11 early ones: 4 kept
+    assert app.push(sent[:1]) == {"j1": 4}
+    assert app.push(sent) == {"j1": 11}  # the service sends the gap again
     assert app.delivered == [e.data for e in sent]
 
 

@@ -13,7 +13,8 @@ from dfm.session import JobStream
 from dfm.targets.flare import _service
 from dfm.targets.flare._job import FlareJobRecord
 from dfm.targets.flare._jobbook import JobBook
-from dfm.targets.flare._service import PUSH_WINDOW, JobRecord, JobTable
+from dfm.targets.flare._jobrecord import JobRecord
+from dfm.targets.flare._service import PUSH_WINDOW, JobTable
 from dfm.targets.flare._wire import APP, DONE, END, FAIL, INJECT, PKG, Entry, pack
 
 
@@ -216,6 +217,7 @@ def test_a_failed_push_is_sent_again_from_the_contiguous_ack(
             lambda r, p: None, lambda r: None, logging.getLogger("t"),
         )
     )  # fmt: skip
+    book.acknowledge("j")
     calls = {"n": 0}
     first_started = threading.Event()
     first_lost = threading.Event()
@@ -265,4 +267,40 @@ def test_after_an_attach_the_first_push_of_a_job_goes_alone_and_old_replies_are_
     new.set()
     eventually(lambda: not record.outbox, "the outbox was not acknowledged")
     assert [e.seq for b in app.got[2:] for e in b] == [1, 2]
+    jobs.close()
+
+
+def test_entries_the_application_did_not_acknowledge_are_sent_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A push answered without acknowledging its entries (the application could not keep
+    them, or held them): once no push is in flight, they are sent again."""
+    monkeypatch.setattr(_service, "RESEND_AFTER", 0.05)
+    replies: list[dict[str, int]] = [{}, {"j": -1}]  # then: everything
+    got: list[list[int]] = []
+
+    def push(fqcn: str, entries: list[Entry]) -> dict[str, int] | None:
+        got.append([e.seq for e in entries])
+        return replies.pop(0) if replies else {"j": max(e.seq for e in entries)}
+
+    jobs = JobTable(push, logging.getLogger("t"), lambda j, s: None)
+    record = running_job(jobs)
+    with jobs._cond:  # all three in the first push
+        for i in range(3):
+            jobs.to_app(Entry(PKG, "j", "north", APP, i, b"x"))
+    eventually(lambda: not record.outbox, "the entries were not sent again")
+    assert got == [[0, 1, 2]] * 3
+    jobs.close()
+
+
+def test_the_final_status_drops_what_the_application_did_not_acknowledge() -> None:
+    jobs, app, _ = table()
+    app.online = False
+    record = running_job(jobs, subscriber="admin_1")
+    jobs.to_app(Entry(PKG, "j", "north", APP, 0, b"x"))
+    jobs.to_app(Entry(DONE, "j", "north", APP, 1, None))
+    assert record.outbox
+    jobs.final("j", "FINISHED", [])
+    assert not record.outbox and jobs.running() == [] and jobs.get("j") is record
+    assert record.status == "FINISHED"
     jobs.close()

@@ -28,6 +28,7 @@ from nvflare.apis.shareable import Shareable, make_reply
 from nvflare.apis.signal import Signal
 
 from . import _stages
+from ._jobrecord import JobRecord
 from ._jobstart import JobStarter
 from ._linkorder import LinkOrder, LinkOrderError
 from ._node import SERVER, SERVICE, SiteNode
@@ -35,7 +36,7 @@ from ._protocol import BATCH_KEY, LINK_KEY, NUMBER_KEY, PROTOCOL_VERSION, SERVE_
 from ._roster import ClientRoster
 from ._sender import Batch
 from ._servertransport import push_to_app, send_link
-from ._service import JobRecord, JobTable
+from ._service import JobTable
 from ._telemetry import start_site_telemetry, stop_site_telemetry
 from ._wire import APP, DONE, FAIL, FINAL, STARTED, Entry, pack, unpack
 

@@ -3,9 +3,17 @@
 The service keeps several pushes in flight, so they may arrive out of order (and a push
 retried after a lost reply repeats entries). Per job, the book applies each entry once
 and in the order of its ``seq``: one that comes early waits (bounded) until the gap is
-filled, and a push is acknowledged with the highest *contiguous* seq, so after a failed
-push the service sends the gap again. Entries are applied by one thread at a time, in
-the order they became ready, outside the book's lock.
+filled, and a push is acknowledged with the highest *contiguous* seq, so the service
+sends a gap again (after a failed push, or an entry the book could not keep). Entries
+are applied by one thread at a time, in the order they became ready, outside the book's
+lock. A job being attached from another process is *held*: what is pushed for it waits
+until its record is filled in from the service's reply (:meth:`JobBook.resume`).
+
+Nothing of a job is acknowledged before its handle exists (:meth:`JobBook.acknowledge`):
+results often arrive while ``execute()`` still waits for the sites' replies, and a
+process that dies then must not have taken them from the service. The service sends
+what it has no acknowledgement for again a moment later, and drops a job's outbox when
+the application reports the job's final status.
 """
 
 from __future__ import annotations
@@ -23,11 +31,7 @@ if TYPE_CHECKING:
     from ._wire import Entry
 
 MAX_EARLY = 20_000
-"""Entries of one job kept while an earlier one is missing (more fail the push)."""
-
-
-class PushOverflowError(RuntimeError):
-    """A push brought more early entries of a job than the book keeps (it is sent again)."""
+"""Entries of one job kept while an earlier one is missing (more are dropped: sent again)."""
 
 
 class JobBook:
@@ -59,6 +63,8 @@ class JobBook:
         self._finished: OrderedDict[str, FlareJobRecord] = OrderedDict()
         self._expected: dict[str, int] = {}
         self._early: dict[str, dict[int, Entry]] = {}
+        self._held: set[str] = set()
+        self._silent: set[str] = set()  # no handle yet: pushes are not acknowledged
         self._ready: deque[tuple[FlareJobRecord, Entry]] = deque()
         self._applying = False
         self._lock = threading.RLock()
@@ -67,12 +73,32 @@ class JobBook:
     def add(self, record: FlareJobRecord, expected: int = 0) -> None:
         """A running job; ``expected`` is its first inbound sequence number.
 
-        -1: the first entry pushed sets it (a job attached from another process: the
-        service pushes its first entries after the attach alone).
+        -1: a job being attached from another process, held until :meth:`resume`; the
+        first entry pushed sets it (the service pushes the first ones after an attach
+        alone).
         """
         with self._lock:
             self._records[record.job_id] = record
             self._expected[record.job_id] = expected
+            self._silent.add(record.job_id)
+            if expected == -1:
+                self._held.add(record.job_id)
+
+    def acknowledge(self, job: str) -> None:
+        """The job's handle exists: acknowledge what is pushed for it from now on."""
+        with self._lock:
+            self._silent.discard(job)
+
+    def resume(self, job: str) -> None:
+        """Apply what was pushed for a held job (its record is complete now), and on."""
+        with self._lock:
+            self._held.discard(job)
+            early = self._early.get(job)
+            if early and self._expected.get(job) == -1:
+                first = min(early)
+                self._expected[job] = first
+                self._sequence(early.pop(first))
+        self._apply_ready()
 
     def discard(self, job: str) -> None:
         """Forget a job that did not start."""
@@ -80,6 +106,8 @@ class JobBook:
             self._records.pop(job, None)
             self._expected.pop(job, None)
             self._early.pop(job, None)
+            self._held.discard(job)
+            self._silent.discard(job)
 
     def get(self, job: str) -> FlareJobRecord | None:
         """A running or finished job."""
@@ -99,6 +127,7 @@ class JobBook:
                 return None
             self._expected.pop(job, None)
             self._early.pop(job, None)
+            self._silent.discard(job)
             self._finished[job] = record
             while len(self._finished) > self._max_finished:
                 self._finished.popitem(last=False)
@@ -111,6 +140,8 @@ class JobBook:
             self._finished.clear()
             self._expected.clear()
             self._early.clear()
+            self._held.clear()
+            self._silent.clear()
             self._ready.clear()
 
     # -- what the service sends -------------------------------------------------------
@@ -119,8 +150,6 @@ class JobBook:
 
         Raises:
             ValueError: The batch is not a batch of entries.
-            PushOverflowError: Entries were dropped (too many early ones of a job); the
-                service sends them again.
         """
         from ._wire import unpack
 
@@ -129,50 +158,46 @@ class JobBook:
             _stages.stamp("app", entries)
         self._log.debug("Pushed: %s", [(e.kind, e.job, e.seq) for e in entries])
         acks: dict[str, int] = {}
-        dropped = 0
         with self._lock:
             for entry in entries:
-                if not self._sequence(entry):
-                    dropped += 1
-                expected = self._expected.get(entry.job)
-                if expected is None or entry.job not in self._records:
-                    acks[entry.job] = max(acks.get(entry.job, -1), entry.seq)  # not ours
-                else:
-                    acks[entry.job] = expected - 1
+                self._sequence(entry)
+            for job in {e.job for e in entries}:
+                if job in self._held or job in self._silent:
+                    continue  # not acknowledged yet: the service sends it again if need be
+                if job in self._records:
+                    acks[job] = self._expected[job] - 1
+                else:  # not ours (any more): the service may drop it
+                    acks[job] = max(e.seq for e in entries if e.job == job)
         self._apply_ready()
-        if dropped:
-            raise PushOverflowError(
-                f"{dropped} pushed entries dropped: more than {MAX_EARLY} entries of a job "
-                "arrived ahead of a missing one"
-            )
         return acks
 
-    def _sequence(self, entry: Entry) -> bool:
-        """Queue the entries an arrival makes ready, in order (under the lock); False: dropped."""
+    def _sequence(self, entry: Entry) -> None:
+        """Queue the entries an arrival makes ready, in order (under the lock)."""
         job = entry.job
         expected = self._expected.get(job)
         record = self._records.get(job)
         if expected is None or record is None:
-            return True
-        if expected == -1:
-            expected = self._expected[job] = entry.seq
-        if entry.seq < expected:
-            return True  # delivered before (a push retried after a lost reply)
-        if entry.seq > expected:
+            return
+        if job in self._held or (expected != -1 and entry.seq > expected):
             early = self._early.setdefault(job, {})
             if entry.seq in early:
-                return True
+                return
             if len(early) >= MAX_EARLY:
                 self._log.warning(
-                    "Job %s: dropped pushed entry %d (%d early entries wait for entry %d)",
+                    "Job %s: dropped pushed entry %d for now (%d early entries wait for "
+                    "entry %d); the service sends it again",
                     job,
                     entry.seq,
                     len(early),
                     expected,
                 )
-                return False
+                return
             early[entry.seq] = entry
-            return True
+            return
+        if expected == -1:
+            expected = entry.seq
+        if entry.seq < expected:
+            return  # delivered before (a push retried after a lost reply)
         ready = self._ready
         ready.append((record, entry))
         expected += 1
@@ -183,7 +208,6 @@ class JobBook:
         if waiting is not None and not waiting:
             del self._early[job]
         self._expected[job] = expected
-        return True
 
     def _apply_ready(self) -> None:
         """Apply the ready entries in order, on one thread at a time."""

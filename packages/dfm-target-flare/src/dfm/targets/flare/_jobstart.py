@@ -19,10 +19,11 @@ from nvflare.apis.fl_constant import ReturnCode
 from nvflare.apis.shareable import Shareable
 
 from . import _stages
+from ._jobrecord import JobRecord
 from ._node import SiteNode
 from ._protocol import BATCH_KEY, Topic
 from ._roster import ClientRoster
-from ._service import JobRecord, JobTable
+from ._service import JobTable
 from ._telemetry import trace_context_from
 from ._wire import Entry, pack, unpack
 

@@ -6,9 +6,10 @@ acknowledges it; pusher threads send it to the application's cell that last atta
 to the job, up to ``PUSH_WINDOW`` pushes in flight per cell, so an entry does not wait
 for the reply to the push before it. Pushes may arrive out of order: the application
 puts each job's entries back in order and acknowledges the highest contiguous one; a
-push that fails is sent again from there. A new application process that attaches gets
-everything not acknowledged, its first push for the job alone (it learns from it where
-the job's entries start).
+push that fails is sent again from there, and so is a gap the application still has
+``RESEND_AFTER`` seconds after the last reply (an entry it could not keep). A new
+application process that attaches gets everything not acknowledged, its first push for
+the job alone (it learns from it where the job's entries start).
 """
 
 from __future__ import annotations
@@ -17,12 +18,12 @@ import itertools
 import logging
 import threading
 import time
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from . import _stages
+from ._jobrecord import JobRecord
 from ._wire import APP, DONE, END, FAIL, INJECT, Entry
 
 PushTransport = Callable[[str, list[Entry]], dict[str, int] | None]
@@ -37,68 +38,8 @@ PUSH_THREADS = 8
 """Pusher threads (shared by every application cell)."""
 UNREACHABLE_PAUSE = 1.0
 """Seconds without pushes to a cell after a push to it failed."""
-
-
-@dataclass
-class JobRecord:
-    """The service's view of one DFM job."""
-
-    job: str
-    homesite: str
-    sites: list[str]
-    pipeline: str
-    created: float = field(default_factory=time.time)
-    remaining: set[str] = field(default_factory=set)
-    status: str = "RUNNING"
-    errors: list[str] = field(default_factory=list)
-    subscriber: str | None = None
-    outbox: deque[Entry] = field(default_factory=deque)
-    next_seq: int = 0
-    acked: int = -1
-    sent: int = -1
-    ended: float | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-    generation: int = 0  # bumped by attach: replies to pushes before it are ignored
-    resync: bool = False  # attached: one push at a time until the application replied
-    pushing: int = 0  # pushes of this generation in flight holding entries of the job
-
-    def note_input(self, data: Any) -> None:
-        """Parameter sets the application sent (``inject`` data): where the input is.
-
-        ``extra["next_frame"]`` is the index after the highest frame seen and
-        ``extra["stopped"]`` whether the stop frame went out: a handle reattached from
-        another process numbers its parameter sets from there.
-        """
-        from dfm.api import Frame
-
-        if not isinstance(data, list):
-            return
-        for item in data:
-            try:
-                frame = Frame.from_json(item[0])
-            except Exception:
-                continue  # the site says what is wrong with it
-            if frame.is_stop_frame():
-                self.extra["stopped"] = True
-            else:
-                levels = frame.frame
-                index = int(levels[0]) + 1 if isinstance(levels, tuple) else 0
-                self.extra["next_frame"] = max(int(self.extra.get("next_frame", 0)), index)
-
-    def summary(self) -> dict[str, Any]:
-        """What ``dfm jobs`` shows."""
-        return {
-            "job": self.job,
-            "pipeline": self.pipeline,
-            "homesite": self.homesite,
-            "sites": self.sites,
-            "status": self.status,
-            "errors": self.errors[:20],
-            "created": self.created,
-            "ended": self.ended,
-            "running_sites": sorted(self.remaining),
-            "pending": len(self.outbox),
-        }
+RESEND_AFTER = 1.0
+"""Seconds after the last reply before entries sent but not acknowledged are sent again."""
 
 
 class JobTable:
@@ -206,7 +147,11 @@ class JobTable:
             self._queue(record, Entry(END, record.job, "server", APP, 0, record.status))
 
     def final(self, job: str, status: str, errors: list[str]) -> None:
-        """The application's final status of the job (DFM's own, from its status tokens)."""
+        """The application's final status of the job (DFM's own, from its status tokens).
+
+        The job's outbox is dropped: the application's stream has ended, so what it has
+        not acknowledged yet it has had, or no longer needs.
+        """
         with self._cond:
             record = self._jobs.get(job) or self._finished.get(job)
             if record is None:
@@ -217,6 +162,7 @@ class JobTable:
                 record.errors = [str(e) for e in errors][:100]
             if record.ended is None:
                 record.ended = time.time()
+            record.outbox.clear()  # the application is done with the job: it needs no more
             self._retire(record)
 
     def cancel(self, job: str) -> JobRecord | None:
@@ -303,17 +249,16 @@ class JobTable:
         now = time.monotonic()
         chosen = None
         for record in self._jobs.values():
+            if not record.pushing and record.sent > record.acked:
+                if now - record.replied > RESEND_AFTER:
+                    record.sent = record.acked  # a gap the application did not fill
             subscriber = record.subscriber
-            if (
-                self._has_unsent(record)
-                and subscriber
-                and (
+            if chosen is None and subscriber and self._has_unsent(record):
+                if (
                     self._unreachable.get(subscriber, 0.0) <= now
                     and self._in_flight.get(subscriber, 0) < PUSH_WINDOW
-                )
-            ):
-                chosen = subscriber
-                break
+                ):
+                    chosen = subscriber
         if chosen is None:
             return None
         batch: list[Entry] = []
@@ -375,6 +320,7 @@ class JobTable:
                 if record is None or record.generation != generation:
                     continue  # ended, or attached again since: the reply is stale
                 record.pushing -= 1
+                record.replied = time.monotonic()
                 if acks is None:
                     record.sent = min(record.sent, record.acked)
                     continue
