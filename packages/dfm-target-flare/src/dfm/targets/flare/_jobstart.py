@@ -71,6 +71,11 @@ class JobStarter:
         netirs: dict[str, str] = dict(request["netirs"])
         force = bool(request.get("force_modgen", False))
         trace = trace_context_from(request.get("trace_context"))
+        encoded = request.get("entries") if with_input else None
+        try:
+            entries = unpack(base64.b64decode(encoded)) if encoded else []
+        except ValueError as e:
+            raise ValueError(f"job {job}: its first entries cannot be read: {e}") from e
         errors: dict[str, str] = {}
         unknown = [s for s in netirs if s != self._server_site and s not in roster.clients]
         for site in unknown:
@@ -88,8 +93,7 @@ class JobStarter:
         if isinstance(request.get("prepared"), str):  # for handles of other processes
             record.extra["prepared"] = request["prepared"]
         table.add(record)
-        encoded = request.get("entries") if with_input else None
-        first, rest = self._first_entries(job, netirs, encoded)
+        first, rest = self._first_entries(job, netirs, entries)
         created: list[str] = []
         remote = {s: n for s, n in netirs.items() if s != self._server_site}
         # One aux request per site, in parallel (NVFLARE 2.9's multicast_aux_requests
@@ -122,16 +126,13 @@ class JobStarter:
         return {}
 
     def _first_entries(
-        self, job: str, netirs: dict[str, str], encoded: Any
+        self, job: str, netirs: dict[str, str], entries: list[Entry]
     ) -> tuple[dict[str, list[Entry]], list[Entry]]:
         """The application's first entries by site of the job, and any others (relayed).
 
         Entries for a remote site go in its create request: they pass the server's link
         order here (as relayed entries do), so later ones of the same links follow them.
         """
-        if not encoded:
-            return {}, []
-        entries = unpack(base64.b64decode(encoded))
         self._table.note_input(entries)
         first: dict[str, list[Entry]] = {}
         rest: list[Entry] = []
