@@ -87,6 +87,7 @@ class AppNode(SiteNode):
 
     def site_done(self, job_id: str, site: str, error: str | None) -> None:
         """The homesite's part ended: the job's record here, and the service."""
+        self._end_job(job_id)
         self._site_done(job_id, site, error)
         self.emit(DONE, job_id, SERVICE, error)
 

@@ -26,27 +26,17 @@ from nvflare.apis.fl_context import FLContext
 from nvflare.apis.impl.controller import Controller
 from nvflare.apis.shareable import Shareable, make_reply
 from nvflare.apis.signal import Signal
-from nvflare.fuel.f3.cellnet.defs import MessageHeaderKey
-from nvflare.fuel.f3.cellnet.defs import ReturnCode as CellReturnCode
-from nvflare.fuel.f3.message import Message
 
 from . import _stages
+from ._jobrecord import JobRecord
 from ._jobstart import JobStarter
 from ._linkorder import LinkOrder, LinkOrderError
 from ._node import SERVER, SERVICE, SiteNode
-from ._protocol import (
-    APP_CHANNEL,
-    APP_PUSH_TOPIC,
-    BATCH_KEY,
-    LINK_KEY,
-    NUMBER_KEY,
-    PROTOCOL_VERSION,
-    SERVE_TASK,
-    Topic,
-)
+from ._protocol import BATCH_KEY, LINK_KEY, NUMBER_KEY, PROTOCOL_VERSION, SERVE_TASK, Topic
 from ._roster import ClientRoster
 from ._sender import Batch
-from ._service import JobRecord, JobTable
+from ._servertransport import push_to_app, send_link
+from ._service import JobTable
 from ._telemetry import start_site_telemetry, stop_site_telemetry
 from ._wire import APP, DONE, FAIL, FINAL, STARTED, Entry, pack, unpack
 
@@ -189,40 +179,13 @@ class ServiceController(Controller):  # type: ignore[misc]  # NVFLARE is untyped
         return run
 
     def _send_link(self, destination: str, batch: Batch) -> bool:
-        """Send a batch to a client by aux request; True once it acknowledged."""
+        """Send a batch to a client; True once it acknowledged (never to a dead one)."""
         if destination in self._roster.dead:
             return False
-        request = Shareable()
-        request[BATCH_KEY] = pack(batch.entries)
-        request[LINK_KEY], request[NUMBER_KEY] = batch.link, batch.number
-        with self._engine.new_context() as fl_ctx:
-            replies = self._engine.send_aux_request(
-                targets=[destination],
-                topic=Topic.LINK,
-                request=request,
-                timeout=10.0,
-                fl_ctx=fl_ctx,
-            )
-        reply = replies.get(destination) if replies else None
-        return reply is not None and reply.get_return_code() == ReturnCode.OK
+        return send_link(self._engine, destination, batch)
 
     def _push(self, fqcn: str, entries: list[Entry]) -> dict[str, int] | None:
-        """Push entries to an application cell; the acknowledged sequence numbers."""
-        cell = self._engine.get_cell()
-        reply = cell.send_request(
-            channel=APP_CHANNEL,
-            topic=APP_PUSH_TOPIC,
-            target=fqcn,
-            request=Message(payload=pack(entries)),
-            timeout=5.0,
-        )
-        if reply is None or reply.get_header(MessageHeaderKey.RETURN_CODE) != CellReturnCode.OK:
-            return None
-        try:
-            acks = json.loads(bytes(reply.payload))
-            return {str(k): int(v) for k, v in acks.items()}
-        except Exception:
-            return None
+        return push_to_app(self._engine, fqcn, entries)
 
     def _local(self, entry: Entry) -> None:
         """An entry for the server itself: job events and everything for the application."""
@@ -319,10 +282,9 @@ class ServiceController(Controller):  # type: ignore[misc]  # NVFLARE is untyped
         if self._retiring:
             return {"ok": False, "retiring": True, "error": "this DFM service is retiring"}
         assert self._starter is not None
-        errors = self._starter.start(data)
+        errors = self._starter.start(data)  # the first entries go with the creates
         if errors:
             return {"ok": False, "errors": errors}
-        self._relay(data.get("entries"))
         return {"ok": True}
 
     def _start_oneshot(self, request: dict[str, Any]) -> None:
@@ -330,7 +292,8 @@ class ServiceController(Controller):  # type: ignore[misc]  # NVFLARE is untyped
         _LOG.info("DFM: starting job %s (per-job mode)", request.get("job"))
         try:
             assert self._starter is not None
-            errors = self._starter.start(request)
+            # the first entries after ``started``: it reaches the application first
+            errors = self._starter.start(request, with_input=False)
         except Exception as e:
             errors = {"server": f"{type(e).__name__}: {e}"}
         job = str(request["job"])

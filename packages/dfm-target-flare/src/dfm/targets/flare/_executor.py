@@ -3,11 +3,12 @@
 Imported only by NVFLARE (the class path is in the job's ``config_fed_client.json``).
 It executes the task ``dfm.serve`` for as long as the service runs: it tells the server
 it is ready (the readiness handshake: no DFM job is sent to a client before that), then
-serves aux messages: ``dfm.create`` (build a job's runner from its NetIR), ``dfm.link``
-(batches of tokens and parameter sets), ``dfm.cancel`` and ``dfm.ping``. Nothing a site
-does can end the task with an exception: an error is a DFM status, never an NVFLARE one.
-The site decodes under its own policy (its generated runtime package) and switches
-telemetry on when its environment asks (``DFM_TELEMETRY``).
+serves aux messages: ``dfm.create`` (build a job's runner from its NetIR and hand it its
+first parameter sets), ``dfm.link`` (batches of tokens and parameter sets),
+``dfm.cancel`` and ``dfm.ping``. Nothing a site does can end the task with an exception:
+an error is a DFM status, never an NVFLARE one. The site decodes under its own policy
+(its generated runtime package) and switches telemetry on when its environment asks
+(``DFM_TELEMETRY``).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from ._node import SERVER, SiteNode
 from ._protocol import BATCH_KEY, LINK_KEY, NUMBER_KEY, SERVE_TASK, Topic
 from ._sender import Batch
 from ._telemetry import start_site_telemetry, stop_site_telemetry, trace_context_from
-from ._wire import pack, unpack
+from ._wire import Entry, pack, unpack
 
 _LOG = logging.getLogger("dfm.targets.flare.client")
 
@@ -170,18 +171,42 @@ class ServiceExecutor(Executor):  # type: ignore[misc]  # NVFLARE is untyped
 
     def _aux_create(self, request: Shareable, fl_ctx: FLContext) -> Shareable:
         assert self._node is not None
+        job = str(request.get("job"))
+        first = self._first_entries(job, request.get(BATCH_KEY))
         error = self._node.create(
-            str(request.get("job")),
+            job,
             str(request.get("homesite")),
             str(request.get("netir")),
             bool(request.get("force", False)),
             trace_context_from(request.get("trace")),
+            first,
         )
         if error is None:
             return make_reply(ReturnCode.OK)
         reply = make_reply(ReturnCode.EXECUTION_EXCEPTION)
         reply["error"] = error
         return reply
+
+    def _first_entries(self, job: str, packed: Any) -> list[Entry]:
+        """The job's first entries for this site, from its create request (checked)."""
+        if not packed:
+            return []
+        assert self._node is not None
+        try:
+            entries = unpack(packed)
+        except ValueError as e:
+            _LOG.error("Job %s: bad first entries in its create request: %s", job, e)
+            return []
+        if _stages.ENABLED:
+            _stages.stamp("recv", entries)
+        kept = [e for e in entries if e.job == job and e.target == self._node.site]
+        if len(kept) < len(entries):
+            _LOG.error(
+                "Job %s: dropped %d first entries for another job or site",
+                job,
+                len(entries) - len(kept),
+            )
+        return kept
 
     def _aux_cancel(self, request: Shareable, fl_ctx: FLContext) -> Shareable:
         assert self._node is not None

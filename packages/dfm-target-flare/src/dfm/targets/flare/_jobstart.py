@@ -1,7 +1,16 @@
-"""JobStarter: the server creates a DFM job's runner on every site of it, in parallel."""
+"""JobStarter: the server creates a DFM job's runner on every site of it, in parallel.
+
+Each site's create request carries the job's first entries for it (the parameter sets
+the application sent with ``dfm.start``), so a site starts working the moment its runner
+exists instead of an aux round trip later. The start still answers only once every site
+accepted its NetIR; a site that refuses it fails the job, which is cancelled on the
+others. A site created first may send a token to one not created yet: that site keeps it
+until its create (see ``_node``).
+"""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -9,11 +18,14 @@ from typing import Any
 from nvflare.apis.fl_constant import ReturnCode
 from nvflare.apis.shareable import Shareable
 
+from . import _stages
+from ._jobrecord import JobRecord
 from ._node import SiteNode
-from ._protocol import Topic
+from ._protocol import BATCH_KEY, Topic
 from ._roster import ClientRoster
-from ._service import JobRecord, JobTable
+from ._service import JobTable
 from ._telemetry import trace_context_from
+from ._wire import Entry, pack, unpack
 
 
 class JobStarter:
@@ -46,14 +58,24 @@ class JobStarter:
         self._cancel_on = cancel_on
         self._pool = ThreadPoolExecutor(16, thread_name_prefix="dfm-create")
 
-    def start(self, request: dict[str, Any]) -> dict[str, str]:
-        """Create the job on every site of it; the errors by site (empty: it runs)."""
+    def start(self, request: dict[str, Any], with_input: bool = True) -> dict[str, str]:
+        """Create the job on every site of it; the errors by site (empty: it runs).
+
+        With ``with_input``, the request's ``entries`` (the application's first entries,
+        base64 of a packed batch) go to the sites with their creates; without, the caller
+        relays them once the job started.
+        """
         node, table, roster = self._node, self._table, self._roster
         job = str(request["job"])
         homesite = str(request["homesite"])
         netirs: dict[str, str] = dict(request["netirs"])
         force = bool(request.get("force_modgen", False))
         trace = trace_context_from(request.get("trace_context"))
+        encoded = request.get("entries") if with_input else None
+        try:
+            entries = unpack(base64.b64decode(encoded)) if encoded else []
+        except ValueError as e:
+            raise ValueError(f"job {job}: its first entries cannot be read: {e}") from e
         errors: dict[str, str] = {}
         unknown = [s for s in netirs if s != self._server_site and s not in roster.clients]
         for site in unknown:
@@ -71,32 +93,58 @@ class JobStarter:
         if isinstance(request.get("prepared"), str):  # for handles of other processes
             record.extra["prepared"] = request["prepared"]
         table.add(record)
+        first, rest = self._first_entries(job, netirs, entries)
         created: list[str] = []
         remote = {s: n for s, n in netirs.items() if s != self._server_site}
-        if remote:
-            # One aux request per site, in parallel (NVFLARE 2.9's multicast_aux_requests
-            # fails on the server: broadcast_multi_requests() takes no abort_signal).
-            futures = {
-                site: self._pool.submit(self._create_on, site, job, homesite, netir, force, trace)
-                for site, netir in remote.items()
-            }
-            for site, future in futures.items():
-                error = future.result()
-                if error:
-                    errors[site] = error
-                else:
-                    created.append(site)
+        # One aux request per site, in parallel (NVFLARE 2.9's multicast_aux_requests
+        # fails on the server: broadcast_multi_requests() takes no abort_signal).
+        futures = {
+            site: self._pool.submit(
+                self._create_on, site, job, homesite, netir, force, trace, first.get(site, [])
+            )
+            for site, netir in remote.items()
+        }
         if self._server_site and self._server_site in netirs:
-            error = node.create(job, homesite, netirs[self._server_site], force, trace)
+            own = first.get(self._server_site, [])
+            error = node.create(job, homesite, netirs[self._server_site], force, trace, own)
             if error:
                 errors[self._server_site] = error
             else:
                 created.append(self._server_site)
+        for site, future in futures.items():
+            error = future.result()
+            if error:
+                errors[site] = error
+            else:
+                created.append(site)
         if errors:
             table.remove(job)
             self._cancel_on(job, created)
             return errors
+        if rest:
+            node.receive(rest)
         return {}
+
+    def _first_entries(
+        self, job: str, netirs: dict[str, str], entries: list[Entry]
+    ) -> tuple[dict[str, list[Entry]], list[Entry]]:
+        """The application's first entries by site of the job, and any others (relayed).
+
+        Entries for a remote site go in its create request: they pass the server's link
+        order here (as relayed entries do), so later ones of the same links follow them.
+        """
+        self._table.note_input(entries)
+        first: dict[str, list[Entry]] = {}
+        rest: list[Entry] = []
+        for entry in entries:
+            if entry.job == job and entry.target in netirs:
+                first.setdefault(entry.target, []).append(entry)
+            else:
+                rest.append(entry)
+        for site in first:
+            if site != self._server_site:  # the server's own site checks them in create
+                first[site] = self._node.reorderer.accept(first[site])
+        return first, rest
 
     def _create_on(
         self,
@@ -106,6 +154,7 @@ class JobStarter:
         netir: str,
         force: bool,
         trace: dict[str, str] | None,
+        first: list[Entry],
     ) -> str | None:
         request = Shareable()
         request["job"], request["homesite"], request["netir"], request["force"] = (
@@ -115,6 +164,10 @@ class JobStarter:
             force,
         )
         request["trace"] = trace or {}
+        if first:
+            request[BATCH_KEY] = pack(first)
+            if _stages.ENABLED:
+                _stages.stamp("create", first)
         with self._engine.new_context() as fl_ctx:
             replies = self._engine.send_aux_request(
                 targets=[site], topic=Topic.CREATE, request=request, timeout=60.0, fl_ctx=fl_ctx

@@ -23,6 +23,8 @@ from dfm.session import (
     homesite_policy,
 )
 
+from ._options import job_mode
+
 if TYPE_CHECKING:
     from dfm.irgen import PreparedPipeline
 
@@ -33,9 +35,7 @@ if TYPE_CHECKING:
     from ._servicekeeper import ServiceKeeper
     from ._workspace import FederationState, Workspace
 
-MODES = ("service", "per-job")
 REATTACH_TRIES = 3
-_JOB_OPTIONS = ("mode",)
 
 
 class JobLauncher:
@@ -92,23 +92,6 @@ class JobLauncher:
         """The connection is closing: jobs ending now tell the service nothing more."""
         self._closed = True
 
-    def job_mode(self, options: Any) -> str:
-        """The mode a job's ``options`` ask for (checked)."""
-        if options is None:
-            return self._default_mode
-        if not isinstance(options, Mapping):
-            raise TypeError(f"flare target options must be a dict, not {type(options).__name__}")
-        unknown = sorted(set(options) - set(_JOB_OPTIONS))
-        if unknown:
-            raise TypeError(
-                f"Unknown flare job option(s) {', '.join(unknown)}; accepted: "
-                f"{', '.join(_JOB_OPTIONS)}"
-            )
-        mode = options.get("mode", self._default_mode)
-        if mode not in MODES:
-            raise ValueError(f"flare job option mode must be one of {MODES}, not {mode!r}")
-        return str(mode)
-
     def execute(
         self,
         prepared: PreparedPipeline,
@@ -126,11 +109,11 @@ class JobLauncher:
                 federation or cannot start the job (the job is then FAILED).
         """
         from ._host import encode_params, params_to_wire
-        from ._job import FlareJob, FlareJobRecord
-        from ._servicejob import submit_oneshot
+        from ._job import FlareJobRecord
+        from ._servicejob import start_per_job
         from ._wire import pack
 
-        mode = self.job_mode(options)
+        mode = job_mode(options, self._default_mode)
         state, node, admin = self._state, self._node, self._admin
         netirs = prepared.net_irs()
         if not netirs:
@@ -194,17 +177,15 @@ class JobLauncher:
             if mode == "service":
                 self._start_in_service(record, request, set(remote))
             else:
-                record.flare_job = submit_oneshot(
+                start_per_job(
                     admin,
-                    state.federation,
-                    job_id,
-                    list(state.clients),
-                    state.server_site,
+                    state,
                     self._workspace.jobs_dir,
+                    record,
                     json.dumps(request),
+                    self._service_timeout + self._start_timeout,
+                    lambda flare_job: node.route_job(job_id, flare_job, homesite),
                 )
-                node.route_job(job_id, record.flare_job, homesite)
-                self._wait_started(record)
         except Exception as e:
             record.running_sites.clear()
             if stream.terminate(JobStatus.FAILED, str(e)):
@@ -219,7 +200,7 @@ class JobLauncher:
             self._log.info(
                 "Job %s started on %s (%s)", job_id, ", ".join(sorted(netirs)), record.flare_job
             )
-        return FlareJob(record, runner)
+        return self._handle(record, runner)
 
     def _new_stream(self, job_id: str) -> JobStream:
         """A job's stream, decoding what the sites send under the homesite's policy."""
@@ -244,7 +225,7 @@ class JobLauncher:
     ) -> None:
         node = self._node
         try:
-            future = node.host().create(record.job_id, netir, force, trace_context)
+            future = node.start_job(record.job_id, record.homesite, netir, force, trace_context)
             future.result(self._start_timeout)
         except Exception as e:
             record.stream.terminate(JobStatus.FAILED, str(e))
@@ -284,16 +265,6 @@ class JobLauncher:
             raise ValueError(
                 f"Job {record.job_id} cannot start: {problems or reply.get('error', reply)}"
             )
-
-    def _wait_started(self, record: FlareJobRecord) -> None:
-        timeout = self._service_timeout + self._start_timeout
-        if not record.started.wait(timeout):
-            raise ValueError(
-                f"Job {record.job_id}: its NVFLARE job {record.flare_job} did not start "
-                f"within {timeout:g}s"
-            )
-        if record.start_error:
-            raise ValueError(f"Job {record.job_id} cannot start: {record.start_error}")
 
     def _inject(self, record: FlareJobRecord, encoded: Any) -> None:
         from ._host import params_to_wire
@@ -349,8 +320,6 @@ class JobLauncher:
 
     def reattach(self, job_id: str, runner: CallbackRunner | None) -> Job:
         """A handle on a job of this federation (from this process or another one)."""
-        from ._job import FlareJob
-
         record = self._book.get(job_id)
         for attempt in range(REATTACH_TRIES):
             if record is not None:
@@ -360,7 +329,15 @@ class JobLauncher:
             record = self._attach_remote(job_id)
         if record is None:
             return UnknownJob(job_id)
-        return FlareJob(record, runner)
+        return self._handle(record, runner)
+
+    def _handle(self, record: FlareJobRecord, runner: CallbackRunner | None) -> Job:
+        """A handle on the job; what is pushed for it is acknowledged from now on."""
+        from ._job import FlareJob
+
+        job = FlareJob(record, runner)
+        self._book.acknowledge(record.job_id)
+        return job
 
     def _attach_remote(self, job_id: str) -> FlareJobRecord | None:
         from ._job import FlareJobRecord
@@ -412,5 +389,6 @@ class JobLauncher:
                     "started it, which is gone",
                     state.homesite,
                 )
+            self._book.resume(job_id)  # what was pushed since the attach, now the record is set
             return record
         return None

@@ -9,24 +9,33 @@ exactly once and in order. Where an entry goes:
 * to ``@server`` (job events for the service) or the DFM site of the NVFLARE server:
   the NVFLARE server;
 * to a client site: that client, directly (client → client, no DFM code on the server).
+
+Sites are created in parallel, each with its first parameter sets, so an entry for the
+hosted site may arrive before its job's create: the node keeps it (bounded, see
+:class:`~._early.EarlyEntries`) and hands it to the site right after the create, in the
+order it arrived. Entries of a job that ended here are dropped.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 from dfm.runtime import Router
 
 from . import _stages
+from ._early import EarlyEntries
 from ._envelope import envelope
 from ._host import SiteHost, new_site_host, params_from_wire
 from ._sender import WINDOW, LinkSender, Transport
 from ._wire import APP, DONE, FAIL, INJECT, PKG, Entry, Reorderer, Sequencer
 
 if TYPE_CHECKING:
+    from dfm.irgen import NetIR
     from dfm.runtime import TokenPackage
 
 SERVER = "server"
@@ -34,6 +43,8 @@ SERVER = "server"
 SERVICE = "@server"
 """The target of job events for the DFM service on the NVFLARE server."""
 CREATE_TIMEOUT = 60.0
+MAX_ENDED = 10_000
+"""Ended jobs remembered per node, so that their late entries are dropped, not kept."""
 
 
 class JobInfo:
@@ -88,6 +99,11 @@ class SiteNode:
         self._host: SiteHost | None = None
         self._lock = threading.Lock()
         self._router = _NodeRouter(self)
+        # Orders the hosted site's deliveries: a job's create, then what came early.
+        self._site_lock = threading.Lock()
+        self._opened: set[str] = set()
+        self._ended: OrderedDict[str, None] = OrderedDict()
+        self.early = EarlyEntries(logger)
 
     # -- addressing ------------------------------------------------------------------
     def destination(self, target: str, job: str) -> str:
@@ -152,12 +168,18 @@ class SiteNode:
             )
 
     def _deliver(self, entry: Entry) -> None:
+        with self._site_lock:
+            if entry.job in self._opened and self._host is not None:
+                self._hand(self._host, entry)
+            elif entry.job in self._ended:
+                self._log.debug("Dropped a %s entry of ended job %s", entry.kind, entry.job)
+            else:
+                self.early.keep(entry)  # its create has not come yet
+
+    def _hand(self, host: SiteHost, entry: Entry) -> None:
+        """Give an entry to the hosted site (under ``_site_lock``: in delivery order)."""
         if _stages.ENABLED:
             _stages.stamp("deliver", [entry])
-        host = self._host
-        if host is None or entry.job not in self.jobs:
-            self._log.debug("Dropped a %s entry of unknown job %s", entry.kind, entry.job)
-            return
         if entry.kind == PKG and isinstance(entry.data, bytes):
             host.deliver(entry.data)
         elif entry.kind == INJECT:
@@ -195,11 +217,14 @@ class SiteNode:
         netir_json: str,
         force_modgen: bool,
         trace_context: Mapping[str, str] | None = None,
+        first: Iterable[Entry] = (),
     ) -> str | None:
         """Build and start the job's runner on the hosted site; the error, or None.
 
         The NetIR is untrusted: the site checks it (its names, its site and federation)
-        before anything is generated. ``trace_context`` is the job's W3C trace context.
+        before anything is generated. ``trace_context`` is the job's W3C trace context;
+        ``first`` are the job's first entries for the site (its first parameter sets),
+        handed to it right after the runner is built, before this returns.
         """
         from dfm.irgen import NetIR
 
@@ -209,13 +234,61 @@ class SiteNode:
             return f"Site {self.site!r} refuses the NetIR: it is not a valid NetIR: {e}"
         if netir.site != self.site:
             return f"Site {self.site!r} refuses the NetIR: it is for site {netir.site!r}"
-        self.jobs[job] = JobInfo(homesite)
         try:
-            self.host().create(job, netir, force_modgen, trace_context).result(CREATE_TIMEOUT)
+            future = self.start_job(job, homesite, netir, force_modgen, trace_context, first)
+            future.result(CREATE_TIMEOUT)
         except Exception as e:
+            self._end_job(job)
             self.jobs.pop(job, None)
             return f"{type(e).__name__}: {e}" if not str(e) else str(e)
         return None
+
+    def start_job(
+        self,
+        job: str,
+        homesite: str,
+        netir: NetIR,
+        force_modgen: bool,
+        trace_context: Mapping[str, str] | None = None,
+        first: Iterable[Entry] = (),
+    ) -> Future[None]:
+        """Post the job's create to the hosted site, then its entries; the create's future.
+
+        The site's inbox is FIFO: ``first`` (after the link-order check), then what came
+        early, run right after the runner is built, in order.
+
+        Raises:
+            RuntimeError: Entries of the job that came early were dropped (a bound).
+        """
+        ready = self.reorderer.accept(first)
+        with self._site_lock:
+            self.jobs[job] = JobInfo(homesite)
+            self._ended.pop(job, None)
+            early, dropped = self.early.take(job)
+            if dropped:
+                raise RuntimeError(
+                    f"site {self.site!r} lost {dropped} entries of job {job} that arrived "
+                    "before the job was created (too many entries waiting at once, or they "
+                    "waited too long); run the job again"
+                )
+            host = self.host()
+            future = host.create(job, netir, force_modgen, trace_context)
+            self._opened.add(job)
+            for entry in ready:
+                self._hand(host, entry)
+            for entry in early:
+                self._hand(host, entry)
+        return future
+
+    def _end_job(self, job: str) -> None:
+        """The job is over here: what comes for it from now on is dropped."""
+        with self._site_lock:
+            self._opened.discard(job)
+            self.early.discard(job)
+            self._ended[job] = None
+            self._ended.move_to_end(job)
+            while len(self._ended) > MAX_ENDED:
+                self._ended.popitem(last=False)
 
     def register(self, job: str, homesite: str) -> None:
         """Know a job this node relays for but does not run."""
@@ -226,9 +299,13 @@ class SiteNode:
         host = self._host
         if host is not None and job in self.jobs:
             host.cancel(job)
+        with self._site_lock:
+            if job not in self._opened:
+                self.early.discard(job)  # it will not run here
 
     def forget(self, job: str) -> None:
         """Drop what the node keeps for an ended job."""
+        self._end_job(job)
         self.jobs.pop(job, None)
         self.sequencer.forget(job)
         self.reorderer.forget(job)
@@ -257,6 +334,7 @@ class SiteNode:
     # -- HostEvents (from the site host's thread) ---------------------------------------
     def site_done(self, job_id: str, site: str, error: str | None) -> None:
         """The site's runner ended: tell the service."""
+        self._end_job(job_id)
         self.emit(DONE, job_id, SERVICE, error)
 
     def yield_package(self, job_id: str, item: TokenPackage | bytes) -> None:

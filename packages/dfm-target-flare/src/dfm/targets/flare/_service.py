@@ -2,21 +2,28 @@
 
 Everything for the application (yields, deliveries to the homesite, job events) goes
 into the job's *outbox*, numbered per job, and stays there until the application
-acknowledges it; a pusher thread sends it to the application's cell that last attached
-to the job. A new application process that attaches gets everything not acknowledged.
+acknowledges it; pusher threads send it to the application's cell that last attached
+to the job, up to ``PUSH_WINDOW`` pushes in flight per cell, so an entry does not wait
+for the reply to the push before it. Pushes may arrive out of order: the application
+puts each job's entries back in order and acknowledges the highest contiguous one; a
+push that fails is sent again from there, and so is a gap the application still has
+``RESEND_AFTER`` seconds after the last reply (an entry it could not keep). A new
+application process that attaches gets everything not acknowledged, its first push for
+the job alone (it learns from it where the job's entries start).
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from . import _stages
+from ._jobrecord import JobRecord
 from ._wire import APP, DONE, END, FAIL, INJECT, Entry
 
 PushTransport = Callable[[str, list[Entry]], dict[str, int] | None]
@@ -24,65 +31,15 @@ PushTransport = Callable[[str, list[Entry]], dict[str, int] | None]
 
 MAX_FINISHED = 1000
 PUSH_BATCH = 2048
-
-
-@dataclass
-class JobRecord:
-    """The service's view of one DFM job."""
-
-    job: str
-    homesite: str
-    sites: list[str]
-    pipeline: str
-    created: float = field(default_factory=time.time)
-    remaining: set[str] = field(default_factory=set)
-    status: str = "RUNNING"
-    errors: list[str] = field(default_factory=list)
-    subscriber: str | None = None
-    outbox: deque[Entry] = field(default_factory=deque)
-    next_seq: int = 0
-    acked: int = -1
-    sent: int = -1
-    ended: float | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def note_input(self, data: Any) -> None:
-        """Parameter sets the application sent (``inject`` data): where the input is.
-
-        ``extra["next_frame"]`` is the index after the highest frame seen and
-        ``extra["stopped"]`` whether the stop frame went out: a handle reattached from
-        another process numbers its parameter sets from there.
-        """
-        from dfm.api import Frame
-
-        if not isinstance(data, list):
-            return
-        for item in data:
-            try:
-                frame = Frame.from_json(item[0])
-            except Exception:
-                continue  # the site says what is wrong with it
-            if frame.is_stop_frame():
-                self.extra["stopped"] = True
-            else:
-                levels = frame.frame
-                index = int(levels[0]) + 1 if isinstance(levels, tuple) else 0
-                self.extra["next_frame"] = max(int(self.extra.get("next_frame", 0)), index)
-
-    def summary(self) -> dict[str, Any]:
-        """What ``dfm jobs`` shows."""
-        return {
-            "job": self.job,
-            "pipeline": self.pipeline,
-            "homesite": self.homesite,
-            "sites": self.sites,
-            "status": self.status,
-            "errors": self.errors[:20],
-            "created": self.created,
-            "ended": self.ended,
-            "running_sites": sorted(self.remaining),
-            "pending": len(self.outbox),
-        }
+"""Entries per push at most."""
+PUSH_WINDOW = 4
+"""Pushes in flight per application cell at most."""
+PUSH_THREADS = 8
+"""Pusher threads (shared by every application cell)."""
+UNREACHABLE_PAUSE = 1.0
+"""Seconds without pushes to a cell after a push to it failed."""
+RESEND_AFTER = 1.0
+"""Seconds after the last reply before entries sent but not acknowledged are sent again."""
 
 
 class JobTable:
@@ -100,17 +57,22 @@ class JobTable:
         logger: logging.Logger,
         on_job_failed: Callable[[str, list[str]], None],
     ) -> None:
-        """Start the pusher thread."""
+        """Start the pusher threads."""
         self._push = push
         self._log = logger
         self._on_failed = on_job_failed
         self._jobs: dict[str, JobRecord] = {}
         self._finished: OrderedDict[str, JobRecord] = OrderedDict()
-        self._cond = threading.Condition()
+        self._cond = threading.Condition()  # an RLock: ack() runs inside _pushed()
         self._closed = False
         self._unreachable: dict[str, float] = {}
-        self._thread = threading.Thread(target=self._pusher, name="dfm-push", daemon=True)
-        self._thread.start()
+        self._in_flight: dict[str, int] = {}
+        self._threads = [
+            threading.Thread(target=self._pusher, name=f"dfm-push-{i}", daemon=True)
+            for i in range(PUSH_THREADS)
+        ]
+        for thread in self._threads:
+            thread.start()
 
     # -- jobs --------------------------------------------------------------------------
     def add(self, record: JobRecord) -> None:
@@ -175,7 +137,7 @@ class JobTable:
     def _queue(self, record: JobRecord, entry: Entry) -> None:
         record.outbox.append(entry._replace(seq=record.next_seq))
         record.next_seq += 1
-        self._cond.notify_all()
+        self._cond.notify()  # a pusher that finds the window full is woken by a reply
 
     def _maybe_end(self, record: JobRecord) -> None:
         if not record.remaining and record.ended is None:
@@ -185,7 +147,11 @@ class JobTable:
             self._queue(record, Entry(END, record.job, "server", APP, 0, record.status))
 
     def final(self, job: str, status: str, errors: list[str]) -> None:
-        """The application's final status of the job (DFM's own, from its status tokens)."""
+        """The application's final status of the job (DFM's own, from its status tokens).
+
+        The job's outbox is dropped: the application's stream has ended, so what it has
+        not acknowledged yet it has had, or no longer needs.
+        """
         with self._cond:
             record = self._jobs.get(job) or self._finished.get(job)
             if record is None:
@@ -196,6 +162,7 @@ class JobTable:
                 record.errors = [str(e) for e in errors][:100]
             if record.ended is None:
                 record.ended = time.time()
+            record.outbox.clear()  # the application is done with the job: it needs no more
             self._retire(record)
 
     def cancel(self, job: str) -> JobRecord | None:
@@ -244,6 +211,8 @@ class JobTable:
                 return None
             record.subscriber = subscriber
             record.sent = record.acked
+            record.generation += 1
+            record.resync, record.pushing = True, 0
             if subscriber:
                 self._unreachable.pop(subscriber, None)
             self._cond.notify_all()
@@ -272,56 +241,93 @@ class JobTable:
             return [e for e in record.outbox if e.seq > after][:limit]
 
     # -- pusher ------------------------------------------------------------------------
-    def _pending(self) -> dict[str, list[Entry]]:
+    def _take(self) -> tuple[str, list[Entry], dict[str, int]] | None:
+        """The next push: a cell, its entries not sent yet, the generation of each job.
+
+        Called under the lock; what it returns counts as sent (and in flight).
+        """
         now = time.monotonic()
-        batches: dict[str, list[Entry]] = {}
+        chosen = None
         for record in self._jobs.values():
+            if not record.pushing and record.sent > record.acked:
+                if now - record.replied > RESEND_AFTER:
+                    record.sent = record.acked  # a gap the application did not fill
             subscriber = record.subscriber
-            if not subscriber or not record.outbox or record.outbox[-1].seq <= record.sent:
+            if chosen is None and subscriber and self._has_unsent(record):
+                if (
+                    self._unreachable.get(subscriber, 0.0) <= now
+                    and self._in_flight.get(subscriber, 0) < PUSH_WINDOW
+                ):
+                    chosen = subscriber
+        if chosen is None:
+            return None
+        batch: list[Entry] = []
+        jobs: dict[str, int] = {}
+        for record in self._jobs.values():
+            if record.subscriber != chosen or not self._has_unsent(record):
                 continue
-            if self._unreachable.get(subscriber, 0.0) > now:
-                continue
-            batch = batches.setdefault(subscriber, [])
-            for entry in record.outbox:
-                if entry.seq > record.sent:
-                    batch.append(entry)
-                    if len(batch) >= PUSH_BATCH:
-                        break
-        return batches
+            outbox = record.outbox
+            start = max(record.sent + 1 - outbox[0].seq, 0)  # the outbox has no gaps
+            taken = list(itertools.islice(outbox, start, start + PUSH_BATCH - len(batch)))
+            batch.extend(taken)
+            record.sent = taken[-1].seq
+            record.pushing += 1
+            jobs[record.job] = record.generation
+            if len(batch) >= PUSH_BATCH:
+                break
+        self._in_flight[chosen] = self._in_flight.get(chosen, 0) + 1
+        return chosen, batch, jobs
+
+    @staticmethod
+    def _has_unsent(record: JobRecord) -> bool:
+        outbox = record.outbox
+        if not outbox or outbox[-1].seq <= record.sent:
+            return False
+        return not (record.resync and record.pushing)  # after attach: the first push alone
 
     def _pusher(self) -> None:
         while True:
             with self._cond:
-                batches = self._pending()
-                while not batches and not self._closed:
+                work = None if self._closed else self._take()
+                while work is None:
+                    if self._closed:
+                        return
                     self._cond.wait(0.5)
-                    batches = self._pending()
-                if self._closed:
-                    return
-                for batch in batches.values():
-                    for entry in batch:
-                        record = self._jobs.get(entry.job)
-                        if record is not None and entry.seq > record.sent:
-                            record.sent = entry.seq
-            for subscriber, batch in batches.items():
-                acks = None
-                if _stages.ENABLED:
-                    _stages.stamp("push", batch)
-                try:
-                    acks = self._push(subscriber, batch)
-                except Exception:
-                    self._log.exception("Pushing to %s failed", subscriber)
-                with self._cond:
-                    if acks is None:
-                        self._log.warning("DFM: the application %s does not answer", subscriber)
-                        self._unreachable[subscriber] = time.monotonic() + 1.0
-                        for entry in batch:  # send again once the application is back
-                            record = self._jobs.get(entry.job)
-                            if record is not None:
-                                record.sent = min(record.sent, record.acked)
-                        continue
-                for job, seq in acks.items():
-                    self.ack(job, seq)
+                    work = None if self._closed else self._take()
+            subscriber, batch, jobs = work
+            acks = None
+            if _stages.ENABLED:
+                _stages.stamp("push", batch)
+            try:
+                acks = self._push(subscriber, batch)
+            except Exception:
+                self._log.exception("Pushing to %s failed", subscriber)
+            self._pushed(subscriber, jobs, acks)
+
+    def _pushed(self, subscriber: str, jobs: dict[str, int], acks: dict[str, int] | None) -> None:
+        """A push's reply: its acknowledgements, or (failed) send again from the acked."""
+        with self._cond:
+            left = self._in_flight.get(subscriber, 1) - 1
+            if left > 0:
+                self._in_flight[subscriber] = left
+            else:
+                self._in_flight.pop(subscriber, None)
+            if acks is None:
+                self._log.warning("DFM: the application %s does not answer", subscriber)
+                self._unreachable[subscriber] = time.monotonic() + UNREACHABLE_PAUSE
+            for job, generation in jobs.items():
+                record = self._jobs.get(job)
+                if record is None or record.generation != generation:
+                    continue  # ended, or attached again since: the reply is stale
+                record.pushing -= 1
+                record.replied = time.monotonic()
+                if acks is None:
+                    record.sent = min(record.sent, record.acked)
+                    continue
+                record.resync = False
+                if job in acks:
+                    self.ack(job, acks[job])
+            self._cond.notify_all()
 
     def close(self) -> None:
         """Stop the pusher."""

@@ -15,11 +15,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._admin import ALLOW_LIST_HINT, AdminLink, NotRunningError
 from ._jobdef import write_job
 from ._protocol import ONESHOT_JOB_PREFIX, PROTOCOL_VERSION, SERVICE_JOB_PREFIX, Topic
+
+if TYPE_CHECKING:
+    from ._job import FlareJobRecord
+    from ._workspace import FederationState
 
 
 @dataclass
@@ -185,3 +189,40 @@ def submit_oneshot(
         server_site,
     )
     return admin.submit(folder, name)
+
+
+def start_per_job(
+    admin: AdminLink,
+    state: FederationState,
+    jobs_dir: Path,
+    record: FlareJobRecord,
+    request_json: str,
+    timeout: float,
+    route: Callable[[str], None],
+) -> None:
+    """Run a DFM job in an NVFLARE job of its own; returns once its sites started it.
+
+    ``route`` is called with the NVFLARE job's id as soon as it is known (entries for
+    the job go there).
+
+    Raises:
+        ValueError: The NVFLARE job did not start in ``timeout`` seconds, or a site
+            cannot start the DFM job.
+    """
+    record.flare_job = submit_oneshot(
+        admin,
+        state.federation,
+        record.job_id,
+        list(state.clients),
+        state.server_site,
+        jobs_dir,
+        request_json,
+    )
+    route(record.flare_job)
+    if not record.started.wait(timeout):
+        raise ValueError(
+            f"Job {record.job_id}: its NVFLARE job {record.flare_job} did not start "
+            f"within {timeout:g}s"
+        )
+    if record.start_error:
+        raise ValueError(f"Job {record.job_id} cannot start: {record.start_error}")

@@ -16,7 +16,8 @@ from dfm.session import (
 )
 
 from ._jobbook import JobBook
-from ._launch import MODES, JobLauncher
+from ._launch import JobLauncher
+from ._options import MODES
 from ._workspace import FederationState, Workspace, WorkspaceError
 
 if TYPE_CHECKING:
