@@ -183,16 +183,20 @@ def test_twenty_concurrent_jobs(session: Any) -> None:
 
 
 REATTACH_SCRIPT = """
-import json, os, sys
+import json, os, sys, threading
 sys.path.insert(0, {root!r})
 sys.path.insert(0, {here!r})
 from test_flare_poc import clients_pipeline
 from dfm.session import Session
 session = Session("meteo", "app", target="flare", workspace={ws!r})
 session.connect()
+lock = threading.Lock()  # results may come while execute() returns: whole lines only
+def say(line):
+    with lock:
+        print(line, flush=True)
 job = session.execute(session.prepare(clients_pipeline()), {params!r},
-                      default_callback=lambda *a: print(json.dumps([str(a[2]), a[3]]), flush=True))
-print("JOB", job.job_id, flush=True)
+                      default_callback=lambda *a: say(json.dumps([str(a[2]), a[3]])))
+say("JOB " + job.job_id)
 os._exit(0)  # gone without closing: the job goes on, its results wait on the server
 """
 
@@ -232,7 +236,7 @@ def test_reattach_from_another_process(session: Any, flare_federation: Any) -> N
 
 
 SENDER_SCRIPT = """
-import json, os, sys, threading
+import os, sys, threading
 sys.path.insert(0, {root!r})
 sys.path.insert(0, {here!r})
 from test_flare_poc import clients_pipeline
@@ -241,8 +245,7 @@ session = Session("meteo", "app", target="flare", workspace={ws!r})
 session.connect()
 first = threading.Event()
 def show(*a):
-    print(json.dumps([str(a[2]), a[3], a[4] if isinstance(a[4], float) else None]), flush=True)
-    first.set()
+    first.set()  # (results may come before execute() returns: nothing printed here)
 job = session.execute(session.prepare(clients_pipeline()), [{params!r}], autostop=False,
                       default_callback=show)
 print("JOB", job.job_id, flush=True)
