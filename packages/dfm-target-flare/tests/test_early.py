@@ -210,3 +210,16 @@ def test_early_entries_expire_and_their_job_fails_to_start() -> None:
     assert early.take("slow") == ([], 1)
     entries, dropped = early.take("other")
     assert [e.data for e in entries] == [b"b"] and dropped == 0
+
+
+def test_a_flood_that_expires_logs_one_line(caplog: pytest.LogCaptureFixture) -> None:
+    now = [0.0]
+    early = EarlyEntries(logging.getLogger("test-early-expiry"), clock=lambda: now[0])
+    for i in range(5_000):  # made-up job ids, none ever created
+        early.keep(Entry(PKG, f"fake{i}", "north", "south", 0, b"x"))
+    now[0] = 61.0
+    with caplog.at_level(logging.WARNING, logger="test-early-expiry"):
+        early.expire()
+    assert early.entries == 0 and early.bytes == 0
+    (line,) = [r.getMessage() for r in caplog.records if "Dropped" in r.getMessage()]
+    assert "5000 entries of 5000 job(s)" in line

@@ -124,18 +124,23 @@ class EarlyEntries:
     def expire(self) -> None:
         """Drop the entries of jobs kept longer than ``max_age``."""
         deadline = self._clock() - self.max_age
+        jobs = entries = 0
+        first = ""
         while self._jobs:
             job, held = next(iter(self._jobs.items()))
             if held.since > deadline:
-                return
+                break
             del self._jobs[job]
             self.entries -= len(held.entries)
             self.bytes -= held.size
             self._spoil(job, len(held.entries))
+            jobs, entries, first = jobs + 1, entries + len(held.entries), first or job
+        if jobs:  # one line however many expire at once (a flood of made-up job ids)
             self._log.warning(
-                "Dropped %d entries of job %s: the job was not created here within %gs",
-                len(held.entries),
-                job,
+                "Dropped %d entries of %d job(s) (first: %s): not created here within %gs",
+                entries,
+                jobs,
+                first,
                 self.max_age,
             )
 
