@@ -119,13 +119,18 @@ class _State:
         backend: TelemetryBackend | None,
         adapter_histogram_in_place: bool,
     ) -> None:
+        from opentelemetry.context import attach, detach
         from opentelemetry.trace import Status, StatusCode, set_span_in_context
 
+        from . import _trace_context
         from ._version import runtime_version
 
         version = runtime_version()
         self.tracer = tracer_provider.get_tracer("dfm", version)
         self.set_span_in_context = set_span_in_context
+        # Bound once: an import statement per job costs more than the call it imports.
+        self.attach, self.detach = attach, detach
+        self.inject, self.extract = _trace_context.inject, _trace_context.extract
         self.error_status: Callable[[str], Status] = lambda message: Status(
             StatusCode.ERROR, message
         )
@@ -269,16 +274,15 @@ def current_trace_context() -> dict[str, str] | None:
     A target calls this where a job starts and ships the result with the job's
     creation to every site (``JobController(..., trace_context=...)``).
     """
-    if STATE is None:
+    state = STATE
+    if state is None:
         return None
-    from ._trace_context import inject
-
-    return inject() or None
+    return state.inject() or None
 
 
 def clean_carrier(carrier: object) -> dict[str, str] | None:
     """The W3C headers of an untrusted carrier: known keys, short string values only."""
-    if not isinstance(carrier, Mapping):
+    if type(carrier) is not dict and not isinstance(carrier, Mapping):
         return None
     cleaned = {
         key: value
@@ -290,12 +294,11 @@ def clean_carrier(carrier: object) -> dict[str, str] | None:
 
 def extract_context(carrier: object) -> Any:
     """The OpenTelemetry context of an untrusted carrier (None if it has none)."""
+    state = STATE
     cleaned = clean_carrier(carrier)
-    if STATE is None or cleaned is None:
+    if state is None or cleaned is None:
         return None
-    from ._trace_context import extract
-
-    return extract(cleaned)
+    return state.extract(cleaned)
 
 
 # -- tokens ----------------------------------------------------------------------------

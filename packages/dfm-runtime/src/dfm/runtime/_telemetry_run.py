@@ -79,10 +79,7 @@ class SiteRun:
         parent = _telemetry.extract_context(trace_context)
         span = state.tracer.start_span("dfm.site.run", context=parent, attributes=attributes)
         run = cls(ctx, span)
-        from opentelemetry import context as otel_context
-
-        context.run(otel_context.attach, state.set_span_in_context(span))
-        context.run(_telemetry.RUN.set, run)
+        context.run(_enter, state.attach, state.set_span_in_context(span), run)
         return run
 
     def take_adapter_span(self) -> bool:
@@ -150,6 +147,12 @@ class SiteRun:
             self.ctx.router.route(package)
         except Exception:
             self.ctx.logger.exception("Site %s: cannot forward its spans", self.site)
+
+
+def _enter(attach: Callable[[Any], object], current: Any, run: SiteRun) -> None:
+    """In the runner's context: the run's span is current, and the run is known."""
+    attach(current)
+    _telemetry.RUN.set(run)
 
 
 def traced_fire(fire: FireMethod, spec: TransitionSpec, site: str) -> FireMethod:

@@ -90,10 +90,8 @@ class SpanScope:
             frame = _telemetry.FRAME.get()
             if frame is not None:
                 attributes["dfm.frame"] = str(frame)
-        from opentelemetry import context
-
         span = state.tracer.start_span(self._name, attributes=attributes)
-        self._token = context.attach(state.set_span_in_context(span))
+        self._token = state.attach(state.set_span_in_context(span))
         self._span = span
         self._start = time.perf_counter()
         return span
@@ -141,9 +139,12 @@ class SpanScope:
                 span.set_attribute("dfm.outcome", outcome)
             if error is not None and outcome == "error":
                 _telemetry.record_error(span, error)
-            from opentelemetry import context
+            if state is not None:
+                state.detach(self._token)  # type: ignore[arg-type]
+            else:  # telemetry was switched off during the call
+                from opentelemetry import context
 
-            context.detach(self._token)  # type: ignore[arg-type]
+                context.detach(self._token)  # type: ignore[arg-type]
             span.end()
         return False
 

@@ -43,8 +43,6 @@ def traced_execute(prepared: PreparedPipeline, target: str, submit: Callable[[],
     state = telemetry.STATE
     if state is None:
         return submit()
-    from opentelemetry import context
-
     sites = sorted(prepared.get_participating_sites())
     attributes: dict[str, Any] = {
         "dfm.federation": prepared.federation_name,
@@ -54,7 +52,7 @@ def traced_execute(prepared: PreparedPipeline, target: str, submit: Callable[[],
     if prepared.pipeline_name:
         attributes["dfm.pipeline"] = prepared.pipeline_name
     span = state.tracer.start_span("dfm.job", attributes=attributes)
-    token = context.attach(state.set_span_in_context(span))
+    token = state.attach(state.set_span_in_context(span))
     try:
         job = submit()
     except BaseException as e:
@@ -64,7 +62,7 @@ def traced_execute(prepared: PreparedPipeline, target: str, submit: Callable[[],
         telemetry.job_ended(JobStatus.FAILED.name, 0, 0)
         raise
     finally:
-        context.detach(token)
+        state.detach(token)
     span.set_attribute("dfm.job.id", job.job_id)
     if isinstance(job, StreamJob):
         job.stream.add_final_callback(lambda stream: _finish(span, stream))
