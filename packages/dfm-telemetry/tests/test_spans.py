@@ -237,3 +237,20 @@ def test_adapter_durations_aggregated_in_place_export_as_a_histogram() -> None:
     finally:
         telemetry.disable()
         telemetry.ADAPTER_CALLS.clear()
+
+
+def test_firings_name_their_frame_only_while_a_call_may_still_be_traced(
+    recorded: Recorded,
+) -> None:
+    from dfm.runtime._telemetry_run import FRAME_PROBE
+
+    _, _, run = site_run()  # max_adapter_spans=3 in the fixture
+    assert run.names_frames()
+    assert [run.take_adapter_span() for _ in range(4)] == [True, True, True, False]
+    # The limit is reached: a firing starting now cannot get a traced call, in any order.
+    assert not run.names_frames()
+    run.end(None)
+    _, _, quiet = site_run()  # a site whose adapters never open spans
+    named = sum(quiet.names_frames() for _ in range(FRAME_PROBE + 500))
+    assert named == FRAME_PROBE
+    quiet.end(None)

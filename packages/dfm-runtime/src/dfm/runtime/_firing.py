@@ -146,8 +146,7 @@ class Firings:
         # Each firing starts from the runner's context, not the delivering task's.
         context = self._context.copy()
         run = self._site_run
-        if run is not None and run.frames_left:  # adapter spans name their frame
-            run.frames_left -= 1
+        if run is not None and run.names_frames():  # adapter spans name their frame
             context.run(_telemetry.FRAME.set, frame)
         if state.spec.eager and not _EAGER_TASKS:
             # Eager start (~1 µs instead of a ~10 µs Task) only for bodies whose awaits are

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from ._net import TransitionSpec
 
 FireMethod = Callable[[Frame, Sequence[Any]], Coroutine[Any, Any, None]]
+FRAME_PROBE = 1000
+"""Firings of a site run that name their frame before any adapter span asked for one."""
 
 
 class SiteRun:
@@ -41,7 +43,8 @@ class SiteRun:
         "site",
         "job_id",
         "span",
-        "frames_left",
+        "_max_spans",
+        "_firings",
         "_carrier",
         "_adapter_spans",
         "_untraced",
@@ -54,10 +57,8 @@ class SiteRun:
         self.job_id = ctx.job_id
         self.span = span
         state = _telemetry.STATE
-        # Firings that still put their frame in their context for adapter spans to name:
-        # as many as the run may have adapter spans (past those, calls are measured only,
-        # and a contextvar set per firing costs a context and a node for the collector).
-        self.frames_left = state.max_adapter_spans if state is not None else 0
+        self._max_spans = state.max_adapter_spans if state is not None else 0
+        self._firings = 0
         self._carrier: dict[str, str] | None = None
         self._adapter_spans = 0
         self._untraced = 0
@@ -82,10 +83,23 @@ class SiteRun:
         context.run(_enter, state.attach, state.set_span_in_context(span), run)
         return run
 
+    def names_frames(self) -> bool:
+        """Whether the next firing puts its frame in its context, for its adapter span.
+
+        Only while the run may still trace adapter calls (one that starts later is
+        measured only, whatever the order its call comes in), and past the first
+        :data:`FRAME_PROBE` firings only on a site whose adapters open spans at all (as
+        generated code does): a contextvar set per firing costs a context and a node
+        for the garbage collector, for nothing on a site that never names them.
+        """
+        if self._adapter_spans >= self._max_spans:
+            return False
+        self._firings += 1
+        return self._firings <= FRAME_PROBE or self._adapter_spans > 0
+
     def take_adapter_span(self) -> bool:
         """Whether the next adapter call gets a span (the run's limit is not reached)."""
-        state = _telemetry.STATE
-        if state is not None and self._adapter_spans < state.max_adapter_spans:
+        if self._adapter_spans < self._max_spans:
             self._adapter_spans += 1
             return True
         self._untraced += 1
