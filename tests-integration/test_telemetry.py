@@ -117,6 +117,13 @@ def job_spans(receiver: OtlpReceiver) -> list[ReceivedSpan]:
     return [s for s in spans if s.name != "dfm.prepare"]
 
 
+def three_runs_and_the_job(spans: list[ReceivedSpan]) -> bool:
+    """Whether a job's span and its three site runs arrived."""
+    return sum(s.name == "dfm.site.run" for s in spans) == 3 and any(
+        s.name == "dfm.job" for s in spans
+    )
+
+
 def check_span_tree(spans: list[ReceivedSpan]) -> None:
     """One trace; job → site run → adapter call; the failing call has ERROR status."""
     assert len({s.trace_id for s in spans}) == 1, Counter(s.trace_id for s in spans)
@@ -277,12 +284,7 @@ def test_transition_spans_are_opt_in(meteo: Path, receiver: OtlpReceiver) -> Non
     env = env_for(receiver, "http/protobuf", DFM_TELEMETRY_TRANSITION_SPANS="1")
     status, _, _ = run_app(meteo, "threads", **env)
     assert status == "FAILED"
-    spans = receiver.wait_for_spans(
-        lambda s: (
-            sum(x.name == "dfm.site.run" for x in s) == 3 and any(x.name == "dfm.job" for x in s)
-        ),
-        30,
-    )
+    spans = receiver.wait_for_spans(three_runs_and_the_job, 30)
     by_id = {s.span_id: s for s in spans}
     firings = [s for s in spans if s.name == "dfm.transition"]
     assert firings and all(by_id[f.parent_span_id].name == "dfm.site.run" for f in firings)
@@ -300,12 +302,7 @@ def test_past_the_span_limit_calls_are_counted_and_traced_ones_name_their_frame(
     env = env_for(receiver, "http/protobuf", DFM_TELEMETRY_MAX_ADAPTER_SPANS="2")
     status, _, _ = run_app(meteo, "threads", **env)
     assert status == "FAILED"
-    spans = receiver.wait_for_spans(
-        lambda s: (
-            sum(x.name == "dfm.site.run" for x in s) == 3 and any(x.name == "dfm.job" for x in s)
-        ),
-        30,
-    )
+    spans = receiver.wait_for_spans(three_runs_and_the_job, 30)
     runs = {s.attributes["dfm.site"]: s for s in spans if s.name == "dfm.site.run"}
     calls = [s for s in spans if "dfm.operation" in s.attributes]
     for site, run in runs.items():

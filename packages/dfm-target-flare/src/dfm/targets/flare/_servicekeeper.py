@@ -87,20 +87,9 @@ class ServiceKeeper:
                     except Exception:
                         self._log.debug("Retiring %s failed", current.job_id, exc_info=True)
                     exclude.add(current.job_id)
-            info = ensure_service(
-                admin,
-                state.federation,
-                list(state.clients),
-                state.server_site,
-                self._workspace.jobs_dir,
-                self._log,
-                timeout=self._service_timeout,
-                exclude=exclude,
-            )
-            if info.dead and required & set(info.dead):
-                self.wait_sites(required & set(info.dead))
-                admin.command(info.job_id, "dfm.shutdown", {"when_idle": True})
-                info = ensure_service(
+
+            def service(excluded: set[str]) -> ServiceInfo:
+                return ensure_service(
                     admin,
                     state.federation,
                     list(state.clients),
@@ -108,8 +97,14 @@ class ServiceKeeper:
                     self._workspace.jobs_dir,
                     self._log,
                     timeout=self._service_timeout,
-                    exclude=exclude | {info.job_id},
+                    exclude=excluded,
                 )
+
+            info = service(exclude)
+            if info.dead and required & set(info.dead):
+                self.wait_sites(required & set(info.dead))
+                admin.command(info.job_id, "dfm.shutdown", {"when_idle": True})
+                info = service(exclude | {info.job_id})
             self._service, self._checked = info, time.monotonic()
             return info
 
