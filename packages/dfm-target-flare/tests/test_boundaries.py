@@ -6,12 +6,11 @@ import logging
 import subprocess
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from dfm.targets.flare._wire import PKG, Entry, pack
+from dfm.targets.flare._wire import PKG, Entry
 
 
 def test_importing_the_target_does_not_import_nvflare() -> None:
@@ -41,46 +40,46 @@ class FakeNode:
         self.received.extend(entries)
 
 
-def fl_ctx(peer: str) -> Any:
-    return SimpleNamespace(get_peer_context=lambda: SimpleNamespace(get_identity_name=lambda: peer))
-
-
 def test_a_client_cannot_send_tokens_in_another_sites_name() -> None:
     pytest.importorskip("nvflare")
-    from nvflare.apis.shareable import Shareable
-
+    from dfm.targets.flare._cellnet import Received
     from dfm.targets.flare._executor import ServiceExecutor
-    from dfm.targets.flare._protocol import BATCH_KEY
+    from dfm.targets.flare._linkorder import LinkOrder
 
     executor = ServiceExecutor(server_site="", clients=["north", "south", "east"])
     node = FakeNode()
     executor._node = node  # type: ignore[assignment]
+    executor._order = LinkOrder(node.receive)
     forged = Entry(PKG, "j", "south", "east", 0, b"{}")
     honest = Entry(PKG, "j", "north", "east", 0, b"{}")
-    request = Shareable()
-    request[BATCH_KEY] = pack([forged, honest])
-    executor._aux_link(request, fl_ctx("north"))
+    assert executor._batch(Received("north", "l1", 0, [forged, honest])) is None
     assert node.received == [honest]
     # the server relays for the application and its own site: it may send any source
     node.received.clear()
-    executor._aux_link(request, fl_ctx("meteo"))
+    assert executor._batch(Received("server", "l2", 0, [forged, honest])) is None
     assert node.received == [forged, honest]
+    # a cell that is neither a client of the job nor the server is refused outright
+    node.received.clear()
+    assert executor._batch(Received("mallory", "l3", 0, [honest])) is not None
+    assert not node.received
 
 
-def test_garbage_batches_are_refused_not_raised() -> None:
+def test_the_server_takes_batches_only_from_its_clients_in_their_own_name() -> None:
     pytest.importorskip("nvflare")
-    from nvflare.apis.shareable import Shareable
+    from dfm.targets.flare._cellnet import Received
+    from dfm.targets.flare._controller import ServiceController
+    from dfm.targets.flare._linkorder import LinkOrder
 
-    from dfm.targets.flare._executor import ServiceExecutor
-    from dfm.targets.flare._protocol import BATCH_KEY
-
-    executor = ServiceExecutor(clients=["north"])
+    controller = ServiceController(federation="meteo")
+    controller._roster.clients = ["north", "south"]
     node = FakeNode()
-    executor._node = node  # type: ignore[assignment]
-    request = Shareable()
-    request[BATCH_KEY] = b"\x00garbage"
-    reply = executor._aux_link(request, fl_ctx("north"))
-    assert reply.get_return_code() == "BAD_REQUEST_DATA" and not node.received
+    controller._client_order = LinkOrder(node.receive)
+    forged = Entry(PKG, "j", "south", "server", 0, b"{}")
+    honest = Entry(PKG, "j", "north", "server", 0, b"{}")
+    assert controller._batch(Received("north", "l1", 0, [forged, honest])) is None
+    assert node.received == [honest]
+    assert controller._batch(Received("east", "l1", 0, [honest])) is not None
+    assert node.received == [honest]
 
 
 def test_a_site_refuses_a_netir_for_another_site_or_invalid() -> None:

@@ -17,8 +17,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ._protocol import APP_CHANNEL, APP_PUSH_TOPIC
-
 
 class FlareCommandError(RuntimeError):
     """NVFLARE refused or failed a command; the message says what to change."""
@@ -195,21 +193,26 @@ class AdminLink:
         return str(cell.get_fqcn()) if cell is not None else None
 
     def on_push(self, receive: Callable[[bytes], dict[str, int]]) -> None:
-        """Call ``receive(batch)`` for every push; its result (acks) is the reply."""
-        from nvflare.fuel.f3.cellnet.defs import ReturnCode
-        from nvflare.fuel.f3.cellnet.utils import make_reply
-        from nvflare.fuel.f3.message import Message
+        """Call ``receive(batch)`` for every push; its result (acks) is the reply.
+
+        Only the server's DFM service pushes: a push from any other cell (a client that
+        could route to this one) is refused before its bytes are decoded.
+        """
+        from ._cellnet import SERVER_ROOT, serve_pushes
 
         cell = self._cell()
         if cell is None:
             return
 
-        def handle(request: Message) -> Message:
+        def handle(sender: str, payload: bytes) -> bytes:
+            if sender != SERVER_ROOT:
+                self._log.error("Refused a push from %r: only the server's service pushes", sender)
+                raise PermissionError(f"a push from {sender!r}: only the server pushes")
             try:
-                acks = receive(bytes(request.payload))
-            except Exception as e:
+                acks = receive(payload)
+            except Exception:
                 self._log.exception("A push from the DFM service failed")
-                return make_reply(ReturnCode.PROCESS_EXCEPTION, error=str(e))
-            return make_reply(ReturnCode.OK, body=json.dumps(acks).encode("utf-8"))
+                raise
+            return json.dumps(acks).encode("utf-8")
 
-        cell.register_request_cb(channel=APP_CHANNEL, topic=APP_PUSH_TOPIC, cb=handle)
+        serve_pushes(cell, handle)

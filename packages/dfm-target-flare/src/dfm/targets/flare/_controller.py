@@ -28,14 +28,15 @@ from nvflare.apis.shareable import Shareable, make_reply
 from nvflare.apis.signal import Signal
 
 from . import _stages
+from ._cellnet import Create, Received, job_cell, send_batch, send_create, serve_batches
 from ._jobrecord import JobRecord
 from ._jobstart import JobStarter
 from ._linkorder import LinkOrder, LinkOrderError
 from ._node import SERVER, SERVICE, SiteNode
-from ._protocol import BATCH_KEY, LINK_KEY, NUMBER_KEY, PROTOCOL_VERSION, SERVE_TASK, Topic
+from ._protocol import PROTOCOL_VERSION, SERVE_TASK, Topic
 from ._roster import ClientRoster
 from ._sender import Batch
-from ._servertransport import push_to_app, send_link
+from ._servertransport import push_to_app
 from ._service import JobTable
 from ._telemetry import start_site_telemetry, stop_site_telemetry
 from ._wire import APP, DONE, FAIL, FINAL, STARTED, Entry, pack, unpack
@@ -75,6 +76,7 @@ class ServiceController(Controller):  # type: ignore[misc]  # NVFLARE is untyped
         self.ping_timeout = ping_timeout
         self.misses = misses
         self._engine: Any = None
+        self._job_id = ""
         self._roster = ClientRoster(self._client_dead, _LOG, ping_timeout, misses)
         self._stop = threading.Event()
         self._retiring = False
@@ -103,8 +105,14 @@ class ServiceController(Controller):  # type: ignore[misc]  # NVFLARE is untyped
         )
         self._table = JobTable(self._push, _LOG, self._cancel_on)
         self._client_order = LinkOrder(self._node.receive)
+        self._job_id = str(fl_ctx.get_job_id())
         self._starter = JobStarter(
-            engine, self._node, self._table, self._roster, self.server_site, self._cancel_on
+            self._create_on,
+            self._node,
+            self._table,
+            self._roster,
+            self.server_site,
+            self._cancel_on,
         )
         for topic, handler in {
             Topic.HELLO: self._cmd_hello,
@@ -117,7 +125,7 @@ class ServiceController(Controller):  # type: ignore[misc]  # NVFLARE is untyped
             Topic.SHUTDOWN: self._cmd_shutdown,
         }.items():
             engine.register_app_command(topic, self._guarded(handler))
-        engine.register_aux_message_handler(Topic.LINK, self._aux_link)
+        serve_batches(engine.get_cell(), self._batch)
         engine.register_aux_message_handler(Topic.READY, self._aux_ready)
 
     def control_flow(self, abort_signal: Signal, fl_ctx: FLContext) -> None:
@@ -182,10 +190,13 @@ class ServiceController(Controller):  # type: ignore[misc]  # NVFLARE is untyped
         """Send a batch to a client; True once it acknowledged (never to a dead one)."""
         if destination in self._roster.dead:
             return False
-        return send_link(self._engine, destination, batch)
+        return send_batch(self._engine.get_cell(), job_cell(destination, self._job_id), batch)
+
+    def _create_on(self, site: str, create: Create) -> str | None:
+        return send_create(self._engine.get_cell(), job_cell(site, self._job_id), create)
 
     def _push(self, fqcn: str, entries: list[Entry]) -> dict[str, int] | None:
-        return push_to_app(self._engine, fqcn, entries)
+        return push_to_app(self._engine.get_cell(), fqcn, entries)
 
     def _local(self, entry: Entry) -> None:
         """An entry for the server itself: job events and everything for the application."""
@@ -238,30 +249,26 @@ class ServiceController(Controller):  # type: ignore[misc]  # NVFLARE is untyped
         self._roster.announced(_peer(fl_ctx))
         return make_reply(ReturnCode.OK)
 
-    def _aux_link(self, topic: str, request: Shareable, fl_ctx: FLContext) -> Shareable:
-        peer = _peer(fl_ctx)
-        try:
-            entries = unpack(request.get(BATCH_KEY, b""))
-        except ValueError as e:
-            _LOG.error("Bad batch from %s: %s", peer, e)
-            return make_reply(ReturnCode.BAD_REQUEST_DATA)
+    def _batch(self, batch: Received) -> str | None:
+        """A batch from a client (see :func:`._cellnet.serve_batches`)."""
+        if batch.sender not in self._roster.clients:
+            _LOG.error("Dropped a batch from %r: not a client of this job", batch.sender)
+            return f"{batch.sender!r} is not a client of this job"
+        entries = batch.entries
         if _stages.ENABLED:
             _stages.stamp("recv", entries)
-        forged = [e for e in entries if e.source != peer]
+        sender = batch.sender
+        forged = [e for e in entries if e.source != sender]
         if forged:  # a client speaks only for its own site
-            _LOG.error("Dropped %d entries from %s claiming another source", len(forged), peer)
-            entries = [e for e in entries if e.source == peer]
-        assert self._node is not None and self._client_order is not None
-        link, number = request.get(LINK_KEY), request.get(NUMBER_KEY)
-        if not isinstance(link, str) or not isinstance(number, int):
-            self._node.receive(entries)  # an older sender: one batch in flight
-            return make_reply(ReturnCode.OK)
+            _LOG.error("Dropped %d entries from %s claiming another source", len(forged), sender)
+            entries = [e for e in entries if e.source == sender]
+        assert self._client_order is not None
         try:
-            self._client_order.receive(f"{peer}/{link}", number, entries)
+            self._client_order.receive(f"{batch.sender}/{batch.link}", batch.number, entries)
         except LinkOrderError as e:
-            _LOG.error("Bad batch from %s: %s", peer, e)
-            return make_reply(ReturnCode.BAD_REQUEST_DATA)
-        return make_reply(ReturnCode.OK)
+            _LOG.error("Bad batch from %s: %s", batch.sender, e)
+            return str(e)
+        return None
 
     # -- app commands -------------------------------------------------------------------
     def _cmd_hello(self, data: dict[str, Any], fl_ctx: FLContext) -> dict[str, Any]:

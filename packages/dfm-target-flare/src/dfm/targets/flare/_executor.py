@@ -25,12 +25,12 @@ from nvflare.apis.shareable import Shareable, make_reply
 from nvflare.apis.signal import Signal
 
 from . import _stages
+from ._cellnet import Create, Received, job_cell, send_batch, serve_batches, serve_creates
 from ._linkorder import LinkOrder, LinkOrderError
 from ._node import SERVER, SiteNode
-from ._protocol import BATCH_KEY, LINK_KEY, NUMBER_KEY, SERVE_TASK, Topic
+from ._protocol import SERVE_TASK, Topic
 from ._sender import Batch
 from ._telemetry import start_site_telemetry, stop_site_telemetry, trace_context_from
-from ._wire import Entry, pack, unpack
 
 _LOG = logging.getLogger("dfm.targets.flare.client")
 
@@ -56,6 +56,7 @@ class ServiceExecutor(Executor):  # type: ignore[misc]  # NVFLARE is untyped
         self._engine: Any = None
         self._node: SiteNode | None = None
         self._order: LinkOrder | None = None
+        self._job_id = ""
 
     def handle_event(self, event_type: str, fl_ctx: FLContext) -> None:
         """Set up at START_RUN, tear down at END_RUN."""
@@ -82,8 +83,9 @@ class ServiceExecutor(Executor):  # type: ignore[misc]  # NVFLARE is untyped
             federation=self.federation or None,
         )
         self._order = LinkOrder(self._node.receive)
-        engine.register_aux_message_handler(Topic.LINK, self._guard(self._aux_link))
-        engine.register_aux_message_handler(Topic.CREATE, self._guard(self._aux_create))
+        self._job_id = str(fl_ctx.get_job_id())
+        serve_batches(engine.get_cell(), self._batch)
+        serve_creates(engine.get_cell(), self._create)
         engine.register_aux_message_handler(Topic.CANCEL, self._guard(self._aux_cancel))
         engine.register_aux_message_handler(Topic.PING, self._aux_ping)
 
@@ -127,86 +129,49 @@ class ServiceExecutor(Executor):  # type: ignore[misc]  # NVFLARE is untyped
         return run
 
     def _send_link(self, destination: str, batch: Batch) -> bool:
-        request = Shareable()
-        request[BATCH_KEY] = pack(batch.entries)
-        request[LINK_KEY], request[NUMBER_KEY] = batch.link, batch.number
-        with self._engine.new_context() as fl_ctx:
-            replies = self._engine.send_aux_request(
-                targets=[destination],
-                topic=Topic.LINK,
-                request=request,
-                timeout=10.0,
-                fl_ctx=fl_ctx,
-            )
-        reply = replies.get(destination) if replies else None
-        return reply is not None and reply.get_return_code() == ReturnCode.OK
+        cell = job_cell(destination, self._job_id)
+        return send_batch(self._engine.get_cell(), cell, batch)
 
-    def _aux_link(self, request: Shareable, fl_ctx: FLContext) -> Shareable:
-        assert self._node is not None
-        peer = fl_ctx.get_peer_context()
-        sender = str(peer.get_identity_name()) if peer is not None else ""
-        try:
-            entries = unpack(request.get(BATCH_KEY, b""))
-        except ValueError as e:
-            _LOG.error("Bad batch from %s: %s", sender, e)
-            return make_reply(ReturnCode.BAD_REQUEST_DATA)
+    def _batch(self, batch: Received) -> str | None:
+        """A batch from the server or another client (see :func:`._cellnet.serve_batches`)."""
+        assert self._node is not None and self._order is not None
+        entries = batch.entries
         if _stages.ENABLED:
             _stages.stamp("recv", entries)
-        if sender in self.clients:  # another client speaks only for its own site
-            forged = [e for e in entries if e.source != sender]
+        if batch.sender in self.clients:  # another client speaks only for its own site
+            forged = [e for e in entries if e.source != batch.sender]
             if forged:
-                _LOG.error("Dropped %d entries from %s: not its own", len(forged), sender)
-                entries = [e for e in entries if e.source == sender]
-        link, number = request.get(LINK_KEY), request.get(NUMBER_KEY)
-        if not isinstance(link, str) or not isinstance(number, int):
-            self._node.receive(entries)  # an older sender: one batch in flight
-            return make_reply(ReturnCode.OK)
-        assert self._order is not None
+                _LOG.error("Dropped %d entries from %s: not its own", len(forged), batch.sender)
+                entries = [e for e in entries if e.source == batch.sender]
+        elif batch.sender != SERVER:
+            _LOG.error("Dropped a batch from %r: not a site of this job", batch.sender)
+            return f"{batch.sender!r} is not a site of this job"
         try:
-            self._order.receive(f"{sender}/{link}", number, entries)
+            self._order.receive(f"{batch.sender}/{batch.link}", batch.number, entries)
         except LinkOrderError as e:
-            _LOG.error("Bad batch from %s: %s", sender, e)
-            return make_reply(ReturnCode.BAD_REQUEST_DATA)
-        return make_reply(ReturnCode.OK)
+            _LOG.error("Bad batch from %s: %s", batch.sender, e)
+            return str(e)
+        return None
 
-    def _aux_create(self, request: Shareable, fl_ctx: FLContext) -> Shareable:
+    def _create(self, sender: str, create: Create) -> str | None:
+        """The server's create request (see :func:`._cellnet.serve_creates`)."""
         assert self._node is not None
-        job = str(request.get("job"))
-        first = self._first_entries(job, request.get(BATCH_KEY))
-        error = self._node.create(
-            job,
-            str(request.get("homesite")),
-            str(request.get("netir")),
-            bool(request.get("force", False)),
-            trace_context_from(request.get("trace")),
-            first,
-        )
-        if error is None:
-            return make_reply(ReturnCode.OK)
-        reply = make_reply(ReturnCode.EXECUTION_EXCEPTION)
-        reply["error"] = error
-        return reply
-
-    def _first_entries(self, job: str, packed: Any) -> list[Entry]:
-        """The job's first entries for this site, from its create request (checked)."""
-        if not packed:
-            return []
-        assert self._node is not None
-        try:
-            entries = unpack(packed)
-        except ValueError as e:
-            _LOG.error("Job %s: bad first entries in its create request: %s", job, e)
-            return []
+        if sender != SERVER:
+            _LOG.error("Refused a create request from %r: only the server creates jobs", sender)
+            return f"a create request from {sender!r}: only the server creates jobs"
         if _stages.ENABLED:
-            _stages.stamp("recv", entries)
-        kept = [e for e in entries if e.job == job and e.target == self._node.site]
-        if len(kept) < len(entries):
+            _stages.stamp("recv", create.first)
+        first = [e for e in create.first if e.job == create.job and e.target == self._node.site]
+        if len(first) < len(create.first):
             _LOG.error(
                 "Job %s: dropped %d first entries for another job or site",
-                job,
-                len(entries) - len(kept),
+                create.job,
+                len(create.first) - len(first),
             )
-        return kept
+        trace = trace_context_from(create.trace)
+        return self._node.create(
+            create.job, create.homesite, create.netir, create.force, trace, first
+        )
 
     def _aux_cancel(self, request: Shareable, fl_ctx: FLContext) -> Shareable:
         assert self._node is not None

@@ -15,24 +15,22 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from nvflare.apis.fl_constant import ReturnCode
-from nvflare.apis.shareable import Shareable
-
 from . import _stages
+from ._cellnet import Create
 from ._jobrecord import JobRecord
 from ._node import SiteNode
-from ._protocol import BATCH_KEY, Topic
 from ._roster import ClientRoster
 from ._service import JobTable
 from ._telemetry import trace_context_from
-from ._wire import Entry, pack, unpack
+from ._wire import Entry, unpack
 
 
 class JobStarter:
-    """Starts a DFM job on its sites (the clients by aux request, the server's site here).
+    """Starts a DFM job on its sites (the clients by create request, the server's site here).
 
     Args:
-        engine: The server job's NVFLARE engine.
+        create_on: Sends a create request to a client; None once it created the runner,
+            else why not (:func:`._cellnet.send_create` to the client's job cell).
         node: The server's node.
         table: The service's job table (the started job goes in it).
         roster: The job's clients.
@@ -42,7 +40,7 @@ class JobStarter:
 
     def __init__(
         self,
-        engine: Any,
+        create_on: Callable[[str, Create], str | None],
         node: SiteNode,
         table: JobTable,
         roster: ClientRoster,
@@ -50,7 +48,7 @@ class JobStarter:
         cancel_on: Callable[[str, list[str]], None],
     ) -> None:
         """Ready to start jobs (up to 16 sites are created at a time)."""
-        self._engine = engine
+        self._create_on_site = create_on
         self._node = node
         self._table = table
         self._roster = roster
@@ -96,11 +94,11 @@ class JobStarter:
         first, rest = self._first_entries(job, netirs, entries)
         created: list[str] = []
         remote = {s: n for s, n in netirs.items() if s != self._server_site}
-        # One aux request per site, in parallel (NVFLARE 2.9's multicast_aux_requests
-        # fails on the server: broadcast_multi_requests() takes no abort_signal).
-        futures = {
+        futures = {  # one request per site, in parallel
             site: self._pool.submit(
-                self._create_on, site, job, homesite, netir, force, trace, first.get(site, [])
+                self._create_on,
+                site,
+                Create(job, homesite, netir, force, trace, first.get(site, [])),
             )
             for site, netir in remote.items()
         }
@@ -146,35 +144,7 @@ class JobStarter:
                 first[site] = self._node.reorderer.accept(first[site])
         return first, rest
 
-    def _create_on(
-        self,
-        site: str,
-        job: str,
-        homesite: str,
-        netir: str,
-        force: bool,
-        trace: dict[str, str] | None,
-        first: list[Entry],
-    ) -> str | None:
-        request = Shareable()
-        request["job"], request["homesite"], request["netir"], request["force"] = (
-            job,
-            homesite,
-            netir,
-            force,
-        )
-        request["trace"] = trace or {}
-        if first:
-            request[BATCH_KEY] = pack(first)
-            if _stages.ENABLED:
-                _stages.stamp("create", first)
-        with self._engine.new_context() as fl_ctx:
-            replies = self._engine.send_aux_request(
-                targets=[site], topic=Topic.CREATE, request=request, timeout=60.0, fl_ctx=fl_ctx
-            )
-        reply = replies.get(site) if replies else None
-        if reply is None:
-            return f"site {site!r} did not answer"
-        if reply.get_return_code() != ReturnCode.OK:
-            return str(reply.get("error") or reply.get_return_code())
-        return None
+    def _create_on(self, site: str, create: Create) -> str | None:
+        if create.first and _stages.ENABLED:
+            _stages.stamp("create", create.first)
+        return self._create_on_site(site, create)
