@@ -17,15 +17,14 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
-import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from ._pocprocess import kill_leftovers, nvflare_cli, run_command
 from ._policy import apply_policies
 from ._project import Topology, load_topology, project_dict
 from ._workspace import FederationState, Workspace
@@ -56,32 +55,6 @@ def federation_path(config: Any, config_path: Path) -> list[str]:
         f"The federation package {package!r} is not next to {config_path} nor installed; "
         f"generate it first: `dfm gen {config_path} --output {config_path.parent}`"
     )
-
-
-def _run(command: list[str], env: dict[str, str], log: Path, timeout: float) -> tuple[int, str]:
-    log.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        done = subprocess.run(
-            command,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            cwd=str(log.parent),
-        )
-    except subprocess.TimeoutExpired as e:
-        partial = (e.stdout or b"") + (e.stderr or b"")
-        text = partial.decode(errors="replace") if isinstance(partial, bytes) else str(partial)
-        return -1, f"timed out after {timeout:g}s: {text}"
-    output = (done.stdout or "") + (done.stderr or "")
-    with log.open("a", encoding="utf-8") as f:
-        f.write(f"$ {' '.join(command)}\n{output}\n")
-    return done.returncode, output
-
-
-def _nvflare() -> list[str]:
-    return [sys.executable, "-m", "nvflare.cli"]
 
 
 class Poc:
@@ -133,8 +106,8 @@ class Poc:
             yaml.safe_dump(project_dict(topology, port=chosen), sort_keys=False), encoding="utf-8"
         )
         self._progress(f"preparing the POC of {topology.federation} in {self.ws.poc_dir}")
-        code, output = _run(
-            [*_nvflare(), "poc", "prepare", "-i", str(project_file), "--force"],
+        code, output = run_command(
+            [*nvflare_cli(), "poc", "prepare", "-i", str(project_file), "--force"],
             self.ws.nvflare_env(),
             self.ws.log_file,
             120,
@@ -217,7 +190,7 @@ class Poc:
 
     def _launch(self, state: FederationState) -> None:
         self._clear_stale_markers(state)
-        command = [*_nvflare(), "poc", "start", "--no-wait"]
+        command = [*nvflare_cli(), "poc", "start", "--no-wait"]
         for admin in (state.admin, f"admin@{state.admin.split('@', 1)[1]}"):
             command += ["-ex", admin]
         self.ws.log_file.parent.mkdir(parents=True, exist_ok=True)
@@ -364,54 +337,18 @@ class Poc:
         state = self.ws.load()
         if self.is_running(state):
             self._progress("stopping the POC (nvflare poc stop)")
-            code, output = _run(
-                [*_nvflare(), "poc", "stop"],
+            code, output = run_command(
+                [*nvflare_cli(), "poc", "stop"],
                 self.ws.nvflare_env(state),
                 self.ws.log_file,
                 timeout,
             )
             if code != 0:
                 self._progress(f"`nvflare poc stop` failed (exit {code}); killing the processes")
-        killed = self._kill_leftovers(state)
+        killed = kill_leftovers(str(self.ws.poc_dir), state.launcher_pgid)
         if killed:
             self._progress(f"ended {killed} leftover process(es)")
         state.launcher_pgid = None
         self.ws.save(state)
         self._clear_stale_markers(state)
         self._progress("stopped")
-
-    def _kill_leftovers(self, state: FederationState) -> int:
-        import psutil
-
-        marker = str(self.ws.poc_dir)
-        victims: list[psutil.Process] = []
-        for process in psutil.process_iter(["pid", "cmdline", "environ"]):
-            try:
-                cmdline = " ".join(process.info.get("cmdline") or [])
-                pgid = os.getpgid(process.pid)
-            except (psutil.Error, OSError):
-                continue
-            if process.pid == os.getpid():
-                continue
-            if (state.launcher_pgid is not None and pgid == state.launcher_pgid) or (
-                marker in cmdline
-            ):
-                victims.append(process)
-        for process in victims:
-            try:
-                process.terminate()
-            except psutil.Error:
-                pass
-        _, alive = psutil.wait_procs(victims, timeout=3.0)
-        for process in alive:
-            try:
-                process.kill()
-            except psutil.Error:
-                pass
-        psutil.wait_procs(alive, timeout=3.0)
-        if state.launcher_pgid is not None:
-            try:
-                os.killpg(state.launcher_pgid, signal.SIGKILL)
-            except OSError:
-                pass
-        return len(victims)
