@@ -251,22 +251,21 @@ class ServiceController(Controller):  # type: ignore[misc]  # NVFLARE is untyped
 
     def _batch(self, batch: Received) -> str | None:
         """A batch from a client (see :func:`._cellnet.serve_batches`)."""
-        if batch.sender not in self._roster.clients:
-            _LOG.error("Dropped a batch from %r: not a client of this job", batch.sender)
-            return f"{batch.sender!r} is not a client of this job"
-        entries = batch.entries
+        sender, entries = batch.sender, batch.entries
+        if sender not in self._roster.clients:
+            _LOG.error("Dropped a batch from %r: not a client of this job", sender)
+            return f"{sender!r} is not a client of this job"
         if _stages.ENABLED:
             _stages.stamp("recv", entries)
-        sender = batch.sender
         forged = [e for e in entries if e.source != sender]
         if forged:  # a client speaks only for its own site
             _LOG.error("Dropped %d entries from %s claiming another source", len(forged), sender)
             entries = [e for e in entries if e.source == sender]
         assert self._client_order is not None
         try:
-            self._client_order.receive(f"{batch.sender}/{batch.link}", batch.number, entries)
+            self._client_order.receive(f"{sender}/{batch.link}", batch.number, entries)
         except LinkOrderError as e:
-            _LOG.error("Bad batch from %s: %s", batch.sender, e)
+            _LOG.error("Bad batch from %s: %s", sender, e)
             return str(e)
         return None
 

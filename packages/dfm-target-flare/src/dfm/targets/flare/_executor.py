@@ -134,22 +134,22 @@ class ServiceExecutor(Executor):  # type: ignore[misc]  # NVFLARE is untyped
 
     def _batch(self, batch: Received) -> str | None:
         """A batch from the server or another client (see :func:`._cellnet.serve_batches`)."""
-        assert self._node is not None and self._order is not None
-        entries = batch.entries
+        assert self._order is not None
+        sender, entries = batch.sender, batch.entries
         if _stages.ENABLED:
             _stages.stamp("recv", entries)
-        if batch.sender in self.clients:  # another client speaks only for its own site
-            forged = [e for e in entries if e.source != batch.sender]
+        if sender in self.clients:  # another client speaks only for its own site
+            forged = [e for e in entries if e.source != sender]
             if forged:
-                _LOG.error("Dropped %d entries from %s: not its own", len(forged), batch.sender)
-                entries = [e for e in entries if e.source == batch.sender]
-        elif batch.sender != SERVER:
-            _LOG.error("Dropped a batch from %r: not a site of this job", batch.sender)
-            return f"{batch.sender!r} is not a site of this job"
+                _LOG.error("Dropped %d entries from %s: not its own", len(forged), sender)
+                entries = [e for e in entries if e.source == sender]
+        elif sender != SERVER:
+            _LOG.error("Dropped a batch from %r: not a site of this job", sender)
+            return f"{sender!r} is not a site of this job"
         try:
-            self._order.receive(f"{batch.sender}/{batch.link}", batch.number, entries)
+            self._order.receive(f"{sender}/{batch.link}", batch.number, entries)
         except LinkOrderError as e:
-            _LOG.error("Bad batch from %s: %s", batch.sender, e)
+            _LOG.error("Bad batch from %s: %s", sender, e)
             return str(e)
         return None
 
