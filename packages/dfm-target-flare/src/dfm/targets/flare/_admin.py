@@ -13,9 +13,24 @@ import io
 import json
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+
+
+_CELLNET_LOGGER = "nvflare.fuel.f3.cellnet"
+
+
+@contextlib.contextmanager
+def _quiet(name: str) -> Iterator[None]:
+    """Only critical records of logger ``name`` (and its children) while inside."""
+    logger = logging.getLogger(name)
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 class FlareCommandError(RuntimeError):
@@ -73,7 +88,10 @@ class AdminLink:
         if not (self.kit / "startup" / "fed_admin.json").is_file():
             raise NotRunningError(f"{self.kit} is not an NVFLARE admin startup kit")
         try:
-            with contextlib.redirect_stdout(io.StringIO()):  # it prints "Connecting to FLARE"
+            # It prints "Connecting to FLARE", and its cell logs each failed attempt
+            # ("no connection to server") while the server is not up: both are this
+            # call's NotRunningError, said once.
+            with contextlib.redirect_stdout(io.StringIO()), _quiet(_CELLNET_LOGGER):
                 session = new_secure_session(self.user, str(self.kit), timeout=timeout)
         except Exception as e:
             raise NotRunningError(f"cannot log in to the NVFLARE server as {self.user}: {e}") from e
