@@ -17,7 +17,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-
 _CELLNET_LOGGER = "nvflare.fuel.f3.cellnet"
 
 
