@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -134,3 +135,42 @@ def test_a_real_config_can_name_the_server(tmp_path: Path) -> None:
     )
     _, topo = load_topology(config, "app")
     assert topo.server_site == "hub" and topo.clients == ("north",)
+
+
+SUPERVISOR = """#!/usr/bin/env bash
+start_fl() { echo started >> "$WORKSPACE/starts"; touch "$WORKSPACE/pid.fl"; }
+while true
+do
+  sleep 5
+  if [[ ! -f "$WORKSPACE/pid.fl" ]]; then
+    start_fl
+  fi
+done
+"""
+
+
+def test_poc_supervisors_start_at_once_and_keep_their_5s_tick(tmp_path: Path) -> None:
+    import subprocess
+
+    from dfm.targets.flare._pocprocess import start_at_once
+
+    for name in ("server", "north"):
+        (tmp_path / name / "startup").mkdir(parents=True)
+        (tmp_path / name / "startup" / "sub_start.sh").write_text(SUPERVISOR)
+    (tmp_path / "odd" / "startup").mkdir(parents=True)
+    (tmp_path / "odd" / "startup" / "sub_start.sh").write_text("while true; do sleep 5; done\n")
+    assert start_at_once(tmp_path) == 2
+    assert start_at_once(tmp_path) == 0  # a patched script (or another shape) is left alone
+    assert (tmp_path / "odd" / "startup" / "sub_start.sh").read_text().count("sleep 5") == 1
+    script = tmp_path / "server" / "startup" / "sub_start.sh"
+    assert script.read_text().count("sleep 5") == 1  # still the 5 s tick after the first
+    supervisor = subprocess.Popen(["bash", str(script)], env={"WORKSPACE": str(tmp_path)})
+    try:  # unpatched, nothing would start for 5 s
+        for _ in range(40):
+            if (tmp_path / "starts").is_file():
+                break
+            time.sleep(0.05)
+        assert (tmp_path / "starts").read_text() == "started\n"
+    finally:
+        supervisor.kill()
+        supervisor.wait()

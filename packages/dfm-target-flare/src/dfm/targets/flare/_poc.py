@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ._pocprocess import kill_leftovers, nvflare_cli, run_command
+from ._pocprocess import kill_leftovers, nvflare_cli, run_command, start_at_once
 from ._policy import apply_policies
 from ._project import Topology, load_topology, project_dict
 from ._workspace import FederationState, Workspace
@@ -116,6 +116,7 @@ class Poc:
             raise PocError(f"`nvflare poc prepare` failed (exit {code}):\n{output.strip()}")
         prod = self.ws.poc_dir / topology.project / "prod_00"
         apply_policies(prod, topology.server_name, list(topology.clients))
+        start_at_once(prod)
         state = FederationState(
             kind="poc",
             federation=topology.federation,
