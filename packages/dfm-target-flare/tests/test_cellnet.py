@@ -212,3 +212,52 @@ def test_an_exception_in_a_handler_is_an_error_reply_not_a_crash() -> None:
     )
     assert reply.get_header(MessageHeaderKey.RETURN_CODE) == ReturnCode.PROCESS_EXCEPTION
     assert "RuntimeError: boom" in str(reply.get_header(MessageHeaderKey.ERROR))
+
+
+class BroadcastingCoreCell(CoreCell):
+    """Answers a broadcast from the handlers of the cells that are 'up'."""
+
+    def __init__(self, up: set[str]) -> None:
+        super().__init__()
+        self.up = up
+        self.timeouts: list[float] = []
+
+    def broadcast_request(
+        self, channel: str, topic: str, targets: list[str], request: Message, **kw: Any
+    ) -> dict[str, Message]:
+        self.timeouts.append(kw["timeout"])
+        handler = self.handlers[(channel, topic)]
+        return {t: handler(request) for t in targets if t in self.up}
+
+
+def test_a_ping_names_the_sites_that_answered() -> None:
+    cell = Cell()
+    cell.core_cell = BroadcastingCoreCell(up={"north.job1"})
+    _cellnet.serve_pings(cell)
+    targets = {"north": "north.job1", "south": "south.job1"}
+    assert _cellnet.ping(cell, targets, timeout=2.0) == {"north"}
+    assert cell.core_cell.timeouts == [2.0]
+
+
+def test_the_roster_counts_missed_pings_until_a_client_is_dead() -> None:
+    import logging
+
+    from dfm.targets.flare._roster import ClientRoster
+
+    dead: list[tuple[str, str]] = []
+    roster = ClientRoster(lambda c, r: dead.append((c, r)), logging.getLogger("t"), misses=2)
+    roster.clients = ["north", "south"]
+    roster.announced("north")
+    roster.announced("south")
+    asked: list[list[str]] = []
+
+    def only_north(clients: list[str], timeout: float) -> set[str]:
+        asked.append(clients)
+        return {"north"}
+
+    roster.ping(only_north)
+    assert not dead
+    roster.ping(only_north)
+    assert [c for c, _ in dead] == ["south"] and "2 liveness pings" in dead[0][1]
+    roster.ping(only_north)  # a dead client is not pinged again
+    assert asked == [["north", "south"], ["north", "south"], ["north"]]

@@ -15,8 +15,9 @@ origin's site name, which the receivers check entries against, is the authentica
 Batches of a sender's link carry its id and number in headers; the payload is the packed
 entries (:mod:`._wire`), at most a few MiB (:data:`._sender.MAX_BATCH_BYTES`), well
 inside one frame. A create request (a job's NetIR for one site and its first entries) is
-on the start's critical path, so it comes here too; the rare control messages (cancel,
-ping, ready) stay NVFLARE aux requests.
+on the start's critical path, so it comes here too, and so do the server's liveness
+pings (every client, every second); the rare control messages (cancel, ready) stay
+NVFLARE aux requests.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ SERVER_ROOT = FQCN.ROOT_SERVER
 LINK_TOPIC = "link"
 PUSH_TOPIC = "push"
 CREATE_TOPIC = "create"
+PING_TOPIC = "ping"
 LINK_TIMEOUT = 10.0
 """Seconds a site may take to acknowledge a batch."""
 PUSH_TIMEOUT = 5.0
@@ -180,6 +182,26 @@ def _create_of(payload: bytes) -> Create:
     if not isinstance(force, bool):
         raise ValueError("its force flag must be true or false")
     return Create(job, homesite, netir, force, trace, unpack(payload[4 + size :]))
+
+
+def ping(cell: Any, targets: dict[str, str], timeout: float) -> set[str]:
+    """Which of ``targets`` (site -> job cell) answered a ping within ``timeout`` s."""
+    replies = cell.core_cell.broadcast_request(
+        channel=CHANNEL,
+        topic=PING_TOPIC,
+        targets=list(targets.values()),
+        request=Message(),
+        timeout=timeout,
+        optional=True,  # an unreachable client is an answer here, not an error to log
+    )
+    return {site for site, fqcn in targets.items() if _ok((replies or {}).get(fqcn)) is not None}
+
+
+def serve_pings(cell: Any) -> None:
+    """Answer pings: this site's job process is alive."""
+    cell.core_cell.register_request_cb(
+        channel=CHANNEL, topic=PING_TOPIC, cb=lambda request: make_reply(ReturnCode.OK)
+    )
 
 
 def origin_site(message: Message) -> str:

@@ -28,7 +28,15 @@ from nvflare.apis.shareable import Shareable, make_reply
 from nvflare.apis.signal import Signal
 
 from . import _stages
-from ._cellnet import Create, Received, job_cell, send_batch, send_create, serve_batches
+from ._cellnet import (
+    Create,
+    Received,
+    job_cell,
+    ping,
+    send_batch,
+    send_create,
+    serve_batches,
+)
 from ._jobrecord import JobRecord
 from ._jobstart import JobStarter
 from ._linkorder import LinkOrder, LinkOrderError
@@ -144,7 +152,7 @@ class ServiceController(Controller):  # type: ignore[misc]  # NVFLARE is untyped
             if self._retiring and self._table is not None and not self._table.running():
                 break
             if time.monotonic() >= next_ping:
-                self._roster.ping(self._engine, fl_ctx)
+                self._roster.ping(self._ping)
                 next_ping = time.monotonic() + self.ping_interval
             self._stop.wait(0.05)
         if oneshot is not None and self._table is not None:
@@ -191,6 +199,10 @@ class ServiceController(Controller):  # type: ignore[misc]  # NVFLARE is untyped
         if destination in self._roster.dead:
             return False
         return send_batch(self._engine.get_cell(), job_cell(destination, self._job_id), batch)
+
+    def _ping(self, clients: list[str], timeout: float) -> set[str]:
+        targets = {c: job_cell(c, self._job_id) for c in clients}
+        return ping(self._engine.get_cell(), targets, timeout)
 
     def _create_on(self, site: str, create: Create) -> str | None:
         return send_create(self._engine.get_cell(), job_cell(site, self._job_id), create)

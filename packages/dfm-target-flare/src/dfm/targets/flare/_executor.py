@@ -3,12 +3,12 @@
 Imported only by NVFLARE (the class path is in the job's ``config_fed_client.json``).
 It executes the task ``dfm.serve`` for as long as the service runs: it tells the server
 it is ready (the readiness handshake: no DFM job is sent to a client before that), then
-serves aux messages: ``dfm.create`` (build a job's runner from its NetIR and hand it its
-first parameter sets), ``dfm.link`` (batches of tokens and parameter sets),
-``dfm.cancel`` and ``dfm.ping``. Nothing a site does can end the task with an exception:
-an error is a DFM status, never an NVFLARE one. The site decodes under its own policy
-(its generated runtime package) and switches telemetry on when its environment asks
-(``DFM_TELEMETRY``).
+serves, on DFM's core-cell channel (:mod:`._cellnet`), create requests (build a job's
+runner from its NetIR and hand it its first parameter sets), batches of tokens and
+parameter sets and the server's liveness pings, and the aux message ``dfm.cancel``.
+Nothing a site does can end the task with an exception: an error is a DFM status, never
+an NVFLARE one. The site decodes under its own policy (its generated runtime package) and
+switches telemetry on when its environment asks (``DFM_TELEMETRY``).
 """
 
 from __future__ import annotations
@@ -25,7 +25,15 @@ from nvflare.apis.shareable import Shareable, make_reply
 from nvflare.apis.signal import Signal
 
 from . import _stages
-from ._cellnet import Create, Received, job_cell, send_batch, serve_batches, serve_creates
+from ._cellnet import (
+    Create,
+    Received,
+    job_cell,
+    send_batch,
+    serve_batches,
+    serve_creates,
+    serve_pings,
+)
 from ._linkorder import LinkOrder, LinkOrderError
 from ._node import SERVER, SiteNode
 from ._protocol import SERVE_TASK, Topic
@@ -86,8 +94,8 @@ class ServiceExecutor(Executor):  # type: ignore[misc]  # NVFLARE is untyped
         self._job_id = str(fl_ctx.get_job_id())
         serve_batches(engine.get_cell(), self._batch)
         serve_creates(engine.get_cell(), self._create)
+        serve_pings(engine.get_cell())
         engine.register_aux_message_handler(Topic.CANCEL, self._guard(self._aux_cancel))
-        engine.register_aux_message_handler(Topic.PING, self._aux_ping)
 
     def execute(
         self, task_name: str, shareable: Shareable, fl_ctx: FLContext, abort_signal: Signal
@@ -176,7 +184,4 @@ class ServiceExecutor(Executor):  # type: ignore[misc]  # NVFLARE is untyped
     def _aux_cancel(self, request: Shareable, fl_ctx: FLContext) -> Shareable:
         assert self._node is not None
         self._node.cancel(str(request.get("job")))
-        return make_reply(ReturnCode.OK)
-
-    def _aux_ping(self, topic: str, request: Shareable, fl_ctx: FLContext) -> Shareable:
         return make_reply(ReturnCode.OK)

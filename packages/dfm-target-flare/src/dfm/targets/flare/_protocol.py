@@ -26,4 +26,3 @@ class Topic:
     JOBS = "dfm.jobs"
     SHUTDOWN = "dfm.shutdown"
     READY = "dfm.ready"
-    PING = "dfm.ping"

@@ -5,13 +5,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
-
-from nvflare.apis.fl_constant import ReturnCode
-from nvflare.apis.fl_context import FLContext
-from nvflare.apis.shareable import Shareable
-
-from ._protocol import Topic
 
 
 class ClientRoster:
@@ -72,22 +65,18 @@ class ClientRoster:
         self.dead[client] = reason
         self._on_dead(client, reason)
 
-    def ping(self, engine: Any, fl_ctx: FLContext) -> None:
-        """Ping the serving clients; one missing ``misses`` answers in a row is dead."""
+    def ping(self, ask: Callable[[list[str], float], set[str]]) -> None:
+        """Ping the serving clients; one missing ``misses`` answers in a row is dead.
+
+        ``ask(clients, timeout)`` pings them and gives those that answered
+        (:func:`._cellnet.ping`).
+        """
         alive = [c for c in self.clients if c in self.ready and c not in self.dead]
         if not alive:
             return
-        replies = engine.send_aux_request(
-            targets=alive,
-            topic=Topic.PING,
-            request=Shareable(),
-            timeout=self.ping_timeout,
-            fl_ctx=fl_ctx,
-            optional=True,
-        )
+        answered = ask(alive, self.ping_timeout)
         for client in alive:
-            reply = replies.get(client) if replies else None
-            if reply is not None and reply.get_return_code() == ReturnCode.OK:
+            if client in answered:
                 self._missed[client] = 0
                 continue
             self._missed[client] = self._missed.get(client, 0) + 1
