@@ -131,6 +131,7 @@ class _State:
         # Bound once: an import statement per job costs more than the call it imports.
         self.attach, self.detach = attach, detach
         self.inject, self.extract = _trace_context.inject, _trace_context.extract
+        self.trace_parent: type = _trace_context.TraceParent
         self.error_status: Callable[[str], Status] = lambda message: Status(
             StatusCode.ERROR, message
         )
@@ -272,7 +273,9 @@ def current_trace_context() -> dict[str, str] | None:
     """The current span as W3C trace context headers, or None (telemetry off, no span).
 
     A target calls this where a job starts and ships the result with the job's
-    creation to every site (``JobController(..., trace_context=...)``).
+    creation to every site (``JobController(..., trace_context=...)``). A site in
+    this process gets the job's span without any text to parse; across a process
+    boundary the result is a plain ``dict`` of headers.
     """
     state = STATE
     if state is None:
@@ -293,8 +296,14 @@ def clean_carrier(carrier: object) -> dict[str, str] | None:
 
 
 def extract_context(carrier: object) -> Any:
-    """The OpenTelemetry context of an untrusted carrier (None if it has none)."""
+    """The OpenTelemetry context of an untrusted carrier (None if it has none).
+
+    A carrier :func:`current_trace_context` made in this process gives its context
+    without parsing (see ``_trace_context.TraceParent``).
+    """
     state = STATE
+    if state is not None and type(carrier) is state.trace_parent:
+        return carrier.context  # type: ignore[attr-defined]
     cleaned = clean_carrier(carrier)
     if state is None or cleaned is None:
         return None
