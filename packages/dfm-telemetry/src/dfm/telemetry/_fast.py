@@ -42,6 +42,7 @@ _SAMPLED = TraceFlags(TraceFlags.SAMPLED | TraceFlags.RANDOM_TRACE_ID)
 _NOT_SAMPLED = TraceFlags(TraceFlags.RANDOM_TRACE_ID)
 _UNSET = Status(StatusCode.UNSET)
 _PLAIN = (str, bool, int, float)  # attribute values that need no validation
+_SCALARS = frozenset(_PLAIN)
 _DEFAULT_SAMPLER = ParentBased(ALWAYS_ON).get_description()  # type: ignore[no-untyped-call]
 
 
@@ -51,6 +52,15 @@ def _plain_sequence(value: Any) -> bool:
         return False
     kinds = {type(v) for v in value}
     return len(kinds) <= 1 and kinds <= set(_PLAIN)
+
+
+def _checked(attributes: dict[str, Any]) -> Any:
+    """Attributes as the SDK keeps them: lists as tuples, anything else validated."""
+    if not all(type(v) in _PLAIN or _plain_sequence(v) for v in attributes.values()):
+        return BoundedAttributes(attributes=attributes, immutable=True)  # validated
+    if any(type(v) is list for v in attributes.values()):
+        return {k: tuple(v) if type(v) is list else v for k, v in attributes.items()}
+    return attributes
 
 
 class RecordedSpan(trace.Span):
@@ -169,10 +179,10 @@ class RecordedSpan(trace.Span):
     def readable(self, resource: Resource) -> ReadableSpan:
         """The SDK span (on the converter thread)."""
         attributes: Any = self._attributes
-        if not all(type(v) in _PLAIN or _plain_sequence(v) for v in attributes.values()):
-            attributes = BoundedAttributes(attributes=attributes, immutable=True)  # validated
-        elif any(type(v) is list for v in attributes.values()):
-            attributes = {k: tuple(v) if type(v) is list else v for k, v in attributes.items()}
+        for value in attributes.values():
+            if type(value) not in _SCALARS:  # DFM's own spans have scalars and tuples only
+                attributes = _checked(attributes)
+                break
         return ReadableSpan(
             name=self._name,
             context=self._context,
