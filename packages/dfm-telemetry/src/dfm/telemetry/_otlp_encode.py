@@ -241,11 +241,12 @@ def _status(status: Any) -> bytes:
     return field
 
 
-def _span(span: ReadableSpan) -> bytes:
+def _span_field(span: ReadableSpan) -> bytes:
+    """The span as a ``ScopeSpans.spans`` field (2): tag, length and message, one join."""
     context = span.get_span_context()
     assert context is not None
     parent = span.parent
-    parts = [_TRACE_ID, context.trace_id.to_bytes(16, "big"), _SPAN_ID]
+    parts = [_T2_LEN, b"", _TRACE_ID, context.trace_id.to_bytes(16, "big"), _SPAN_ID]
     parts.append(context.span_id.to_bytes(8, "big"))
     if context.trace_state:
         state = ",".join(f"{k}={v}" for k, v in context.trace_state.items())
@@ -262,7 +263,9 @@ def _span(span: ReadableSpan) -> bytes:
             parts.append(_T7_FIX64 + _FIXED64.pack(start))
         if end:
             parts.append(_T8_FIX64 + _FIXED64.pack(end))
-    attributes = span.attributes
+    # the SDK's property wraps the dict in a new proxy; a plain ReadableSpan (what DFM's
+    # converter makes) is read directly
+    attributes = span._attributes if type(span) is ReadableSpan else span.attributes
     if attributes:
         parts += _span_attributes(attributes)
     dropped = span.dropped_attributes
@@ -299,6 +302,7 @@ def _span(span: ReadableSpan) -> bytes:
     if status is not None:
         parts.append(_status(status))
     parts.append(_FLAGS[parent is not None and parent.is_remote])
+    parts[1] = _length(sum(map(len, parts)) - 1)  # all but the tag
     return b"".join(parts)
 
 
@@ -329,18 +333,20 @@ def encode_trace_request(spans: Sequence[ReadableSpan]) -> bytes:
         would give them up to the order of fields within a message.
     """
     groups: dict[int, tuple[Resource, dict[tuple[Any, ...], tuple[Any, list[bytes]]]]] = {}
+    last_resource = last_scope = fields = None
     for span in spans:
         resource = span.resource
-        group = groups.get(id(resource))
-        if group is None:
-            group = groups[id(resource)] = (resource, {})
         scope = span.instrumentation_scope
-        key = (scope.name, scope.version, scope.schema_url) if scope is not None else ()
-        scoped = group[1].get(key)
-        if scoped is None:
-            scoped = group[1][key] = (scope, [])
-        encoded = _span(span)
-        scoped[1].append(_T2_LEN + _length(len(encoded)) + encoded)
+        if resource is not last_resource or scope is not last_scope or fields is None:
+            group = groups.get(id(resource))
+            if group is None:
+                group = groups[id(resource)] = (resource, {})
+            key = (scope.name, scope.version, scope.schema_url) if scope is not None else ()
+            scoped = group[1].get(key)
+            if scoped is None:
+                scoped = group[1][key] = (scope, [])
+            last_resource, last_scope, fields = resource, scope, scoped[1]
+        fields.append(_span_field(span))
     out = []
     for resource, scopes in groups.values():
         body = [_delimited(_T1_LEN, _resource(resource))]
