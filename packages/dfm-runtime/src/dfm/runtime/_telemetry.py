@@ -127,6 +127,11 @@ class _State:
 
         version = runtime_version()
         self.tracer = tracer_provider.get_tracer("dfm", version)
+        # DFM's own tracer (dfm-telemetry's, when it owns the provider) starts a child
+        # straight from its parent's SpanContext: no OpenTelemetry context to read.
+        self.start_child: Callable[[str, Any, dict[str, Any]], Span] | None = getattr(
+            self.tracer, "start_child", None
+        )
         self.set_span_in_context = set_span_in_context
         # Bound once: an import statement per job costs more than the call it imports.
         self.attach, self.detach = attach, detach

@@ -35,7 +35,9 @@ class TraceParent(dict[str, str]):
     parsing.
     """
 
-    __slots__ = ("context",)
+    __slots__ = ("context", "span_context")
+    context: Any
+    span_context: trace.SpanContext
 
     def __reduce__(self) -> tuple[type[dict[str, str]], tuple[dict[str, str]]]:
         """Pickled or copied: the plain headers."""
@@ -55,6 +57,7 @@ def inject() -> dict[str, str]:
         flags = context.trace_flags & 0xFF
         carrier["traceparent"] = f"00-{context.trace_id:032x}-{context.span_id:016x}-{flags:02x}"
     carrier.context = trace.set_span_in_context(span, _ROOT)
+    carrier.span_context = context
     return carrier
 
 

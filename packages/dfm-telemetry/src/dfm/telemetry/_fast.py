@@ -289,6 +289,28 @@ class RecordingTracer(trace.Tracer):
     ) -> trace.Span:
         """Start a span: a child of the context's span, else a new trace."""
         parent = trace.get_current_span(context).get_span_context()
+        return self._start(name, parent, context, kind, attributes, links, start_time)
+
+    def start_child(
+        self, name: str, parent: SpanContext, attributes: Attributes = None
+    ) -> trace.Span:
+        """Start an internal span whose parent is ``parent`` (DFM's site runs, in process).
+
+        The same span as ``start_span`` with a context holding ``parent`` would give,
+        without building or reading that context.
+        """
+        return self._start(name, parent, None, SpanKind.INTERNAL, attributes, None, None)
+
+    def _start(
+        self,
+        name: str,
+        parent: SpanContext,
+        context: Context | None,
+        kind: SpanKind,
+        attributes: Attributes,
+        links: Sequence[Link] | None,
+        start_time: int | None,
+    ) -> trace.Span:
         span_id = self._random.getrandbits(64) or 1
         if parent.is_valid:
             trace_id, flags, parent_context = parent.trace_id, parent.trace_flags, parent
