@@ -166,6 +166,9 @@ _FLAGS = {
 # Per span, the parts that repeat from span to span are looked up rather than encoded:
 # the name and kind, each scalar attribute as a whole field (tag, length, KeyValue) and
 # the status. Each cache is emptied when full, as _KV is.
+PLAIN_SPANS: set[type] = {ReadableSpan}
+"""Span types whose ``_attributes``, ``_events`` and ``_links`` the encoder reads directly
+(what their properties return, without the copies)."""
 _HEADS: dict[tuple[str, Any], bytes] = {}
 _SPAN_KV: dict[tuple[Any, ...], bytes] = {}
 _STATUSES: dict[tuple[Any, str | None], bytes] = {}
@@ -263,15 +266,16 @@ def _span_field(span: ReadableSpan) -> bytes:
             parts.append(_T7_FIX64 + _FIXED64.pack(start))
         if end:
             parts.append(_T8_FIX64 + _FIXED64.pack(end))
-    # the SDK's property wraps the dict in a new proxy; a plain ReadableSpan (what DFM's
-    # converter makes) is read directly
-    attributes = span._attributes if type(span) is ReadableSpan else span.attributes
+    # the SDK's properties copy (a proxy of the attributes, tuples of events and links);
+    # the spans DFM makes are read directly
+    plain = type(span) in PLAIN_SPANS
+    attributes = span._attributes if plain else span.attributes
     if attributes:
         parts += _span_attributes(attributes)
     dropped = span.dropped_attributes
     if dropped:
         parts.append(_T10_VAR + _varint(dropped))
-    for event in span.events:
+    for event in span._events if plain else span.events:
         body = b"".join(
             (
                 _T1_FIX64 + _FIXED64.pack(event.timestamp) if event.timestamp else b"",
@@ -284,7 +288,7 @@ def _span_field(span: ReadableSpan) -> bytes:
     dropped = span.dropped_events
     if dropped:
         parts.append(_T12_VAR + _varint(dropped))
-    for link in span.links:
+    for link in span._links if plain else span.links:
         body = b"".join(
             (
                 _T1_LEN + b"\x10" + link.context.trace_id.to_bytes(16, "big"),
