@@ -35,9 +35,14 @@ class TraceParent(dict[str, str]):
     parsing.
     """
 
-    __slots__ = ("context", "span_context")
-    context: Any
+    __slots__ = ("span", "span_context")
+    span: trace.Span
     span_context: trace.SpanContext
+
+    @property
+    def context(self) -> Any:
+        """An OpenTelemetry context whose current span is the parent (made when asked)."""
+        return trace.set_span_in_context(self.span, _ROOT)
 
     def __reduce__(self) -> tuple[type[dict[str, str]], tuple[dict[str, str]]]:
         """Pickled or copied: the plain headers."""
@@ -56,7 +61,7 @@ def inject() -> dict[str, str]:
     else:
         flags = context.trace_flags & 0xFF
         carrier["traceparent"] = f"00-{context.trace_id:032x}-{context.span_id:016x}-{flags:02x}"
-    carrier.context = trace.set_span_in_context(span, _ROOT)
+    carrier.span = span
     carrier.span_context = context
     return carrier
 
