@@ -10,9 +10,13 @@ so that load on the machine hits every variant alike:
 * ``on``: this tree, ``DFM_TELEMETRY=1`` exporting over OTLP/HTTP to a real receiver
   (``dfm.telemetry.testing.OtlpReceiver``) running in its own process.
 
-Goals: ``off`` within 2% of ``baseline``; ``on`` within 10% of ``off``. The same
-comparison runs on a federation whose adapters open spans as generated code does
-(``Site.telemetry_span`` around each call), as information.
+Goals: ``off`` within 2% of ``baseline``; ``on`` within 10% of ``off``, judged by
+**CPU time** (``time.process_time`` of the whole process, every thread: the exporter's
+too) per warm job and per parameter set. Wall time on a small shared machine is
+bimodal and moves with whatever else runs there, by more than the goals; it is printed
+as information next to each verdict. The same comparison runs on a federation whose
+adapters open spans as generated code does (``Site.telemetry_span`` around each call),
+as information.
 """
 
 from __future__ import annotations
@@ -176,10 +180,38 @@ def compare(
 
 
 def slower(a: dict[str, float], b: dict[str, float]) -> tuple[float, float]:
-    """How much slower ``b`` is than ``a``, in % (round trip, throughput)."""
+    """How much slower ``b`` is than ``a`` by the wall clock, in % (round trip, throughput)."""
     trip = (b["round_trip_ms"] / a["round_trip_ms"] - 1) * 100
     rate = (a["sets_per_s"] / b["sets_per_s"] - 1) * 100
     return trip, rate
+
+
+def more_cpu(a: dict[str, float], b: dict[str, float]) -> tuple[float, float]:
+    """How much more CPU ``b`` takes than ``a``, in % (per warm job, per parameter set)."""
+    job = (b["cpu_us_job"] / a["cpu_us_job"] - 1) * 100
+    per_set = (b["cpu_us_set"] / a["cpu_us_set"] - 1) * 100
+    return job, per_set
+
+
+def verdicts(label: str, summary: dict[str, dict[str, float]], sets: int, gated: bool) -> bool:
+    """Print the comparisons (CPU judged, wall as information); whether a goal was missed."""
+    failed = False
+    pairs = [("on", "off", "telemetry on vs off", 10.0)]
+    if "baseline" in summary:
+        pairs.append(("off", "baseline", "telemetry off vs baseline", 2.0))
+    for name, reference, what, goal in pairs:
+        job, per_set = more_cpu(summary[reference], summary[name])
+        trip, rate = slower(summary[reference], summary[name])
+        ok_job = job <= goal if gated else None
+        ok_set = per_set <= goal if gated else None
+        report(f"{label}: {what}, CPU per warm job", job, "% more", f"<= {goal:g}", ok_job)
+        report(
+            f"{label}: {what}, CPU per set ({sets:,})", per_set, "% more", f"<= {goal:g}", ok_set
+        )
+        report(f"{label}: {what}, warm round trip (wall)", trip, "% slower", "-", None)
+        report(f"{label}: {what}, {sets:,} sets (wall)", rate, "% slower", "-", None)
+        failed |= ok_job is False or ok_set is False
+    return failed
 
 
 def main() -> int:
@@ -239,45 +271,7 @@ def main() -> int:
                         **variants,
                     }
                 summary = compare(label, variants, rounds, jobs, sets)
-                trip, rate = slower(summary["off"], summary["on"])
-                ok_trip = trip <= 10 if gated else None
-                ok_rate = rate <= 10 if gated else None
-                report(
-                    f"{label}: telemetry on vs off, warm round trip",
-                    trip,
-                    "% slower",
-                    "<= 10",
-                    ok_trip,
-                )
-                report(
-                    f"{label}: telemetry on vs off, {sets:,} sets",
-                    rate,
-                    "% slower",
-                    "<= 10",
-                    ok_rate,
-                )
-                failed |= ok_trip is False or ok_rate is False
-                cpu_job = (summary["on"]["cpu_us_job"] / summary["off"]["cpu_us_job"] - 1) * 100
-                cpu_set = (summary["on"]["cpu_us_set"] / summary["off"]["cpu_us_set"] - 1) * 100
-                report(f"{label}: CPU per warm job, on vs off", cpu_job, "% more", "-", None)
-                report(f"{label}: CPU per parameter set, on vs off", cpu_set, "% more", "-", None)
-                if "baseline" in summary:
-                    trip, rate = slower(summary["baseline"], summary["off"])
-                    report(
-                        f"{label}: telemetry off vs baseline, warm round trip",
-                        trip,
-                        "% slower",
-                        "<= 2",
-                        trip <= 2,
-                    )
-                    report(
-                        f"{label}: telemetry off vs baseline, {sets:,} sets",
-                        rate,
-                        "% slower",
-                        "<= 2",
-                        rate <= 2,
-                    )
-                    failed |= trip > 2 or rate > 2
+                failed |= verdicts(label, summary, sets, gated)
             receiver.stdin.close()
             counts = receiver.stdout.readline().split()
             receiver.wait(10)

@@ -161,3 +161,28 @@ def test_start_without_dfm_telemetry_installed_warns_and_stays_off(
     assert telemetry.ENABLED is False
     warnings = [r for r in caplog.records if "dfm-telemetry is not installed" in r.message]
     assert len(warnings) == 1
+
+
+def test_in_this_process_the_parent_is_handed_over_without_text(noop_telemetry: None) -> None:
+    import copy
+    import json
+    import pickle
+
+    from opentelemetry import context, trace
+
+    parent = trace.NonRecordingSpan(
+        trace.SpanContext(0xABC, 0xDEF, False, trace.TraceFlags(trace.TraceFlags.SAMPLED))
+    )
+    token = context.attach(trace.set_span_in_context(parent))
+    try:
+        carrier = telemetry.current_trace_context()
+    finally:
+        context.detach(token)
+    assert carrier == {"traceparent": f"00-{0xABC:032x}-{0xDEF:016x}-01"}
+    assert trace.get_current_span(telemetry.extract_context(carrier)) is parent  # no parsing
+    # across a process boundary it is the plain headers, parsed as any others
+    for copied in (pickle.loads(pickle.dumps(carrier)), copy.copy(carrier)):
+        assert type(copied) is dict and copied == carrier
+        remote = trace.get_current_span(telemetry.extract_context(copied)).get_span_context()
+        assert remote.is_remote and (remote.trace_id, remote.span_id) == (0xABC, 0xDEF)
+    assert json.loads(json.dumps(carrier)) == carrier

@@ -46,3 +46,23 @@ def test_attributes_reach_the_processor_as_the_sdk_would_keep_them() -> None:
         assert dict(done.attributes) == sdk
         assert done.attributes["sites"] == ("a", "b")  # a tuple, as the SDK keeps it
         assert isinstance(done.resource, Resource)
+
+
+def test_a_child_started_from_its_parents_ids_is_the_child_start_span_gives() -> None:
+    from opentelemetry import trace
+
+    exporter, provider = _recorded(TracerProvider().sampler)
+    tracer = provider.get_tracer("t")
+    parent = tracer.start_span("job")
+    by_context = tracer.start_span("run", trace.set_span_in_context(parent), attributes={"a": 1})
+    by_ids = tracer.start_child("run", parent.get_span_context(), {"a": 1})  # type: ignore[attr-defined]
+    for child in (by_context, by_ids):
+        child.end()
+    unsampled = trace.SpanContext(1, 2, True, trace.TraceFlags(0))
+    assert not tracer.start_child("run", unsampled).is_recording()  # type: ignore[attr-defined]
+    provider.recorder.flush()
+    a, b = exporter.get_finished_spans()
+    for key in ("name", "parent", "kind", "attributes"):
+        assert getattr(a, key) == getattr(b, key), key
+    assert a.context.trace_id == b.context.trace_id == parent.get_span_context().trace_id
+    assert a.context.trace_flags == b.context.trace_flags

@@ -127,10 +127,16 @@ class _State:
 
         version = runtime_version()
         self.tracer = tracer_provider.get_tracer("dfm", version)
+        # DFM's own tracer (dfm-telemetry's, when it owns the provider) starts a child
+        # straight from its parent's SpanContext: no OpenTelemetry context to read.
+        self.start_child: Callable[[str, Any, dict[str, Any]], Span] | None = getattr(
+            self.tracer, "start_child", None
+        )
         self.set_span_in_context = set_span_in_context
         # Bound once: an import statement per job costs more than the call it imports.
         self.attach, self.detach = attach, detach
         self.inject, self.extract = _trace_context.inject, _trace_context.extract
+        self.trace_parent: type = _trace_context.TraceParent
         self.error_status: Callable[[str], Status] = lambda message: Status(
             StatusCode.ERROR, message
         )
@@ -272,7 +278,9 @@ def current_trace_context() -> dict[str, str] | None:
     """The current span as W3C trace context headers, or None (telemetry off, no span).
 
     A target calls this where a job starts and ships the result with the job's
-    creation to every site (``JobController(..., trace_context=...)``).
+    creation to every site (``JobController(..., trace_context=...)``). A site in
+    this process gets the job's span without any text to parse; across a process
+    boundary the result is a plain ``dict`` of headers.
     """
     state = STATE
     if state is None:
@@ -293,8 +301,14 @@ def clean_carrier(carrier: object) -> dict[str, str] | None:
 
 
 def extract_context(carrier: object) -> Any:
-    """The OpenTelemetry context of an untrusted carrier (None if it has none)."""
+    """The OpenTelemetry context of an untrusted carrier (None if it has none).
+
+    A carrier :func:`current_trace_context` made in this process gives its context
+    without parsing (see ``_trace_context.TraceParent``).
+    """
     state = STATE
+    if state is not None and type(carrier) is state.trace_parent:
+        return carrier.context  # type: ignore[attr-defined]
     cleaned = clean_carrier(carrier)
     if state is None or cleaned is None:
         return None
@@ -312,15 +326,21 @@ def _count(counts: dict[str, dict[str, int]], site: str, peer: str) -> None:
 def on_send(ctx: DfmContext, package: TokenPackage) -> None:
     """A routed token: count it on its link; a token for a site gets the trace context.
 
-    (Yields need none: the application holds the job's span itself.)
+    (Yields need none: the application holds the job's span itself.) The counting is
+    ``_count``'s, written out: a call per token is a tenth of this hook.
     """
+    site = ctx.this_site
     if package.is_yield:
-        _count(SENT, ctx.this_site, APPLICATION)
-        return
-    run = RUN.get()
-    if run is not None:
-        package.trace_context = run.carrier_for_send()
-    _count(SENT, ctx.this_site, package.target_site)
+        peer = APPLICATION
+    else:
+        run = RUN.get()
+        if run is not None:
+            package.trace_context = run.carrier_for_send()
+        peer = package.target_site
+    peers = SENT.get(site)
+    if peers is None:
+        peers = SENT[site] = {}
+    peers[peer] = peers.get(peer, 0) + 1
 
 
 def on_receive(site: str, package: TokenPackage) -> None:
@@ -330,7 +350,10 @@ def on_receive(site: str, package: TokenPackage) -> None:
 
 def app_received(source_site: str) -> None:
     """A yield arrived at the application."""
-    _count(RECEIVED, APPLICATION, source_site)
+    peers = RECEIVED.get(APPLICATION)
+    if peers is None:
+        peers = RECEIVED[APPLICATION] = {}
+    peers[source_site] = peers.get(source_site, 0) + 1
 
 
 FORWARDED_SIGNALS = ("traces", "metrics")

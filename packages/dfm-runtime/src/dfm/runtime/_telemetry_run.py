@@ -77,8 +77,13 @@ class SiteRun:
             return None
         # Few attributes: each costs validation and encoding; the job span has the rest.
         attributes = {"dfm.site": ctx.this_site, "dfm.job.id": ctx.job_id}
-        parent = _telemetry.extract_context(trace_context)
-        span = state.tracer.start_span("dfm.site.run", context=parent, attributes=attributes)
+        if type(trace_context) is state.trace_parent and state.start_child is not None:
+            # the job's span in this process: a child of its SpanContext, nothing parsed
+            span_context = trace_context.span_context  # type: ignore[union-attr]
+            span = state.start_child("dfm.site.run", span_context, attributes)
+        else:
+            parent = _telemetry.extract_context(trace_context)
+            span = state.tracer.start_span("dfm.site.run", context=parent, attributes=attributes)
         run = cls(ctx, span)
         context.run(_enter, state.attach, state.set_span_in_context(span), run)
         return run

@@ -5,6 +5,12 @@
 ``traceparent`` of version ``00`` without ``tracestate`` is what DFM itself sends, so
 that case is formatted and parsed here; anything else (a ``tracestate``, another
 version) goes to the propagator, which knows the whole specification.
+
+Within one process no text is needed at all: :func:`inject` returns a
+:class:`TraceParent`, the headers plus the context whose current span they name, and
+``extract_context`` hands that context back as it is (a site run in a thread of the
+application, the homesite on FLARE). Pickled or sent, a ``TraceParent`` is the plain
+headers, so the other side of a process boundary parses them as usual.
 """
 
 from __future__ import annotations
@@ -13,23 +19,51 @@ import re
 from typing import Any
 
 from opentelemetry import trace
+from opentelemetry.context import Context
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 _VERSION_00 = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
 _PROPAGATOR = TraceContextTextMapPropagator()
+_ROOT = Context()  # a parent context holds its span only, as one extracted from headers
+
+
+class TraceParent(dict[str, str]):
+    """W3C headers of a span, and for this process the context whose span they name.
+
+    A plain ``dict`` to everything that reads it as one; only a ``TraceParent`` made in
+    this process (never one decoded from bytes: pickled, it is a ``dict``) skips the
+    parsing.
+    """
+
+    __slots__ = ("span", "span_context")
+    span: trace.Span
+    span_context: trace.SpanContext
+
+    @property
+    def context(self) -> Any:
+        """An OpenTelemetry context whose current span is the parent (made when asked)."""
+        return trace.set_span_in_context(self.span, _ROOT)
+
+    def __reduce__(self) -> tuple[type[dict[str, str]], tuple[dict[str, str]]]:
+        """Pickled or copied: the plain headers."""
+        return dict, (dict(self),)
 
 
 def inject() -> dict[str, str]:
-    """The current span's headers (empty without a current span)."""
-    context = trace.get_current_span().get_span_context()
+    """The current span's headers (empty without a current span), as a :class:`TraceParent`."""
+    span = trace.get_current_span()
+    context = span.get_span_context()
     if context == trace.INVALID_SPAN_CONTEXT:  # the propagator's test, kept to agree with it
         return {}
+    carrier = TraceParent()
     if context.trace_state:
-        carrier: dict[str, str] = {}
         _PROPAGATOR.inject(carrier)
-        return carrier
-    flags = context.trace_flags & 0xFF
-    return {"traceparent": f"00-{context.trace_id:032x}-{context.span_id:016x}-{flags:02x}"}
+    else:
+        flags = context.trace_flags & 0xFF
+        carrier["traceparent"] = f"00-{context.trace_id:032x}-{context.span_id:016x}-{flags:02x}"
+    carrier.span = span
+    carrier.span_context = context
+    return carrier
 
 
 def extract(carrier: dict[str, str]) -> Any:

@@ -34,6 +34,38 @@ def prepare_span(federation: str, homesite: str) -> Iterator[Any]:
         yield span
 
 
+class _JobAttributes:
+    """The ``dfm.job`` attributes of the pipeline executed last, built once for it.
+
+    A warm loop executes one prepared pipeline again and again; its attributes (a sorted
+    tuple of sites among them) are the same each time. Spans copy what they are given,
+    so the dict is shared. The last pipeline stays referenced until another one runs;
+    one tuple holds it with its attributes, so threads executing several never mix them.
+    """
+
+    __slots__ = ("last",)
+
+    def __init__(self) -> None:
+        self.last: tuple[Any, str, dict[str, Any]] = (None, "", {})
+
+    def of(self, prepared: PreparedPipeline, target: str) -> dict[str, Any]:
+        last_prepared, last_target, attributes = self.last
+        if prepared is last_prepared and target == last_target:
+            return attributes
+        attributes = {
+            "dfm.federation": prepared.federation_name,
+            "dfm.target": target,
+            "dfm.sites": tuple(sorted(prepared.get_participating_sites())),
+        }
+        if prepared.pipeline_name:
+            attributes["dfm.pipeline"] = prepared.pipeline_name
+        self.last = (prepared, target, attributes)
+        return attributes
+
+
+_LAST = _JobAttributes()
+
+
 def traced_execute(prepared: PreparedPipeline, target: str, submit: Callable[[], Job]) -> Job:
     """Run ``submit`` (the target's ``execute``) inside the job's span.
 
@@ -43,15 +75,7 @@ def traced_execute(prepared: PreparedPipeline, target: str, submit: Callable[[],
     state = telemetry.STATE
     if state is None:
         return submit()
-    sites = sorted(prepared.get_participating_sites())
-    attributes: dict[str, Any] = {
-        "dfm.federation": prepared.federation_name,
-        "dfm.target": target,
-        "dfm.sites": sites,
-    }
-    if prepared.pipeline_name:
-        attributes["dfm.pipeline"] = prepared.pipeline_name
-    span = state.tracer.start_span("dfm.job", attributes=attributes)
+    span = state.tracer.start_span("dfm.job", attributes=_LAST.of(prepared, target))
     token = state.attach(state.set_span_in_context(span))
     try:
         job = submit()
@@ -65,23 +89,32 @@ def traced_execute(prepared: PreparedPipeline, target: str, submit: Callable[[],
         state.detach(token)
     span.set_attribute("dfm.job.id", job.job_id)
     if isinstance(job, StreamJob):
-        job.stream.add_final_callback(lambda stream: _finish(span, stream))
+        job.stream.add_final_callback(_Finish(span))
     else:
         span.end()
     return job
 
 
-def _finish(span: Any, stream: JobStream) -> None:
-    status = stream.status
-    ok, failed = stream.frame_counts
-    span.set_attribute("dfm.job.status", status.name)
-    if failed:
-        span.set_attribute("dfm.job.frames_failed", failed)
-    if status is not JobStatus.FINISHED:
-        errors = stream.errors
-        state = telemetry.STATE
-        if state is not None:
-            reason = str(errors[0]) if errors else status.name
-            span.set_status(state.error_status(f"{status.name}: {reason}"[:500]))
-    span.end()
-    telemetry.job_ended(status.name, ok, failed)
+class _Finish:
+    """Ends the job's span with the job's final status (a stream's final callback)."""
+
+    __slots__ = ("span",)
+
+    def __init__(self, span: Any) -> None:
+        self.span = span
+
+    def __call__(self, stream: JobStream) -> None:
+        span = self.span
+        status = stream.status
+        ok, failed = stream.frame_counts
+        span.set_attribute("dfm.job.status", status.name)
+        if failed:
+            span.set_attribute("dfm.job.frames_failed", failed)
+        if status is not JobStatus.FINISHED:
+            errors = stream.errors
+            state = telemetry.STATE
+            if state is not None:
+                reason = str(errors[0]) if errors else status.name
+                span.set_status(state.error_status(f"{status.name}: {reason}"[:500]))
+        span.end()
+        telemetry.job_ended(status.name, ok, failed)

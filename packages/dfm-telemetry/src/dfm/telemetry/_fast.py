@@ -4,9 +4,10 @@ An SDK span costs 30-45 µs to start and end here (attribute validation, the sam
 locks), about as much as the whole warm job it would measure. When DFM owns the
 providers (a private provider in the application, every site process) its spans are
 :class:`RecordedSpan` objects: ids, times and attributes kept as given (a few µs).
-A daemon thread turns finished ones into SDK ``ReadableSpan`` objects (attributes
-validated by the SDK's ``BoundedAttributes``) and passes them to the same span
-processor the SDK provider uses (batching, OTLP export), in batches.
+A ``RecordedSpan`` is also a ``ReadableSpan`` (as the SDK's own span is): a daemon thread
+checks the attributes of finished ones (anything but plain values through the SDK's
+``BoundedAttributes``) and passes them, in batches, to the span processor the SDK
+provider uses (batching, OTLP export), without a second object per span.
 
 Sampling follows the provider's sampler for root spans and the parent's decision
 otherwise (``ParentBased``, the SDK's default). Spans users open with the
@@ -36,12 +37,15 @@ from opentelemetry.util.types import Attributes, AttributeValue
 
 from dfm.runtime import telemetry
 
+from ._otlp_encode import PLAIN_SPANS
+
 MAX_PENDING = 20_000
 _BATCH_DELAY = 0.05  # s: the converter wakes at most this often, so work comes in batches
 _SAMPLED = TraceFlags(TraceFlags.SAMPLED | TraceFlags.RANDOM_TRACE_ID)
 _NOT_SAMPLED = TraceFlags(TraceFlags.RANDOM_TRACE_ID)
 _UNSET = Status(StatusCode.UNSET)
 _PLAIN = (str, bool, int, float)  # attribute values that need no validation
+_SCALARS = frozenset(_PLAIN)
 _DEFAULT_SAMPLER = ParentBased(ALWAYS_ON).get_description()  # type: ignore[no-untyped-call]
 
 
@@ -53,12 +57,25 @@ def _plain_sequence(value: Any) -> bool:
     return len(kinds) <= 1 and kinds <= set(_PLAIN)
 
 
-class RecordedSpan(trace.Span):
-    """A recording span that keeps what it is told; the converter builds the SDK span."""
+def _checked(attributes: dict[str, Any]) -> Any:
+    """Attributes as the SDK keeps them: lists as tuples, anything else validated."""
+    if not all(type(v) in _PLAIN or _plain_sequence(v) for v in attributes.values()):
+        return BoundedAttributes(attributes=attributes, immutable=True)  # validated
+    if any(type(v) is list for v in attributes.values()):
+        return {k: tuple(v) if type(v) is list else v for k, v in attributes.items()}
+    return attributes
+
+
+class RecordedSpan(trace.Span, ReadableSpan):
+    """A recording span that keeps what it is told and, once ended, is its own SDK span.
+
+    Like the SDK's own span it is both the API span and a ``ReadableSpan`` (the same
+    fields, read by the same properties), so the converter hands it to the span
+    processor as it is: no second object per span.
+    """
 
     __slots__ = (
         "_recorder",
-        "_scope",
         "_name",
         "_context",
         "_parent",
@@ -67,8 +84,11 @@ class RecordedSpan(trace.Span):
         "_events",
         "_links",
         "_status",
-        "_start",
-        "_end",
+        "_start_time",
+        "_end_time",
+        "_resource",
+        "_instrumentation_scope",
+        "_instrumentation_info",
     )
 
     def __init__(
@@ -85,22 +105,24 @@ class RecordedSpan(trace.Span):
     ) -> None:
         """Started now (or at ``start``, ns since the epoch)."""
         self._recorder = recorder
-        self._scope = scope
+        self._instrumentation_scope = scope
+        self._instrumentation_info = None
+        self._resource = recorder.resource
         self._name = name
-        self._context = context
+        self._context: SpanContext = context  # never None (ReadableSpan allows None)
         self._parent = parent
         self._kind = kind
-        self._attributes: dict[str, Any] = dict(attributes) if attributes else {}
+        self._attributes: Any = dict(attributes) if attributes else {}
         self._events: list[Event] = []
         self._links = tuple(links)
         self._status = _UNSET
-        self._start = start if start is not None else time.time_ns()
-        self._end: int | None = None
+        self._start_time = start if start is not None else time.time_ns()
+        self._end_time: int | None = None
 
     def end(self, end_time: int | None = None) -> None:
         """End the span (once); it goes to the processor soon, in a batch."""
-        if self._end is None:
-            self._end = end_time if end_time is not None else time.time_ns()
+        if self._end_time is None:
+            self._end_time = end_time if end_time is not None else time.time_ns()
             self._recorder.finished(self)
 
     def get_span_context(self) -> SpanContext:
@@ -109,38 +131,38 @@ class RecordedSpan(trace.Span):
 
     def set_attributes(self, attributes: Mapping[str, AttributeValue]) -> None:
         """Set attributes (validated later, by the SDK)."""
-        if self._end is None:
+        if self._end_time is None:
             self._attributes.update(attributes)
 
     def set_attribute(self, key: str, value: AttributeValue) -> None:
         """Set one attribute (validated later, by the SDK)."""
-        if self._end is None:
+        if self._end_time is None:
             self._attributes[key] = value
 
     def add_event(
         self, name: str, attributes: Attributes = None, timestamp: int | None = None
     ) -> None:
         """Add an event."""
-        if self._end is None:
+        if self._end_time is None:
             self._events.append(Event(name, BoundedAttributes(attributes=attributes), timestamp))
 
     def add_link(self, context: SpanContext, attributes: Attributes = None) -> None:
         """Add a link to another span."""
-        if self._end is None:
+        if self._end_time is None:
             self._links = (*self._links, Link(context, attributes))
 
     def update_name(self, name: str) -> None:
         """Rename the span."""
-        if self._end is None:
+        if self._end_time is None:
             self._name = name
 
     def is_recording(self) -> bool:
         """Whether the span still records (until it ends)."""
-        return self._end is None
+        return self._end_time is None
 
     def set_status(self, status: Status | StatusCode, description: str | None = None) -> None:
         """Set the status (an OK status is final, as in the SDK)."""
-        if self._end is not None or self._status.status_code is StatusCode.OK:
+        if self._end_time is not None or self._status.status_code is StatusCode.OK:
             return
         self._status = status if isinstance(status, Status) else Status(status, description)
 
@@ -166,27 +188,17 @@ class RecordedSpan(trace.Span):
             event.update(attributes)
         self.add_event("exception", event, timestamp)
 
-    def readable(self, resource: Resource) -> ReadableSpan:
-        """The SDK span (on the converter thread)."""
-        attributes: Any = self._attributes
-        if not all(type(v) in _PLAIN or _plain_sequence(v) for v in attributes.values()):
-            attributes = BoundedAttributes(attributes=attributes, immutable=True)  # validated
-        elif any(type(v) is list for v in attributes.values()):
-            attributes = {k: tuple(v) if type(v) is list else v for k, v in attributes.items()}
-        return ReadableSpan(
-            name=self._name,
-            context=self._context,
-            parent=self._parent,
-            resource=resource,
-            attributes=attributes,
-            events=self._events,
-            links=self._links,
-            kind=self._kind,
-            status=self._status,
-            start_time=self._start,
-            end_time=self._end,
-            instrumentation_scope=self._scope,
-        )
+    def readable(self) -> ReadableSpan:
+        """The SDK span: this one, its attributes checked as the SDK would keep them."""
+        attributes = self._attributes
+        for value in attributes.values():
+            if type(value) not in _SCALARS:  # DFM's own spans have scalars and tuples only
+                self._attributes = _checked(attributes)
+                break
+        return self
+
+
+PLAIN_SPANS.add(RecordedSpan)
 
 
 class SpanRecorder:
@@ -234,14 +246,14 @@ class SpanRecorder:
 
     def flush(self) -> None:
         """Hand every pending span to the processor now (on the calling thread)."""
-        pending, resource, on_end = self._pending, self.resource, self.processor.on_end
+        pending, on_end = self._pending, self.processor.on_end
         while pending:
             try:
                 span = pending.popleft()
             except IndexError:
                 return
             try:
-                on_end(span.readable(resource))
+                on_end(span.readable())
             except Exception:  # a broken span never stops the others
                 telemetry.count_dropped("invalid_span")
 
@@ -279,6 +291,28 @@ class RecordingTracer(trace.Tracer):
     ) -> trace.Span:
         """Start a span: a child of the context's span, else a new trace."""
         parent = trace.get_current_span(context).get_span_context()
+        return self._start(name, parent, context, kind, attributes, links, start_time)
+
+    def start_child(
+        self, name: str, parent: SpanContext, attributes: Attributes = None
+    ) -> trace.Span:
+        """Start an internal span whose parent is ``parent`` (DFM's site runs, in process).
+
+        The same span as ``start_span`` with a context holding ``parent`` would give,
+        without building or reading that context.
+        """
+        return self._start(name, parent, None, SpanKind.INTERNAL, attributes, None, None)
+
+    def _start(
+        self,
+        name: str,
+        parent: SpanContext,
+        context: Context | None,
+        kind: SpanKind,
+        attributes: Attributes,
+        links: Sequence[Link] | None,
+        start_time: int | None,
+    ) -> trace.Span:
         span_id = self._random.getrandbits(64) or 1
         if parent.is_valid:
             trace_id, flags, parent_context = parent.trace_id, parent.trace_flags, parent

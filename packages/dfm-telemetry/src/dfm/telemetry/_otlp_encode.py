@@ -21,7 +21,7 @@ from typing import Any
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-from opentelemetry.trace import SpanContext
+from opentelemetry.trace import SpanContext, StatusCode
 
 _log = logging.getLogger("dfm.telemetry")
 
@@ -82,6 +82,9 @@ def _any_value(value: Any) -> bytes:
         return _T3_VAR + _varint(value)
     if kind is float:
         return _T4_FIX64 + _DOUBLE.pack(value)
+    if kind is tuple or kind is list:  # before the ABC checks below, which are slow
+        items = b"".join(_delimited(_T1_LEN, _any_value(v)) for v in value)
+        return _delimited(_T5_LEN, items)
     if value is None:
         return b""
     if isinstance(value, bool):
@@ -152,29 +155,127 @@ def _flags(context: SpanContext | None) -> bytes:
     return _FIXED32.pack(flags)
 
 
-def _span(span: ReadableSpan) -> bytes:
+_TRACE_ID = _T1_LEN + b"\x10"  # bytes trace_id = 1: always 16 bytes
+_SPAN_ID = _T2_LEN + b"\x08"  # bytes span_id = 2: always 8 bytes
+_PARENT_ID = _T4_LEN + b"\x08"
+_TIMES = struct.Struct("<cQcQ")  # start_time_unix_nano = 7, end_time_unix_nano = 8
+_FLAGS = {
+    False: _T16_FIX32 + _FIXED32.pack(_FLAGS_HAS_IS_REMOTE),
+    True: _T16_FIX32 + _FIXED32.pack(_FLAGS_HAS_IS_REMOTE | _FLAGS_IS_REMOTE),
+}
+# Per span, the parts that repeat from span to span are looked up rather than encoded:
+# the name and kind, each scalar attribute as a whole field (tag, length, KeyValue) and
+# the status. Each cache is emptied when full, as _KV is.
+PLAIN_SPANS: set[type] = {ReadableSpan}
+"""Span types whose ``_attributes``, ``_events`` and ``_links`` the encoder reads directly
+(what their properties return, without the copies)."""
+_HEADS: dict[tuple[str, Any], bytes] = {}
+_SPAN_KV: dict[tuple[Any, ...], bytes] = {}
+_STATUSES: dict[tuple[Any, str | None], bytes] = {}
+_UNSET_CODE = StatusCode.UNSET
+_UNSET_STATUS = _delimited(_T15_LEN, b"")  # no description, code 0: an empty Status
+
+
+def _length(n: int) -> bytes:
+    return _SMALL[n] if n < 128 else _varint(n)
+
+
+def _span_attributes(attributes: Mapping[str, Any]) -> list[bytes]:
+    """The span's ``attributes`` fields (9), each scalar one from the cache."""
+    parts = []
+    for key, value in attributes.items():
+        kind = type(value)
+        if kind is str or kind is bool or kind is int:
+            cache_key = (key, kind, value)
+            field = _SPAN_KV.get(cache_key)
+            if field is None:
+                encoded = _key_value(key, value)
+                field = _T9_LEN + _length(len(encoded)) + encoded
+                if len(_SPAN_KV) >= _KV_MAX:
+                    _SPAN_KV.clear()
+                _SPAN_KV[cache_key] = field
+            parts.append(field)
+            continue
+        if kind is tuple:  # the SDK's form of a list (the job's sites): keyed by its types too
+            cache_key = (key, value, tuple(map(type, value)))  # (True,) == (1,)
+            field = _SPAN_KV.get(cache_key)
+            if field is not None:
+                parts.append(field)
+                continue
+        try:
+            encoded = _encode_key_value(key, value)
+        except Exception as error:
+            _log.warning("DFM telemetry: attribute %r left out: %s", key, error)
+            continue
+        field = _T9_LEN + _length(len(encoded)) + encoded
+        if kind is tuple:
+            if len(_SPAN_KV) >= _KV_MAX:
+                _SPAN_KV.clear()
+            _SPAN_KV[cache_key] = field
+        parts.append(field)
+    return parts
+
+
+def _head(span: ReadableSpan) -> bytes:
+    """``name`` (5) and ``kind`` (6), cached by (name, kind)."""
+    key = (span.name, span.kind)
+    head = _HEADS.get(key)
+    if head is None:
+        head = _string(_T5_LEN, span.name) + _T6_VAR + _varint(span.kind.value + 1)
+        if len(_HEADS) >= _KV_MAX:
+            _HEADS.clear()
+        _HEADS[key] = head
+    return head
+
+
+def _status(status: Any) -> bytes:
+    """The ``status`` field (15), cached by (code, description)."""
+    code, description = status.status_code, status.description
+    if code is _UNSET_CODE and description is None:
+        return _UNSET_STATUS
+    key = (code, description)
+    field = _STATUSES.get(key)
+    if field is None:
+        body = _string(_T2_LEN, status.description) + _uint(_T3_VAR, status.status_code.value)
+        field = _delimited(_T15_LEN, body)
+        if len(_STATUSES) >= _KV_MAX:
+            _STATUSES.clear()
+        _STATUSES[key] = field
+    return field
+
+
+def _span_field(span: ReadableSpan) -> bytes:
+    """The span as a ``ScopeSpans.spans`` field (2): tag, length and message, one join."""
     context = span.get_span_context()
     assert context is not None
     parent = span.parent
-    status = span.status
-    parts = [
-        _T1_LEN + b"\x10" + context.trace_id.to_bytes(16, "big"),
-        _T2_LEN + b"\x08" + context.span_id.to_bytes(8, "big"),
-    ]
+    parts = [_T2_LEN, b"", _TRACE_ID, context.trace_id.to_bytes(16, "big"), _SPAN_ID]
+    parts.append(context.span_id.to_bytes(8, "big"))
     if context.trace_state:
         state = ",".join(f"{k}={v}" for k, v in context.trace_state.items())
         parts.append(_string(_T3_LEN, state))
     if parent is not None:
-        parts.append(_T4_LEN + b"\x08" + parent.span_id.to_bytes(8, "big"))
-    parts.append(_string(_T5_LEN, span.name))
-    parts.append(_T6_VAR + _varint(span.kind.value + 1))
-    if span.start_time:
-        parts.append(_T7_FIX64 + _FIXED64.pack(span.start_time))
-    if span.end_time:
-        parts.append(_T8_FIX64 + _FIXED64.pack(span.end_time))
-    parts.append(_attributes(_T9_LEN, span.attributes))
-    parts.append(_uint(_T10_VAR, span.dropped_attributes))
-    for event in span.events:
+        parts.append(_PARENT_ID)
+        parts.append(parent.span_id.to_bytes(8, "big"))
+    parts.append(_head(span))
+    start, end = span.start_time, span.end_time
+    if start and end:
+        parts.append(_TIMES.pack(_T7_FIX64, start, _T8_FIX64, end))
+    else:
+        if start:
+            parts.append(_T7_FIX64 + _FIXED64.pack(start))
+        if end:
+            parts.append(_T8_FIX64 + _FIXED64.pack(end))
+    # the SDK's properties copy (a proxy of the attributes, tuples of events and links);
+    # the spans DFM makes are read directly
+    plain = type(span) in PLAIN_SPANS
+    attributes = span._attributes if plain else span.attributes
+    if attributes:
+        parts += _span_attributes(attributes)
+    dropped = span.dropped_attributes
+    if dropped:
+        parts.append(_T10_VAR + _varint(dropped))
+    for event in span._events if plain else span.events:
         body = b"".join(
             (
                 _T1_FIX64 + _FIXED64.pack(event.timestamp) if event.timestamp else b"",
@@ -184,8 +285,10 @@ def _span(span: ReadableSpan) -> bytes:
             )
         )
         parts.append(_delimited(_T11_LEN, body))
-    parts.append(_uint(_T12_VAR, span.dropped_events))
-    for link in span.links:
+    dropped = span.dropped_events
+    if dropped:
+        parts.append(_T12_VAR + _varint(dropped))
+    for link in span._links if plain else span.links:
         body = b"".join(
             (
                 _T1_LEN + b"\x10" + link.context.trace_id.to_bytes(16, "big"),
@@ -196,11 +299,14 @@ def _span(span: ReadableSpan) -> bytes:
             )
         )
         parts.append(_delimited(_T13_LEN, body))
-    parts.append(_uint(_T14_VAR, span.dropped_links))
+    dropped = span.dropped_links
+    if dropped:
+        parts.append(_T14_VAR + _varint(dropped))
+    status = span.status
     if status is not None:
-        body = _string(_T2_LEN, status.description) + _uint(_T3_VAR, status.status_code.value)
-        parts.append(_delimited(_T15_LEN, body))
-    parts.append(_T16_FIX32 + _flags(parent))
+        parts.append(_status(status))
+    parts.append(_FLAGS[parent is not None and parent.is_remote])
+    parts[1] = _length(sum(map(len, parts)) - 1)  # all but the tag
     return b"".join(parts)
 
 
@@ -231,17 +337,20 @@ def encode_trace_request(spans: Sequence[ReadableSpan]) -> bytes:
         would give them up to the order of fields within a message.
     """
     groups: dict[int, tuple[Resource, dict[tuple[Any, ...], tuple[Any, list[bytes]]]]] = {}
+    last_resource = last_scope = fields = None
     for span in spans:
         resource = span.resource
-        group = groups.get(id(resource))
-        if group is None:
-            group = groups[id(resource)] = (resource, {})
         scope = span.instrumentation_scope
-        key = (scope.name, scope.version, scope.schema_url) if scope is not None else ()
-        scoped = group[1].get(key)
-        if scoped is None:
-            scoped = group[1][key] = (scope, [])
-        scoped[1].append(_delimited(_T2_LEN, _span(span)))
+        if resource is not last_resource or scope is not last_scope or fields is None:
+            group = groups.get(id(resource))
+            if group is None:
+                group = groups[id(resource)] = (resource, {})
+            key = (scope.name, scope.version, scope.schema_url) if scope is not None else ()
+            scoped = group[1].get(key)
+            if scoped is None:
+                scoped = group[1][key] = (scope, [])
+            last_resource, last_scope, fields = resource, scope, scoped[1]
+        fields.append(_span_field(span))
     out = []
     for resource, scopes in groups.values():
         body = [_delimited(_T1_LEN, _resource(resource))]

@@ -167,7 +167,7 @@ class JobLauncher:
             "netirs": {s: netirs[s].model_dump_json() for s in remote},
             "force_modgen": force_modgen,
             "subscriber": admin.fqcn or "",
-            "trace_context": trace_context or {},
+            "trace_context": dict(trace_context or {}),  # plain headers on the wire
             # a handle in another process can send input only when the homesite is not
             # in the job (its part runs in this process)
             "prepared": prepared.model_dump_json() if homesite not in netirs else None,
