@@ -397,3 +397,35 @@ def test_prepared_for_other_federation_is_rejected(
     other = prepared.model_copy(update={"federation_name": "otherfed"})
     with pytest.raises(ValueError, match="otherfed"):
         session.execute(other, {"a": 1})
+
+
+def test_a_callback_checked_once_is_not_checked_again_but_a_wrong_one_always_is(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import inspect
+
+    from dfm.session import _callbacks
+
+    class Collector:
+        def collect(self, site: Any, node: Any, frame: Any, place: Any, data: Any) -> None:
+            pass
+
+        def wrong(self, data: Any) -> None:
+            pass
+
+    def good(site: Any, node: Any, frame: Any, place: Any, data: Any) -> None:
+        pass
+
+    signatures = []
+    real = inspect.signature
+    monkeypatch.setattr(inspect, "signature", lambda f: signatures.append(f) or real(f))
+    collector = Collector()
+    for _ in range(3):
+        _callbacks.check_callback_signature(good, "default_callback")
+        _callbacks.check_callback_signature(collector.collect, "default_callback")
+        _callbacks.check_callback_signature(Collector().collect, "default_callback")
+    assert len(signatures) == 2  # the function, and the method's function, once each
+    for _ in range(2):
+        with pytest.raises(TypeError, match="cannot be called as"):
+            _callbacks.check_callback_signature(collector.wrong, "default_callback")
+    assert len(signatures) == 4

@@ -5,6 +5,8 @@ from __future__ import annotations
 import inspect
 import logging
 import threading
+import types
+import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Literal, NamedTuple, Protocol, TypeAlias, cast
@@ -202,6 +204,9 @@ def check_callback_signature(callback: object, what: str) -> None:
     """
     if not callable(callback):
         raise TypeError(f"{what} must be callable, not {type(callback).__name__}")
+    accepted = _accepted_for(callback)
+    if accepted is not None and _function_of(callback) in accepted:
+        return
     try:
         signature = inspect.signature(callback)
     except (TypeError, ValueError):  # some builtins have no signature: trust them
@@ -214,6 +219,28 @@ def check_callback_signature(callback: object, what: str) -> None:
             f"{what} {name}{signature} cannot be called as "
             f"callback(from_site, node_id, frame, place, data): {e}"
         ) from None
+    if accepted is not None:
+        accepted.add(_function_of(callback))
+
+
+# Functions (and the functions of bound methods) whose signature was accepted: the check
+# costs ~50 µs (inspect.signature), as much as a tenth of a warm job, and applications
+# pass the same callback to every execute. Weak: a lambda made per job is not kept.
+_ACCEPTED_FUNCTIONS: weakref.WeakSet[Any] = weakref.WeakSet()
+_ACCEPTED_METHODS: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def _accepted_for(callback: object) -> weakref.WeakSet[Any] | None:
+    """The cache that can answer for ``callback``; None for other callables (checked)."""
+    if type(callback) is types.FunctionType:
+        return _ACCEPTED_FUNCTIONS
+    if type(callback) is types.MethodType and type(callback.__func__) is types.FunctionType:
+        return _ACCEPTED_METHODS
+    return None
+
+
+def _function_of(callback: Any) -> Any:
+    return callback.__func__ if type(callback) is types.MethodType else callback
 
 
 class CallbackRunner(ABC):
