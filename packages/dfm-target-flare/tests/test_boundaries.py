@@ -67,19 +67,24 @@ def test_a_client_cannot_send_tokens_in_another_sites_name() -> None:
 def test_the_server_takes_batches_only_from_its_clients_in_their_own_name() -> None:
     pytest.importorskip("nvflare")
     from dfm.targets.flare._cellnet import Received
-    from dfm.targets.flare._controller import ServiceController
     from dfm.targets.flare._linkorder import LinkOrder
+    from dfm.targets.flare._roster import ClientRoster
+    from dfm.targets.flare._servertransport import ServerCells
 
-    controller = ServiceController(federation="meteo")
-    controller._roster.clients = ["north", "south"]
+    log = logging.getLogger("t")
+    roster = ClientRoster(lambda c, r: None, log)
+    roster.clients = ["north", "south"]
+    cells = ServerCells(None, "job1", roster, log)
     node = FakeNode()
-    controller._client_order = LinkOrder(node.receive)
+    order = LinkOrder(node.receive)
     forged = Entry(PKG, "j", "south", "server", 0, b"{}")
     honest = Entry(PKG, "j", "north", "server", 0, b"{}")
-    assert controller._batch(Received("north", "l1", 0, [forged, honest])) is None
+    assert cells._batch(Received("north", "l1", 0, [forged, honest]), order) is None
     assert node.received == [honest]
-    assert controller._batch(Received("east", "l1", 0, [honest])) is not None
+    assert cells._batch(Received("east", "l1", 0, [honest]), order) is not None
     assert node.received == [honest]
+    roster.mark_dead("south", "gone")
+    assert not cells.send_link("south", None)  # type: ignore[arg-type]  # never to a dead one
 
 
 def test_a_site_refuses_a_netir_for_another_site_or_invalid() -> None:

@@ -1,4 +1,4 @@
-"""DFM's bulk messages on NVFLARE's core cells: batches between sites, pushes to the app.
+"""DFM's frequent messages on NVFLARE's core cells: batches, pushes, creates, pings.
 
 NVFLARE 2.9's ``Cell`` sends a request on any channel but a few system ones (aux messages
 included) as a byte stream: the request in chunks with flow-control acks, the reply as a
@@ -38,7 +38,7 @@ from ._wire import Entry, pack, unpack
 _LOG = logging.getLogger("dfm.targets.flare.cellnet")
 
 CHANNEL = "dfm"
-"""The cell channel of DFM's batches and pushes."""
+"""The cell channel of DFM's messages (topics below)."""
 SERVER_ROOT = FQCN.ROOT_SERVER
 """The root of every server cell's FQCN (``server``, ``server.<job>``)."""
 LINK_TOPIC = "link"

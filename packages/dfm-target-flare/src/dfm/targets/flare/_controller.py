@@ -27,24 +27,13 @@ from nvflare.apis.impl.controller import Controller
 from nvflare.apis.shareable import Shareable, make_reply
 from nvflare.apis.signal import Signal
 
-from . import _stages
-from ._cellnet import (
-    Create,
-    Received,
-    job_cell,
-    ping,
-    send_batch,
-    send_create,
-    serve_batches,
-)
 from ._jobrecord import JobRecord
 from ._jobstart import JobStarter
 from ._linkorder import LinkOrder, LinkOrderError
 from ._node import SERVER, SERVICE, SiteNode
 from ._protocol import PROTOCOL_VERSION, SERVE_TASK, Topic
 from ._roster import ClientRoster
-from ._sender import Batch
-from ._servertransport import push_to_app
+from ._servertransport import ServerCells
 from ._service import JobTable
 from ._telemetry import start_site_telemetry, stop_site_telemetry
 from ._wire import APP, DONE, FAIL, FINAL, STARTED, Entry, pack, unpack
@@ -84,14 +73,13 @@ class ServiceController(Controller):  # type: ignore[misc]  # NVFLARE is untyped
         self.ping_timeout = ping_timeout
         self.misses = misses
         self._engine: Any = None
-        self._job_id = ""
         self._roster = ClientRoster(self._client_dead, _LOG, ping_timeout, misses)
         self._stop = threading.Event()
         self._retiring = False
         self._node: SiteNode | None = None
         self._table: JobTable | None = None
         self._starter: JobStarter | None = None
-        self._client_order: LinkOrder | None = None
+        self._cells: ServerCells | None = None
         self._app_order = LinkOrder(self._from_app)
 
     # -- NVFLARE lifecycle ---------------------------------------------------------------
@@ -102,20 +90,20 @@ class ServiceController(Controller):  # type: ignore[misc]  # NVFLARE is untyped
         self._roster.clients = sorted(c.name for c in engine.get_clients())
         if self.server_site:
             start_site_telemetry(self.server_site, _LOG)
+        cells = ServerCells(engine.get_cell(), str(fl_ctx.get_job_id()), self._roster, _LOG)
+        self._cells = cells
         self._node = SiteNode(
             SERVER,
             self.server_site or None,
             self.server_site or None,
-            self._send_link,
+            cells.send_link,
             _LOG,
             local=self._local,
             federation=self.federation or None,
         )
-        self._table = JobTable(self._push, _LOG, self._cancel_on)
-        self._client_order = LinkOrder(self._node.receive)
-        self._job_id = str(fl_ctx.get_job_id())
+        self._table = JobTable(cells.push, _LOG, self._cancel_on)
         self._starter = JobStarter(
-            self._create_on,
+            cells.create_on,
             self._node,
             self._table,
             self._roster,
@@ -133,7 +121,7 @@ class ServiceController(Controller):  # type: ignore[misc]  # NVFLARE is untyped
             Topic.SHUTDOWN: self._cmd_shutdown,
         }.items():
             engine.register_app_command(topic, self._guarded(handler))
-        serve_batches(engine.get_cell(), self._batch)
+        cells.take_batches(LinkOrder(self._node.receive))
         engine.register_aux_message_handler(Topic.READY, self._aux_ready)
 
     def control_flow(self, abort_signal: Signal, fl_ctx: FLContext) -> None:
@@ -151,8 +139,8 @@ class ServiceController(Controller):  # type: ignore[misc]  # NVFLARE is untyped
                 break
             if self._retiring and self._table is not None and not self._table.running():
                 break
-            if time.monotonic() >= next_ping:
-                self._roster.ping(self._ping)
+            if time.monotonic() >= next_ping and self._cells is not None:
+                self._roster.ping(self._cells.ping)
                 next_ping = time.monotonic() + self.ping_interval
             self._stop.wait(0.05)
         if oneshot is not None and self._table is not None:
@@ -193,22 +181,6 @@ class ServiceController(Controller):  # type: ignore[misc]  # NVFLARE is untyped
                 return {"ok": False, "error": f"{type(e).__name__}: {e}"}
 
         return run
-
-    def _send_link(self, destination: str, batch: Batch) -> bool:
-        """Send a batch to a client; True once it acknowledged (never to a dead one)."""
-        if destination in self._roster.dead:
-            return False
-        return send_batch(self._engine.get_cell(), job_cell(destination, self._job_id), batch)
-
-    def _ping(self, clients: list[str], timeout: float) -> set[str]:
-        targets = {c: job_cell(c, self._job_id) for c in clients}
-        return ping(self._engine.get_cell(), targets, timeout)
-
-    def _create_on(self, site: str, create: Create) -> str | None:
-        return send_create(self._engine.get_cell(), job_cell(site, self._job_id), create)
-
-    def _push(self, fqcn: str, entries: list[Entry]) -> dict[str, int] | None:
-        return push_to_app(self._engine.get_cell(), fqcn, entries)
 
     def _local(self, entry: Entry) -> None:
         """An entry for the server itself: job events and everything for the application."""
@@ -260,26 +232,6 @@ class ServiceController(Controller):  # type: ignore[misc]  # NVFLARE is untyped
     def _aux_ready(self, topic: str, request: Shareable, fl_ctx: FLContext) -> Shareable:
         self._roster.announced(_peer(fl_ctx))
         return make_reply(ReturnCode.OK)
-
-    def _batch(self, batch: Received) -> str | None:
-        """A batch from a client (see :func:`._cellnet.serve_batches`)."""
-        sender, entries = batch.sender, batch.entries
-        if sender not in self._roster.clients:
-            _LOG.error("Dropped a batch from %r: not a client of this job", sender)
-            return f"{sender!r} is not a client of this job"
-        if _stages.ENABLED:
-            _stages.stamp("recv", entries)
-        forged = [e for e in entries if e.source != sender]
-        if forged:  # a client speaks only for its own site
-            _LOG.error("Dropped %d entries from %s claiming another source", len(forged), sender)
-            entries = [e for e in entries if e.source == sender]
-        assert self._client_order is not None
-        try:
-            self._client_order.receive(f"{sender}/{batch.link}", batch.number, entries)
-        except LinkOrderError as e:
-            _LOG.error("Bad batch from %s: %s", sender, e)
-            return str(e)
-        return None
 
     # -- app commands -------------------------------------------------------------------
     def _cmd_hello(self, data: dict[str, Any], fl_ctx: FLContext) -> dict[str, Any]:
