@@ -4,8 +4,11 @@ Measures bench_local's warm round trip (one op, median) and its batch of 20,000
 parameter sets in one execute (sets/s, best of 3) in fresh processes, rounds interleaved
 so that load on the machine hits every variant alike:
 
-* ``baseline``: the code before telemetry hooks existed (a git checkout of the parent
-  of the commit that added ``dfm/runtime/_telemetry.py``), telemetry off;
+* ``baseline``: this tree without its telemetry hooks: a copy of every package's
+  sources in which each ``if <telemetry>.ENABLED:`` statement of the runtime, the
+  session and the local target is replaced by its ``else`` branch (or nothing), so it
+  differs from ``off`` by exactly the hooks (the tree before telemetry existed differs
+  by every feature added since, which is no cost of telemetry);
 * ``off``: this tree, telemetry off;
 * ``on``: this tree, ``DFM_TELEMETRY=1`` exporting over OTLP/HTTP to a real receiver
   (``dfm.telemetry.testing.OtlpReceiver``) running in its own process.
@@ -22,8 +25,10 @@ as information.
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -35,7 +40,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _localfed import FED, write_federation  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
-FACADE = "packages/dfm-runtime/src/dfm/runtime/_telemetry.py"
 
 SPANNED_SITE = """
 from dfm.runtime import Site
@@ -88,7 +92,7 @@ with Session("{fed}", "home") as s:
 try:
     from dfm.runtime import telemetry
     on = telemetry.ENABLED
-except ImportError:  # the baseline has no telemetry
+except ImportError:  # dfm-runtime without its telemetry facade
     on = False
 print(json.dumps({{"round_trip_ms": round_trip, "sets_per_s": best, "on": on,
                   "cpu_us_job": cpu_job, "cpu_us_set": cpu_set}}))
@@ -110,24 +114,52 @@ def report(name: str, value: float, unit: str, goal: str, ok: bool | None) -> No
     print(f"{name:<58} {value:>9.2f} {unit:<7} goal {goal:<8} {verdict}")
 
 
-def baseline_checkout(work: Path) -> Path | None:
-    """A checkout of the tree just before the telemetry facade was added (or None)."""
-    added = subprocess.run(
-        ["git", "log", "--diff-filter=A", "--format=%H", "--", FACADE],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    ).stdout.split()
-    if not added:
-        return None
-    target = work / "baseline"
-    subprocess.run(
-        ["git", "worktree", "add", "--detach", str(target), f"{added[-1]}^"],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-    )
-    return target
+HOOK_MODULES = ("_telemetry", "runtime_telemetry", "telemetry")
+"""The names the runtime, session and targets import the telemetry facade under."""
+HOOKED_PACKAGES = ("dfm-runtime", "dfm-session", "dfm-target-local")
+
+
+class _StripHooks(ast.NodeTransformer):
+    """``if <facade>.ENABLED: ... [else: ...]`` becomes its else branch (or ``pass``)."""
+
+    def __init__(self) -> None:
+        self.stripped = 0
+
+    def visit_If(self, node: ast.If) -> Any:  # noqa: N802 (ast's naming)
+        self.generic_visit(node)
+        test = node.test
+        if (
+            isinstance(test, ast.Attribute)
+            and test.attr == "ENABLED"
+            and isinstance(test.value, ast.Name)
+            and test.value.id in HOOK_MODULES
+        ):
+            self.stripped += 1
+            return node.orelse or ast.Pass()
+        return node
+
+
+def hookless_tree(work: Path) -> tuple[Path, int]:
+    """A copy of every package's sources without the telemetry hooks; how many went."""
+    target = work / "baseline" / "packages"
+    stripped = 0
+    for src in sorted((ROOT / "packages").glob("*/src")):
+        copy = target / src.parent.name / "src"
+        shutil.copytree(src, copy, ignore=shutil.ignore_patterns("__pycache__"))
+        if src.parent.name not in HOOKED_PACKAGES:
+            continue
+        for module in copy.rglob("*.py"):
+            if module.name.startswith("_telemetry"):
+                continue  # the facade itself: not a hook
+            text = module.read_text()
+            if ".ENABLED" not in text:
+                continue
+            strip = _StripHooks()
+            tree = strip.visit(ast.parse(text))
+            if strip.stripped:
+                module.write_text(ast.unparse(ast.fix_missing_locations(tree)))
+                stripped += strip.stripped
+    return target.parent, stripped
 
 
 def pythonpath(tree: Path | None, fed_root: Path) -> str:
@@ -232,60 +264,54 @@ def main() -> int:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "DFM_TELEMETRY"))}
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         env["XDG_CACHE_HOME"] = str(work / "cache")
-        baseline = baseline_checkout(work)
-        try:
-            trees = [*sys.path[1:], str(plain), str(spanned)]
-            if baseline is not None:
-                trees.append(str(baseline / "packages"))
-            subprocess.run(
-                [sys.executable, "-m", "compileall", "-q", *trees],
-                capture_output=True,
-                timeout=900,
-            )
-            receiver = subprocess.Popen(
-                [sys.executable, "-c", RECEIVER],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                text=True,
-                env=env,
-            )
-            assert receiver.stdout is not None and receiver.stdin is not None
-            port = int(receiver.stdout.readline())
-            on = {
-                "DFM_TELEMETRY": "1",
-                "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{port}",
+        baseline, hooks = hookless_tree(work)
+        trees = [*sys.path[1:], str(plain), str(spanned)]
+        trees.append(str(baseline / "packages"))
+        subprocess.run(
+            [sys.executable, "-m", "compileall", "-q", *trees],
+            capture_output=True,
+            timeout=900,
+        )
+        receiver = subprocess.Popen(
+            [sys.executable, "-c", RECEIVER],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        assert receiver.stdout is not None and receiver.stdin is not None
+        port = int(receiver.stdout.readline())
+        on = {
+            "DFM_TELEMETRY": "1",
+            "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{port}",
+        }
+        print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load {os.getloadavg()}")
+        print(f"baseline: {baseline} ({hooks} telemetry hooks stripped)")
+        if not hooks:
+            print("MISSED: no telemetry hook found to strip for the baseline")
+            failed = True
+        for label, fed_root, gated in (
+            ("bench_local", plain, True),
+            ("spanned", spanned, False),
+        ):
+            variants = {
+                "off": {**env, "PYTHONPATH": pythonpath(None, fed_root)},
+                "on": {**env, **on, "PYTHONPATH": pythonpath(None, fed_root)},
             }
-            print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load {os.getloadavg()}")
-            print(f"baseline: {baseline or 'none found (no git history)'}")
-            for label, fed_root, gated in (
-                ("bench_local", plain, True),
-                ("spanned", spanned, False),
-            ):
+            if gated:
                 variants = {
-                    "off": {**env, "PYTHONPATH": pythonpath(None, fed_root)},
-                    "on": {**env, **on, "PYTHONPATH": pythonpath(None, fed_root)},
+                    "baseline": {**env, "PYTHONPATH": pythonpath(baseline, fed_root)},
+                    **variants,
                 }
-                if baseline is not None and gated:
-                    variants = {
-                        "baseline": {**env, "PYTHONPATH": pythonpath(baseline, fed_root)},
-                        **variants,
-                    }
-                summary = compare(label, variants, rounds, jobs, sets)
-                failed |= verdicts(label, summary, sets, gated)
-            receiver.stdin.close()
-            counts = receiver.stdout.readline().split()
-            receiver.wait(10)
-            print(f"receiver got {counts[0]} spans and {counts[1]} metric points")
-            if not int(counts[0]):
-                print("MISSED: telemetry on exported nothing")
-                failed = True
-        finally:
-            if baseline is not None:
-                subprocess.run(
-                    ["git", "worktree", "remove", "--force", str(baseline)],
-                    cwd=ROOT,
-                    capture_output=True,
-                )
+            summary = compare(label, variants, rounds, jobs, sets)
+            failed |= verdicts(label, summary, sets, gated)
+        receiver.stdin.close()
+        counts = receiver.stdout.readline().split()
+        receiver.wait(10)
+        print(f"receiver got {counts[0]} spans and {counts[1]} metric points")
+        if not int(counts[0]):
+            print("MISSED: telemetry on exported nothing")
+            failed = True
     return 1 if failed else 0
 
 
