@@ -125,3 +125,47 @@ def test_dfms_otlp_exporters_use_the_fast_encoder() -> None:
         [ReadableSpan(name="s", context=SpanContext(1, 2, False), resource=RESOURCES[0])]
     )
     assert translated.resource_spans[0].scope_spans[0].spans[0].name == "s"
+
+
+def test_cached_fields_never_mix_up_equal_values_of_other_types() -> None:
+    # True == 1 == 1.0 and (True,) == (1,): each must still encode as its own type.
+    values: list[Any] = [True, 1, 1.0, "1", ("a",), (True,), (1,), ("a", "b"), 1, True]
+    for value in values * 2:  # the second time from the caches
+        span = ReadableSpan(
+            name="s",
+            context=SpanContext(1, 2, False),
+            resource=RESOURCES[0],
+            attributes={"k": value},
+        )
+        ours = ExportTraceServiceRequest.FromString(encode_trace_request([span]))
+        assert _groups(ours) == _groups(encode_spans([span])), value
+
+
+def test_dfms_recorded_spans_encode_as_the_sdk_would() -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from dfm.telemetry._fast import RecordingTracerProvider
+
+    exporter = InMemorySpanExporter()
+    sdk = TracerProvider(resource=RESOURCES[0], shutdown_on_exit=False)
+    provider = RecordingTracerProvider(SimpleSpanProcessor(exporter), sdk.resource, sdk.sampler)
+    tracer = provider.get_tracer("dfm", "1.0")
+    shared = {"dfm.federation": "f", "dfm.sites": ("a", "b")}
+    for job in range(3):
+        root = tracer.start_span("dfm.job", attributes=shared)
+        child = tracer.start_child(  # type: ignore[attr-defined]
+            "dfm.site.run", root.get_span_context(), {"dfm.site": "a", "dfm.job.id": f"j{job}"}
+        )
+        child.set_attribute("dfm.outcome", "ok")
+        child.record_exception(ValueError("boom"))
+        child.set_status(Status(StatusCode.ERROR, "boom"))
+        child.end()
+        root.set_attribute("dfm.job.id", f"j{job}")
+        root.end()
+    provider.recorder.flush()
+    batch = list(exporter.get_finished_spans())
+    assert len(batch) == 6
+    ours = ExportTraceServiceRequest.FromString(encode_trace_request(batch))
+    assert _groups(ours) == _groups(encode_spans(batch))

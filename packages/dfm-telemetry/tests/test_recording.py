@@ -66,3 +66,17 @@ def test_a_child_started_from_its_parents_ids_is_the_child_start_span_gives() ->
         assert getattr(a, key) == getattr(b, key), key
     assert a.context.trace_id == b.context.trace_id == parent.get_span_context().trace_id
     assert a.context.trace_flags == b.context.trace_flags
+
+
+def test_a_child_keeps_its_parents_trace_state() -> None:
+    from opentelemetry import trace
+
+    exporter, provider = _recorded(TracerProvider().sampler)
+    state = trace.TraceState([("vendor", "v1")])
+    remote = trace.SpanContext(7, 8, True, trace.TraceFlags(1), state)
+    parent = trace.set_span_in_context(trace.NonRecordingSpan(remote))
+    provider.get_tracer("t").start_span("run", parent).end()
+    provider.recorder.flush()
+    (done,) = exporter.get_finished_spans()
+    assert done.context.trace_state == state  # as the SDK's ParentBased sampler passes it on
+    assert done.parent == remote

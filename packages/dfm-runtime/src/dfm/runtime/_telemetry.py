@@ -92,6 +92,9 @@ _ENDED_LOCK = threading.Lock()
 class TelemetryBackend(Protocol):
     """What the SDK side provides besides the providers (implemented by dfm-telemetry)."""
 
+    forwards: bool
+    """Whether this is a forwarding site (else ``drain_site_telemetry`` returns None)."""
+
     def drain_site_telemetry(self, trace_id: int) -> dict[str, bytes] | None:
         """A forwarding site: what to send to the application at the end of a site run.
 
@@ -142,6 +145,7 @@ class _State:
         )
         self.max_adapter_spans = max_adapter_spans
         self.backend = backend
+        self.forwards = backend is not None and backend.forwards
         self.adapter_histogram_in_place = adapter_histogram_in_place
         meter = meter_provider.get_meter("dfm", version)
         meter.create_observable_counter(

@@ -137,7 +137,9 @@ class SiteRun:
                 )
         span.set_attribute("dfm.outcome", "ok" if error is None else "error")
         span.end()
-        self._forward()
+        state = _telemetry.STATE
+        if state is not None and state.forwards:
+            self._forward()
 
     def _forward(self) -> None:
         backend = _telemetry.backend()

@@ -25,6 +25,8 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 _VERSION_00 = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
 _PROPAGATOR = TraceContextTextMapPropagator()
 _ROOT = Context()  # a parent context holds its span only, as one extracted from headers
+_DEFAULT_STATE = trace.DEFAULT_TRACE_STATE
+_TRACEPARENT = "00-%032x-%016x-%02x"
 
 
 class TraceParent(dict[str, str]):
@@ -56,11 +58,13 @@ def inject() -> dict[str, str]:
     if context == trace.INVALID_SPAN_CONTEXT:  # the propagator's test, kept to agree with it
         return {}
     carrier = TraceParent()
-    if context.trace_state:
+    # A SpanContext is a tuple (trace id, span id, is remote, flags, trace state, ...);
+    # its properties cost a Python call each.
+    state = context[4]
+    if state is not _DEFAULT_STATE and state:
         _PROPAGATOR.inject(carrier)
     else:
-        flags = context.trace_flags & 0xFF
-        carrier["traceparent"] = f"00-{context.trace_id:032x}-{context.span_id:016x}-{flags:02x}"
+        carrier["traceparent"] = _TRACEPARENT % (context[0], context[1], context[3] & 0xFF)
     carrier.span = span
     carrier.span_context = context
     return carrier

@@ -106,15 +106,16 @@ class _Finish:
     def __call__(self, stream: JobStream) -> None:
         span = self.span
         status = stream.status
+        name = status._name_  # what .name returns, without the enum property's call
         ok, failed = stream.frame_counts
-        span.set_attribute("dfm.job.status", status.name)
+        span.set_attribute("dfm.job.status", name)
         if failed:
             span.set_attribute("dfm.job.frames_failed", failed)
         if status is not JobStatus.FINISHED:
             errors = stream.errors
             state = telemetry.STATE
             if state is not None:
-                reason = str(errors[0]) if errors else status.name
-                span.set_status(state.error_status(f"{status.name}: {reason}"[:500]))
+                reason = str(errors[0]) if errors else name
+                span.set_status(state.error_status(f"{name}: {reason}"[:500]))
         span.end()
-        telemetry.job_ended(status.name, ok, failed)
+        telemetry.job_ended(name, ok, failed)

@@ -148,6 +148,39 @@ def _signal(env: Mapping[str, str], signal: Literal["traces", "metrics"]) -> Sig
 
 
 @dataclass(frozen=True)
+class BatchConfig:
+    """How finished spans are batched for export (the ``OTEL_BSP_*`` variables).
+
+    Attributes:
+        schedule_delay: Seconds a finished span may wait for its batch to fill.
+        max_queue_size: Spans waiting at most (more are dropped and counted).
+        max_export_batch_size: Spans per export request at most.
+    """
+
+    schedule_delay: float = 5.0
+    max_queue_size: int = 2048
+    max_export_batch_size: int = 512
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> BatchConfig:
+        """Read ``OTEL_BSP_SCHEDULE_DELAY`` (ms), ``_MAX_QUEUE_SIZE``, ``_MAX_EXPORT_BATCH_SIZE``.
+
+        Raises:
+            ValueError: A value is not a number, too small, or the batch is larger than
+                the queue.
+        """
+        delay = _number(env, "OTEL_BSP_SCHEDULE_DELAY", 5000, 0) / 1000
+        queue = int(_number(env, "OTEL_BSP_MAX_QUEUE_SIZE", 2048, 1))
+        batch = int(_number(env, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", 512, 1))
+        if batch > queue:
+            raise ValueError(
+                f"OTEL_BSP_MAX_EXPORT_BATCH_SIZE={batch} is larger than "
+                f"OTEL_BSP_MAX_QUEUE_SIZE={queue}; make the batch at most the queue"
+            )
+        return cls(delay, queue, batch)
+
+
+@dataclass(frozen=True)
 class TelemetryConfig:
     """DFM's telemetry settings, read from the environment once per process.
 
@@ -156,6 +189,7 @@ class TelemetryConfig:
         sdk_disabled: ``OTEL_SDK_DISABLED=true``: nothing is recorded, whatever else says.
         traces: Where spans go.
         metrics: Where metrics go.
+        batch: How spans are batched for export.
         forward: Where a site's telemetry goes: ``direct`` (the site exports it),
             ``app`` (sent to the application over DFM's own channel, which exports
             it), ``auto`` (``direct`` if an OTLP endpoint variable is set or traces go
@@ -174,6 +208,7 @@ class TelemetryConfig:
     sdk_disabled: bool
     traces: SignalConfig
     metrics: SignalConfig
+    batch: BatchConfig = field(default_factory=BatchConfig)
     forward: str = "auto"
     transition_spans: bool = False
     max_adapter_spans: int = 1000
@@ -195,6 +230,7 @@ class TelemetryConfig:
             sdk_disabled=env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true",
             traces=_signal(env, "traces"),
             metrics=_signal(env, "metrics"),
+            batch=BatchConfig.from_env(env),
             forward=_choice(env, ("DFM_TELEMETRY_FORWARD",), _FORWARD, "auto"),
             transition_spans=_flag(env, "DFM_TELEMETRY_TRANSITION_SPANS"),
             max_adapter_spans=int(_number(env, "DFM_TELEMETRY_MAX_ADAPTER_SPANS", 1000, 0)),

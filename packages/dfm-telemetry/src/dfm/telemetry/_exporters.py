@@ -86,6 +86,10 @@ class Breaker:
 class BreakerSpanExporter(SpanExporter):
     """A span exporter that stops trying for a while after a failure.
 
+    Two callers share it (the SDK's batch processor with users' spans, DFM's recorder
+    with its own), and an exporter's ``export`` is never called concurrently (the SDK's
+    contract): calls take turns.
+
     Args:
         inner: The real exporter.
         breaker: The breaker (shared with nothing else).
@@ -95,6 +99,7 @@ class BreakerSpanExporter(SpanExporter):
         """Wrap ``inner``."""
         self.inner = inner
         self._breaker = breaker
+        self._turn = threading.Lock()
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         """Export, unless the breaker is open (then the spans are dropped and counted)."""
@@ -102,7 +107,8 @@ class BreakerSpanExporter(SpanExporter):
             telemetry.count_dropped("export_failed", len(spans))
             return SpanExportResult.FAILURE
         try:
-            result = self.inner.export(spans)
+            with self._turn:
+                result = self.inner.export(spans)
         except Exception:
             result = SpanExportResult.FAILURE
         self._breaker.record(result is SpanExportResult.SUCCESS)

@@ -5,9 +5,9 @@ locks), about as much as the whole warm job it would measure. When DFM owns the
 providers (a private provider in the application, every site process) its spans are
 :class:`RecordedSpan` objects: ids, times and attributes kept as given (a few µs).
 A ``RecordedSpan`` is also a ``ReadableSpan`` (as the SDK's own span is): a daemon thread
-checks the attributes of finished ones (anything but plain values through the SDK's
-``BoundedAttributes``) and passes them, in batches, to the span processor the SDK
-provider uses (batching, OTLP export), without a second object per span.
+(``_recorder.SpanRecorder``) checks the attributes of finished ones (anything but plain
+values through the SDK's ``BoundedAttributes``) and exports them in batches, or passes
+them to the span processor the SDK provider uses, without a second object per span.
 
 Sampling follows the provider's sampler for root spans and the parent's decision
 otherwise (``ParentBased``, the SDK's default). Spans users open with the
@@ -17,36 +17,41 @@ OpenTelemetry API go through the SDK provider as usual, with these as their pare
 from __future__ import annotations
 
 import random
-import threading
 import time
 import traceback
-from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.attributes import BoundedAttributes
-from opentelemetry.context import Context
+from opentelemetry.context import Context, get_current
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan, SpanProcessor
+from opentelemetry.sdk.trace.export import SpanExporter
 from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased, Sampler
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
+from opentelemetry.trace.propagation import _SPAN_KEY
+from opentelemetry.trace.span import DEFAULT_TRACE_STATE
 from opentelemetry.util.types import Attributes, AttributeValue
 
-from dfm.runtime import telemetry
-
+from ._config import BatchConfig
 from ._otlp_encode import PLAIN_SPANS
+from ._recorder import SpanRecorder
 
-MAX_PENDING = 20_000
-_BATCH_DELAY = 0.05  # s: the converter wakes at most this often, so work comes in batches
 _SAMPLED = TraceFlags(TraceFlags.SAMPLED | TraceFlags.RANDOM_TRACE_ID)
 _NOT_SAMPLED = TraceFlags(TraceFlags.RANDOM_TRACE_ID)
 _UNSET = Status(StatusCode.UNSET)
+_STATE = DEFAULT_TRACE_STATE
+_new_context = tuple.__new__
 _PLAIN = (str, bool, int, float)  # attribute values that need no validation
 _SCALARS = frozenset(_PLAIN)
 _DEFAULT_SAMPLER = ParentBased(ALWAYS_ON).get_description()  # type: ignore[no-untyped-call]
+# Tuples of plain values already checked, by identity (a job's sites: one tuple for
+# every job of a prepared pipeline); each is kept, so its id is not reused.
+_CHECKED_TUPLES: dict[int, tuple[Any, ...]] = {}
+_CHECKED_MAX = 256
 
 
 def _plain_sequence(value: Any) -> bool:
@@ -192,70 +197,24 @@ class RecordedSpan(trace.Span, ReadableSpan):
         """The SDK span: this one, its attributes checked as the SDK would keep them."""
         attributes = self._attributes
         for value in attributes.values():
-            if type(value) not in _SCALARS:  # DFM's own spans have scalars and tuples only
-                self._attributes = _checked(attributes)
+            # DFM's own spans have scalars and tuples only
+            if type(value) not in _SCALARS and _CHECKED_TUPLES.get(id(value)) is not value:
+                self._attributes = checked = _checked(attributes)
+                if type(checked) is dict:
+                    _remember_tuples(checked)
                 break
         return self
 
 
+def _remember_tuples(attributes: dict[str, Any]) -> None:
+    if len(_CHECKED_TUPLES) >= _CHECKED_MAX:
+        _CHECKED_TUPLES.clear()
+    for value in attributes.values():
+        if type(value) is tuple:
+            _CHECKED_TUPLES[id(value)] = value
+
+
 PLAIN_SPANS.add(RecordedSpan)
-
-
-class SpanRecorder:
-    """The converter: finished :class:`RecordedSpan` objects to the span processor.
-
-    Args:
-        processor: The span processor of DFM's SDK provider.
-        resource: The process's resource.
-    """
-
-    def __init__(self, processor: SpanProcessor, resource: Resource) -> None:
-        """Nothing runs before the first span ends."""
-        self.processor = processor
-        self.resource = resource
-        self._pending: deque[RecordedSpan] = deque()
-        self._wake = threading.Event()
-        self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-
-    def finished(self, span: RecordedSpan) -> None:
-        """A span ended (any thread): queue it, dropping it if too many are pending."""
-        if len(self._pending) >= MAX_PENDING:
-            telemetry.count_dropped("span_queue_full")
-            return
-        self._pending.append(span)
-        if self._thread is None:
-            self._start()
-        if not self._wake.is_set():
-            self._wake.set()
-
-    def _start(self) -> None:
-        with self._lock:
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="dfm-telemetry-spans", daemon=True
-                )
-                self._thread.start()
-
-    def _run(self) -> None:
-        while True:
-            self._wake.wait()
-            time.sleep(_BATCH_DELAY)
-            self._wake.clear()
-            self.flush()
-
-    def flush(self) -> None:
-        """Hand every pending span to the processor now (on the calling thread)."""
-        pending, on_end = self._pending, self.processor.on_end
-        while pending:
-            try:
-                span = pending.popleft()
-            except IndexError:
-                return
-            try:
-                on_end(span.readable())
-            except Exception:  # a broken span never stops the others
-                telemetry.count_dropped("invalid_span")
 
 
 class RecordingTracer(trace.Tracer):
@@ -290,7 +249,11 @@ class RecordingTracer(trace.Tracer):
         set_status_on_exception: bool = True,
     ) -> trace.Span:
         """Start a span: a child of the context's span, else a new trace."""
-        parent = trace.get_current_span(context).get_span_context()
+        current = (context if context is not None else get_current()).get(_SPAN_KEY)
+        if type(current) is RecordedSpan:  # DFM's own: its context without the API's checks
+            parent = current._context
+        else:
+            parent = trace.get_current_span(context).get_span_context()
         return self._start(name, parent, context, kind, attributes, links, start_time)
 
     def start_child(
@@ -313,10 +276,13 @@ class RecordingTracer(trace.Tracer):
         links: Sequence[Link] | None,
         start_time: int | None,
     ) -> trace.Span:
+        # A SpanContext is a tuple (trace id, span id, is remote, flags, trace state,
+        # is valid); its properties are a Python call each.
         span_id = self._random.getrandbits(64) or 1
-        if parent.is_valid:
-            trace_id, flags, parent_context = parent.trace_id, parent.trace_flags, parent
+        if parent[5]:
+            trace_id, flags, state, parent_context = parent[0], parent[3], parent[4], parent
         else:
+            state = _STATE
             trace_id = self._random.getrandbits(128) or 1
             parent_context = None
             if self._roots_sampled:
@@ -327,8 +293,11 @@ class RecordingTracer(trace.Tracer):
                 )
                 sampled = result.decision.is_sampled()  # type: ignore[no-untyped-call]
                 flags = _SAMPLED if sampled else _NOT_SAMPLED
-        span_context = SpanContext(trace_id, span_id, False, flags)
-        if not flags.sampled:
+                if result.trace_state is not None:
+                    state = result.trace_state
+        # SpanContext's own __new__ checks the ids (valid here): the tuple it would build
+        span_context = _new_context(SpanContext, (trace_id, span_id, False, flags, state, True))
+        if not flags & TraceFlags.SAMPLED:
             return trace.NonRecordingSpan(span_context)
         return RecordedSpan(
             self._recorder,
@@ -373,11 +342,21 @@ class RecordingTracerProvider(trace.TracerProvider):
         processor: The SDK provider's span processor (shared).
         resource: The SDK provider's resource.
         sampler: The SDK provider's sampler.
+        exporter: The exporter of ``processor``, when DFM built both: DFM's spans are
+            exported to it directly (see ``_recorder``).
+        batch: The batching of those exports.
     """
 
-    def __init__(self, processor: SpanProcessor, resource: Resource, sampler: Sampler) -> None:
-        """Share the SDK provider's processor, resource and sampler."""
-        self.recorder = SpanRecorder(processor, resource)
+    def __init__(
+        self,
+        processor: SpanProcessor,
+        resource: Resource,
+        sampler: Sampler,
+        exporter: SpanExporter | None = None,
+        batch: BatchConfig | None = None,
+    ) -> None:
+        """Share the SDK provider's processor, resource and sampler (and its exporter)."""
+        self.recorder = SpanRecorder(processor, resource, exporter, batch)
         self._sampler = sampler
 
     def get_tracer(

@@ -18,10 +18,13 @@ import struct
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.util import BoundedList
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-from opentelemetry.trace import SpanContext, StatusCode
+from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode
+from opentelemetry.trace.span import DEFAULT_TRACE_STATE
 
 _log = logging.getLogger("dfm.telemetry")
 
@@ -164,101 +167,145 @@ _FLAGS = {
     True: _T16_FIX32 + _FIXED32.pack(_FLAGS_HAS_IS_REMOTE | _FLAGS_IS_REMOTE),
 }
 # Per span, the parts that repeat from span to span are looked up rather than encoded:
-# the name and kind, each scalar attribute as a whole field (tag, length, KeyValue) and
-# the status. Each cache is emptied when full, as _KV is.
+# the name and kind, each attribute as a whole field (tag, length, KeyValue) and the
+# status. Each cache is emptied when full, as _KV is.
 PLAIN_SPANS: set[type] = {ReadableSpan}
 """Span types whose ``_attributes``, ``_events`` and ``_links`` the encoder reads directly
 (what their properties return, without the copies)."""
-_HEADS: dict[tuple[str, Any], bytes] = {}
-_SPAN_KV: dict[tuple[Any, ...], bytes] = {}
+_HEADS: dict[tuple[str, int], bytes] = {}
+# Attribute fields keyed by the (key, value) item itself, for str values and tuples of
+# str only: one C-level look-up per attribute. No other value can equal such a key
+# (True == 1 == 1.0, but never a str), so other values simply miss; those are cached
+# in _TYPED_FIELDS with their types in the key.
+_ITEM_FIELDS: dict[tuple[str, Any], bytes] = {}
+_TYPED_FIELDS: dict[tuple[Any, ...], bytes] = {}
 _STATUSES: dict[tuple[Any, str | None], bytes] = {}
 _UNSET_CODE = StatusCode.UNSET
+_DEFAULT_STATE = DEFAULT_TRACE_STATE
 _UNSET_STATUS = _delimited(_T15_LEN, b"")  # no description, code 0: an empty Status
 
 
 def _length(n: int) -> bytes:
-    return _SMALL[n] if n < 128 else _varint(n)
+    if n < 128:
+        return _SMALL[n]
+    if n < 16384:
+        return bytes((n & 0x7F | 0x80, n >> 7))
+    return _varint(n)
 
 
-def _span_attributes(attributes: Mapping[str, Any]) -> list[bytes]:
-    """The span's ``attributes`` fields (9), each scalar one from the cache."""
-    parts = []
-    for key, value in attributes.items():
-        kind = type(value)
-        if kind is str or kind is bool or kind is int:
-            cache_key = (key, kind, value)
-            field = _SPAN_KV.get(cache_key)
-            if field is None:
-                encoded = _key_value(key, value)
-                field = _T9_LEN + _length(len(encoded)) + encoded
-                if len(_SPAN_KV) >= _KV_MAX:
-                    _SPAN_KV.clear()
-                _SPAN_KV[cache_key] = field
-            parts.append(field)
-            continue
-        if kind is tuple:  # the SDK's form of a list (the job's sites): keyed by its types too
-            cache_key = (key, value, tuple(map(type, value)))  # (True,) == (1,)
-            field = _SPAN_KV.get(cache_key)
-            if field is not None:
-                parts.append(field)
-                continue
-        try:
-            encoded = _encode_key_value(key, value)
-        except Exception as error:
-            _log.warning("DFM telemetry: attribute %r left out: %s", key, error)
-            continue
-        field = _T9_LEN + _length(len(encoded)) + encoded
-        if kind is tuple:
-            if len(_SPAN_KV) >= _KV_MAX:
-                _SPAN_KV.clear()
-            _SPAN_KV[cache_key] = field
-        parts.append(field)
-    return parts
+def _remember(cache: dict[Any, bytes], key: Any, field: bytes) -> None:
+    if len(cache) >= _KV_MAX:
+        cache.clear()
+    cache[key] = field
 
 
-def _head(span: ReadableSpan) -> bytes:
-    """``name`` (5) and ``kind`` (6), cached by (name, kind)."""
-    key = (span.name, span.kind)
-    head = _HEADS.get(key)
-    if head is None:
-        head = _string(_T5_LEN, span.name) + _T6_VAR + _varint(span.kind.value + 1)
-        if len(_HEADS) >= _KV_MAX:
-            _HEADS.clear()
-        _HEADS[key] = head
+def _str_field(key: str, value: str) -> bytes:
+    """A span ``attributes`` field (9) of a string value, written out."""
+    text = value.encode()
+    any_value = b"\x0a" + _length(len(text)) + text  # AnyValue.string_value = 1
+    name = key.encode()
+    pair = b"\x0a" + _length(len(name)) + name if name else b""  # KeyValue.key = 1
+    pair += b"\x12" + _length(len(any_value)) + any_value  # KeyValue.value = 2
+    return _T9_LEN + _length(len(pair)) + pair
+
+
+def _attribute_fields(attributes: Mapping[str, Any]) -> list[bytes]:
+    """The span's ``attributes`` fields (9), in order; b"" for a value left out (logged)."""
+    try:
+        fields: list[Any] = [*map(_ITEM_FIELDS.get, attributes.items())]
+    except TypeError:  # an unhashable value (a list in a span the SDK did not check)
+        fields = [None] * len(attributes)
+    if None not in fields:
+        return fields
+    for i, (key, value) in enumerate(attributes.items()):
+        if fields[i] is None:
+            if type(value) is str:
+                fields[i] = field = _str_field(key, value)
+                _remember(_ITEM_FIELDS, (key, value), field)
+            else:
+                fields[i] = _typed_field(key, value)
+    return fields
+
+
+def _typed_field(key: str, value: Any) -> bytes:
+    """The field of a value that is not a str (b"" if it cannot be encoded: logged)."""
+    kind = type(value)
+    cache: dict[Any, bytes] = _TYPED_FIELDS
+    cache_key: tuple[Any, ...] | None = None
+    if kind is bool or kind is int:
+        cache_key = (key, kind, value)  # the type too: True == 1, but they encode apart
+    elif kind is tuple:
+        types = tuple(map(type, value))
+        if all(t is str for t in types):  # missed in _ITEM_FIELDS just now
+            cache, cache_key = _ITEM_FIELDS, (key, value)
+        else:
+            cache_key = (key, value, types)  # (True,) == (1,)
+    if cache_key is not None:
+        field = cache.get(cache_key)
+        if field is not None:
+            return field
+    try:
+        encoded = _encode_key_value(key, value)
+    except Exception as error:
+        _log.warning("DFM telemetry: attribute %r left out: %s", key, error)
+        return b""
+    field = _T9_LEN + _length(len(encoded)) + encoded
+    if cache_key is not None:
+        _remember(cache, cache_key, field)
+    return field
+
+
+def _head(name: str, kind: SpanKind) -> bytes:
+    """``name`` (5) and ``kind`` (6) (then cached by the span's code)."""
+    head = _string(_T5_LEN, name) + _T6_VAR + _varint(kind.value + 1)
+    _remember(_HEADS, (name, id(kind)), head)  # SpanKind's members live as long as we do
     return head
 
 
-def _status(status: Any) -> bytes:
+def _status(status: Status) -> bytes:
     """The ``status`` field (15), cached by (code, description)."""
-    code, description = status.status_code, status.description
+    code, description = status._status_code, status._description
     if code is _UNSET_CODE and description is None:
         return _UNSET_STATUS
     key = (code, description)
     field = _STATUSES.get(key)
     if field is None:
-        body = _string(_T2_LEN, status.description) + _uint(_T3_VAR, status.status_code.value)
+        body = _string(_T2_LEN, description) + _uint(_T3_VAR, code.value)
         field = _delimited(_T15_LEN, body)
-        if len(_STATUSES) >= _KV_MAX:
-            _STATUSES.clear()
-        _STATUSES[key] = field
+        _remember(_STATUSES, key, field)
     return field
 
 
 def _span_field(span: ReadableSpan) -> bytes:
-    """The span as a ``ScopeSpans.spans`` field (2): tag, length and message, one join."""
-    context = span.get_span_context()
+    """The span as a ``ScopeSpans.spans`` field (2): tag, length and message, one join.
+
+    The fields are read directly (the properties cost a call each, and copy the
+    attributes, events and links); a ``SpanContext`` is a tuple: (trace id, span id,
+    is remote, flags, trace state).
+    """
+    if type(span) in PLAIN_SPANS:
+        context, parent, name, kind = span._context, span._parent, span._name, span._kind
+        start, end, status = span._start_time, span._end_time, span._status
+        attributes, events, links = span._attributes, span._events, span._links
+        dropped_attributes = attributes.dropped if type(attributes) is BoundedAttributes else 0
+        dropped_events = events.dropped if type(events) is BoundedList else 0
+        dropped_links = links.dropped if type(links) is BoundedList else 0
+    else:  # another ReadableSpan: what its properties say
+        context, parent, name, kind = span.get_span_context(), span.parent, span.name, span.kind
+        start, end, status = span.start_time, span.end_time, span.status
+        attributes, events, links = span.attributes, span.events, span.links
+        dropped_attributes = span.dropped_attributes
+        dropped_events, dropped_links = span.dropped_events, span.dropped_links
     assert context is not None
-    parent = span.parent
-    parts = [_T2_LEN, b"", _TRACE_ID, context.trace_id.to_bytes(16, "big"), _SPAN_ID]
-    parts.append(context.span_id.to_bytes(8, "big"))
-    if context.trace_state:
-        state = ",".join(f"{k}={v}" for k, v in context.trace_state.items())
-        parts.append(_string(_T3_LEN, state))
+    parts = [_T2_LEN, b"", _TRACE_ID, context[0].to_bytes(16, "big"), _SPAN_ID]
+    parts.append(context[1].to_bytes(8, "big"))
+    state = context[4]
+    if state is not _DEFAULT_STATE and state:
+        parts.append(_string(_T3_LEN, ",".join(f"{k}={v}" for k, v in state.items())))
     if parent is not None:
-        parts.append(_PARENT_ID)
-        parts.append(parent.span_id.to_bytes(8, "big"))
-    parts.append(_head(span))
-    start, end = span.start_time, span.end_time
+        parts.append(_PARENT_ID + parent[1].to_bytes(8, "big"))
+    # keyed by the kind's id: hashing an enum member is a Python call
+    parts.append(_HEADS.get((name, id(kind))) or _head(name, kind))
     if start and end:
         parts.append(_TIMES.pack(_T7_FIX64, start, _T8_FIX64, end))
     else:
@@ -266,47 +313,43 @@ def _span_field(span: ReadableSpan) -> bytes:
             parts.append(_T7_FIX64 + _FIXED64.pack(start))
         if end:
             parts.append(_T8_FIX64 + _FIXED64.pack(end))
-    # the SDK's properties copy (a proxy of the attributes, tuples of events and links);
-    # the spans DFM makes are read directly
-    plain = type(span) in PLAIN_SPANS
-    attributes = span._attributes if plain else span.attributes
     if attributes:
-        parts += _span_attributes(attributes)
-    dropped = span.dropped_attributes
-    if dropped:
-        parts.append(_T10_VAR + _varint(dropped))
-    for event in span._events if plain else span.events:
-        body = b"".join(
-            (
-                _T1_FIX64 + _FIXED64.pack(event.timestamp) if event.timestamp else b"",
-                _string(_T2_LEN, event.name),
-                _attributes(_T3_LEN, event.attributes),
-                _uint(_T4_VAR, event.dropped_attributes),
+        parts += _attribute_fields(attributes)
+    if dropped_attributes:
+        parts.append(_T10_VAR + _varint(dropped_attributes))
+    if events:
+        for event in events:
+            body = b"".join(
+                (
+                    _T1_FIX64 + _FIXED64.pack(event.timestamp) if event.timestamp else b"",
+                    _string(_T2_LEN, event.name),
+                    _attributes(_T3_LEN, event.attributes),
+                    _uint(_T4_VAR, event.dropped_attributes),
+                )
             )
-        )
-        parts.append(_delimited(_T11_LEN, body))
-    dropped = span.dropped_events
-    if dropped:
-        parts.append(_T12_VAR + _varint(dropped))
-    for link in span._links if plain else span.links:
-        body = b"".join(
-            (
-                _T1_LEN + b"\x10" + link.context.trace_id.to_bytes(16, "big"),
-                _T2_LEN + b"\x08" + link.context.span_id.to_bytes(8, "big"),
-                _attributes(_T4_LEN, link.attributes),
-                _uint(_T5_VAR, link.dropped_attributes),
-                _T6_FIX32 + _flags(link.context),
+            parts.append(_delimited(_T11_LEN, body))
+    if dropped_events:
+        parts.append(_T12_VAR + _varint(dropped_events))
+    if links:
+        for link in links:
+            body = b"".join(
+                (
+                    _T1_LEN + b"\x10" + link.context.trace_id.to_bytes(16, "big"),
+                    _T2_LEN + b"\x08" + link.context.span_id.to_bytes(8, "big"),
+                    _attributes(_T4_LEN, link.attributes),
+                    _uint(_T5_VAR, link.dropped_attributes),
+                    _T6_FIX32 + _flags(link.context),
+                )
             )
-        )
-        parts.append(_delimited(_T13_LEN, body))
-    dropped = span.dropped_links
-    if dropped:
-        parts.append(_T14_VAR + _varint(dropped))
-    status = span.status
+            parts.append(_delimited(_T13_LEN, body))
+    if dropped_links:
+        parts.append(_T14_VAR + _varint(dropped_links))
     if status is not None:
-        parts.append(_status(status))
-    parts.append(_FLAGS[parent is not None and parent.is_remote])
-    parts[1] = _length(sum(map(len, parts)) - 1)  # all but the tag
+        unset = status._status_code is _UNSET_CODE and status._description is None
+        parts.append(_UNSET_STATUS if unset else _status(status))
+    parts.append(_FLAGS[parent is not None and parent[2]])
+    size = sum(map(len, parts)) - 1  # all but the tag
+    parts[1] = _SMALL[size] if size < 128 else _length(size)
     return b"".join(parts)
 
 
@@ -339,8 +382,10 @@ def encode_trace_request(spans: Sequence[ReadableSpan]) -> bytes:
     groups: dict[int, tuple[Resource, dict[tuple[Any, ...], tuple[Any, list[bytes]]]]] = {}
     last_resource = last_scope = fields = None
     for span in spans:
-        resource = span.resource
-        scope = span.instrumentation_scope
+        if type(span) in PLAIN_SPANS:
+            resource, scope = span._resource, span._instrumentation_scope
+        else:
+            resource, scope = span.resource, span.instrumentation_scope
         if resource is not last_resource or scope is not last_scope or fields is None:
             group = groups.get(id(resource))
             if group is None:

@@ -59,6 +59,7 @@ class Backend:
         self._site_metrics = site_metrics
         self._forwarded = forwarded
         self._shut = False
+        self.forwards = site_spans is not None
 
     def drain_site_telemetry(self, trace_id: int) -> dict[str, bytes] | None:
         """A forwarding site's spans of one trace, and its metrics now."""
@@ -124,6 +125,7 @@ def _tracer_provider(
 ) -> tuple[TracerProvider, RecordingTracerProvider]:
     """DFM's SDK provider (for users' spans) and the recording one (for DFM's), one processor."""
     provider = TracerProvider(resource=resource, shutdown_on_exit=False)
+    direct = None  # the exporter DFM's own spans go to without the SDK's processor
     if processor is None:
         exporter = span_exporter(config.traces)
         if exporter is None:
@@ -131,9 +133,18 @@ def _tracer_provider(
         elif config.traces.exporter == "console":
             processor = SimpleSpanProcessor(exporter)
         else:
-            processor = BatchSpanProcessor(exporter)
+            batch = config.batch
+            processor = BatchSpanProcessor(
+                exporter,
+                max_queue_size=batch.max_queue_size,
+                schedule_delay_millis=batch.schedule_delay * 1000,
+                max_export_batch_size=batch.max_export_batch_size,
+            )
+            direct = exporter
     provider.add_span_processor(processor)
-    recording = RecordingTracerProvider(processor, provider.resource, provider.sampler)
+    recording = RecordingTracerProvider(
+        processor, provider.resource, provider.sampler, direct, config.batch
+    )
     return provider, recording
 
 
