@@ -256,7 +256,7 @@ def _typed_field(key: str, value: Any) -> bytes:
 
 
 def _head(name: str, kind: SpanKind) -> bytes:
-    """``name`` (5) and ``kind`` (6) (then cached by the span's code)."""
+    """``name`` (5) and ``kind`` (6), remembered by (name, id(kind)) for the next span."""
     head = _string(_T5_LEN, name) + _T6_VAR + _varint(kind.value + 1)
     _remember(_HEADS, (name, id(kind)), head)  # SpanKind's members live as long as we do
     return head
