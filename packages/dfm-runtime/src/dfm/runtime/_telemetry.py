@@ -145,7 +145,8 @@ class _State:
         )
         self.max_adapter_spans = max_adapter_spans
         self.backend = backend
-        self.forwards = backend is not None and backend.forwards
+        # a backend written before ``forwards`` existed is asked at every site run, as then
+        self.forwards = backend is not None and getattr(backend, "forwards", True)
         self.adapter_histogram_in_place = adapter_histogram_in_place
         meter = meter_provider.get_meter("dfm", version)
         meter.create_observable_counter(
