@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import weakref
 
 import pytest
 
@@ -100,3 +101,28 @@ def test_submit_keeps_the_executor_interface(pool) -> None:
     assert pool.submit(lambda a, b: a + b, 2, b=3).result(5) == 5
     with pytest.raises(SystemExit):
         pool.submit(lambda: (_ for _ in ()).throw(SystemExit("x"))).result(5)
+
+
+async def test_a_pool_thread_keeps_nothing_of_a_finished_call(pool) -> None:
+    """Neither the result nor the error of the last call waits for the next call."""
+    loop = asyncio.get_running_loop()
+
+    class Big:
+        pass
+
+    class Failed(ValueError):
+        pass
+
+    def make(fail):
+        if fail:
+            raise Failed("failed")  # its traceback holds this frame
+        return Big()
+
+    result = weakref.ref(await pool.run_soon(loop, make, False))
+    with pytest.raises(Failed) as failed:
+        await pool.run_soon(loop, make, True)
+    error = weakref.ref(failed.value)
+    del failed
+    await asyncio.sleep(0.05)  # the thread is past its call
+    assert result() is None
+    assert error() is None

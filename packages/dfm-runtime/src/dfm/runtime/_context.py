@@ -154,6 +154,10 @@ class DfmContext:
     def _close(self) -> None:
         self._closed = True
 
+    def _detach(self) -> None:
+        # The finished runner lets go of the context (which then holds nothing of it).
+        self._deliver = None
+
     def send(
         self,
         to_site: str,

@@ -222,6 +222,9 @@ class DaemonThreadPool(Executor):
                 else:
                     ok, value = _outcome(fn, args, kwargs)
                 completions.push(future, ok, value)
+            # Nothing of the call outlives it here: not its result (a big value, or an
+            # error whose traceback holds the job's net) until the next call comes.
+            value = None
             del future, fn, args, kwargs, completions
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:

@@ -111,12 +111,15 @@ class SiteRunners:
         runner.start()
 
     def _done(self, job_id: str, done: asyncio.Future[None]) -> None:
-        self.runners.pop(job_id, None)
+        # A done callback: a later turn of the loop than the runner's end.
+        runner = self.runners.pop(job_id, None)
         error = None
         if not done.cancelled() and done.exception() is not None:
             exc = done.exception()
             error = f"internal failure on site {self.site!r}: {type(exc).__name__}: {exc}"
         self._on_done(job_id, error)
+        if runner is not None:
+            runner.release()
 
     def inject(self, job_id: str, params: EncodedParams) -> None:
         """Feed parameter sets to the job's runner (dropped if the job is gone)."""
