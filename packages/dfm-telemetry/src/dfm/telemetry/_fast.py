@@ -37,7 +37,7 @@ from opentelemetry.trace.span import DEFAULT_TRACE_STATE
 from opentelemetry.util.types import Attributes, AttributeValue
 
 from ._config import BatchConfig
-from ._otlp_encode import PLAIN_SPANS
+from ._otlp_encode import EARLY_SPANS, PLAIN_SPANS
 from ._recorder import SpanRecorder
 
 _SAMPLED = TraceFlags(TraceFlags.SAMPLED | TraceFlags.RANDOM_TRACE_ID)
@@ -94,6 +94,7 @@ class RecordedSpan(trace.Span, ReadableSpan):
         "_resource",
         "_instrumentation_scope",
         "_instrumentation_info",
+        "_field",
     )
 
     def __init__(
@@ -118,11 +119,12 @@ class RecordedSpan(trace.Span, ReadableSpan):
         self._parent = parent
         self._kind = kind
         self._attributes: Any = dict(attributes) if attributes else {}
-        self._events: list[Event] = []
+        self._events: list[Event] | tuple[()] = ()  # no list of its own until an event
         self._links = tuple(links)
         self._status = _UNSET
         self._start_time = start if start is not None else time.time_ns()
         self._end_time: int | None = None
+        self._field: bytes | None = None
 
     def end(self, end_time: int | None = None) -> None:
         """End the span (once); it goes to the processor soon, in a batch."""
@@ -149,7 +151,10 @@ class RecordedSpan(trace.Span, ReadableSpan):
     ) -> None:
         """Add an event."""
         if self._end_time is None:
-            self._events.append(Event(name, BoundedAttributes(attributes=attributes), timestamp))
+            events = self._events
+            if isinstance(events, tuple):
+                events = self._events = []
+            events.append(Event(name, BoundedAttributes(attributes=attributes), timestamp))
 
     def add_link(self, context: SpanContext, attributes: Attributes = None) -> None:
         """Add a link to another span."""
@@ -215,6 +220,7 @@ def _remember_tuples(attributes: dict[str, Any]) -> None:
 
 
 PLAIN_SPANS.add(RecordedSpan)
+EARLY_SPANS.add(RecordedSpan)
 
 
 class RecordingTracer(trace.Tracer):
