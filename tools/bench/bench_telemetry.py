@@ -20,6 +20,13 @@ bimodal and moves with whatever else runs there, by more than the goals; it is p
 as information next to each verdict. The same comparison runs on a federation whose
 adapters open spans as generated code does (``Site.telemetry_span`` around each call),
 as information.
+
+Each comparison is the **median of per-round ratios**: in every round the variants run
+one after the other (in reverse order every other round), and the ratio of two of them
+is taken within the round. This machine switches between speed modes that differ by
+up to 2x, for seconds to minutes; the runs of one round nearly always share a mode, so
+a mode change costs one round's ratio, where it would move a variant's median (the
+ratio of medians is printed too, as information).
 """
 
 from __future__ import annotations
@@ -186,60 +193,79 @@ def run_child(env: dict[str, str], jobs: int, sets: int) -> dict[str, Any]:
     return result
 
 
+KEYS = ("round_trip_ms", "sets_per_s", "cpu_us_job", "cpu_us_set")
+
+
 def compare(
     label: str, variants: dict[str, dict[str, str]], rounds: int, jobs: int, sets: int
-) -> dict[str, dict[str, float]]:
+) -> dict[str, list[dict[str, Any]]]:
+    """Every variant's results, round by round (the variants' order reversed every
+    other round, so that none always runs first or last)."""
     results: dict[str, list[dict[str, Any]]] = {name: [] for name in variants}
-    for _ in range(rounds):
-        for name, env in variants.items():
-            results[name].append(run_child(env, jobs, sets))
-    summary = {}
+    order = list(variants)
+    for i in range(rounds):
+        for name in order if i % 2 == 0 else order[::-1]:
+            results[name].append(run_child(variants[name], jobs, sets))
     for name, runs in results.items():
         expect_on = name == "on"
         assert all(r["on"] is expect_on for r in runs), (name, runs)
-        summary[name] = {
-            key: statistics.median(r[key] for r in runs)
-            for key in ("round_trip_ms", "sets_per_s", "cpu_us_job", "cpu_us_set")
-        }
+        median = {key: statistics.median(r[key] for r in runs) for key in KEYS}
         print(
-            f"  {label} {name:<8} round trip {summary[name]['round_trip_ms']:.3f} ms, "
-            f"{summary[name]['sets_per_s']:,.0f} sets/s; CPU {summary[name]['cpu_us_job']:.0f} "
-            f"us/job, {summary[name]['cpu_us_set']:.1f} us/set  (runs: "
-            + ", ".join(f"{r['round_trip_ms']:.3f}/{r['sets_per_s']:.0f}" for r in runs)
+            f"  {label} {name:<8} round trip {median['round_trip_ms']:.3f} ms, "
+            f"{median['sets_per_s']:,.0f} sets/s; CPU {median['cpu_us_job']:.0f} "
+            f"us/job, {median['cpu_us_set']:.1f} us/set  (runs: "
+            + ", ".join(
+                f"{r['round_trip_ms']:.3f}/{r['sets_per_s']:.0f}/{r['cpu_us_job']:.0f}"
+                for r in runs
+            )
             + ")"
         )
-    return summary
+    return results
 
 
-def slower(a: dict[str, float], b: dict[str, float]) -> tuple[float, float]:
-    """How much slower ``b`` is than ``a`` by the wall clock, in % (round trip, throughput)."""
-    trip = (b["round_trip_ms"] / a["round_trip_ms"] - 1) * 100
-    rate = (a["sets_per_s"] / b["sets_per_s"] - 1) * 100
-    return trip, rate
+def more(a: dict[str, Any], b: dict[str, Any], key: str) -> float:
+    """How much more ``b`` costs than ``a`` by ``key``, in % (a rate: how much slower)."""
+    if key == "sets_per_s":
+        return (a[key] / b[key] - 1) * 100
+    return (b[key] / a[key] - 1) * 100
 
 
-def more_cpu(a: dict[str, float], b: dict[str, float]) -> tuple[float, float]:
-    """How much more CPU ``b`` takes than ``a``, in % (per warm job, per parameter set)."""
-    job = (b["cpu_us_job"] / a["cpu_us_job"] - 1) * 100
-    per_set = (b["cpu_us_set"] / a["cpu_us_set"] - 1) * 100
-    return job, per_set
+def paired(reference: list[dict[str, Any]], runs: list[dict[str, Any]], key: str) -> float:
+    """The median over rounds of how much more ``runs`` cost than ``reference``, in %."""
+    return statistics.median(more(a, b, key) for a, b in zip(reference, runs, strict=True))
 
 
-def verdicts(label: str, summary: dict[str, dict[str, float]], sets: int, gated: bool) -> bool:
+def of_medians(reference: list[dict[str, Any]], runs: list[dict[str, Any]], key: str) -> float:
+    """How much more the median of ``runs`` costs than that of ``reference``, in %."""
+    return more(
+        {key: statistics.median(r[key] for r in reference)},
+        {key: statistics.median(r[key] for r in runs)},
+        key,
+    )
+
+
+def verdicts(label: str, results: dict[str, list[dict[str, Any]]], sets: int, gated: bool) -> bool:
     """Print the comparisons (CPU judged, wall as information); whether a goal was missed."""
     failed = False
     pairs = [("on", "off", "telemetry on vs off", 10.0)]
-    if "baseline" in summary:
+    if "baseline" in results:
         pairs.append(("off", "baseline", "telemetry off vs baseline", 2.0))
     for name, reference, what, goal in pairs:
-        job, per_set = more_cpu(summary[reference], summary[name])
-        trip, rate = slower(summary[reference], summary[name])
+        ref, runs = results[reference], results[name]
+        job, per_set = paired(ref, runs, "cpu_us_job"), paired(ref, runs, "cpu_us_set")
         ok_job = job <= goal if gated else None
         ok_set = per_set <= goal if gated else None
         report(f"{label}: {what}, CPU per warm job", job, "% more", f"<= {goal:g}", ok_job)
         report(
             f"{label}: {what}, CPU per set ({sets:,})", per_set, "% more", f"<= {goal:g}", ok_set
         )
+        print(
+            f"    (ratio of medians: CPU per job {of_medians(ref, runs, 'cpu_us_job'):+.1f} %, "
+            f"per set {of_medians(ref, runs, 'cpu_us_set'):+.1f} %; per round, CPU per job: "
+            + ", ".join(f"{more(a, b, 'cpu_us_job'):+.1f}" for a, b in zip(ref, runs, strict=True))
+            + ")"
+        )
+        trip, rate = paired(ref, runs, "round_trip_ms"), paired(ref, runs, "sets_per_s")
         report(f"{label}: {what}, warm round trip (wall)", trip, "% slower", "-", None)
         report(f"{label}: {what}, {sets:,} sets (wall)", rate, "% slower", "-", None)
         failed |= ok_job is False or ok_set is False
@@ -251,7 +277,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="fewer and smaller runs")
     parser.add_argument("--rounds", type=int, default=None)
     args = parser.parse_args()
-    rounds = args.rounds or (2 if args.quick else 5)
+    rounds = args.rounds or (3 if args.quick else 7)
     jobs, sets = (300, 5000) if args.quick else (1000, 20000)
     failed = False
     with tempfile.TemporaryDirectory(prefix="dfm-bench-tel-") as tmp:
@@ -303,8 +329,8 @@ def main() -> int:
                     "baseline": {**env, "PYTHONPATH": pythonpath(baseline, fed_root)},
                     **variants,
                 }
-            summary = compare(label, variants, rounds, jobs, sets)
-            failed |= verdicts(label, summary, sets, gated)
+            results = compare(label, variants, rounds, jobs, sets)
+            failed |= verdicts(label, results, sets, gated)
         receiver.stdin.close()
         counts = receiver.stdout.readline().split()
         receiver.wait(10)
