@@ -161,6 +161,11 @@ def _flags(context: SpanContext | None) -> bytes:
 _TRACE_ID = _T1_LEN + b"\x10"  # bytes trace_id = 1: always 16 bytes
 _SPAN_ID = _T2_LEN + b"\x08"  # bytes span_id = 2: always 8 bytes
 _PARENT_ID = _T4_LEN + b"\x08"
+# The ids in one pack, big-endian as their bytes are written: trace_id (1), span_id (2),
+# and for a child parent_span_id (4).
+_ROOT_IDS = struct.Struct(">2sQQ2sQ")
+_CHILD_IDS = struct.Struct(">2sQQ2sQ2sQ")
+_LOW64 = (1 << 64) - 1
 _TIMES = struct.Struct("<cQcQ")  # start_time_unix_nano = 7, end_time_unix_nano = 8
 _FLAGS = {
     False: _T16_FIX32 + _FIXED32.pack(_FLAGS_HAS_IS_REMOTE),
@@ -302,13 +307,23 @@ def span_field(span: ReadableSpan) -> bytes:
         dropped_attributes = span.dropped_attributes
         dropped_events, dropped_links = span.dropped_events, span.dropped_links
     assert context is not None
-    parts = [_T2_LEN, b"", _TRACE_ID, context[0].to_bytes(16, "big"), _SPAN_ID]
-    parts.append(context[1].to_bytes(8, "big"))
+    trace_id = context[0]
+    if parent is None:
+        ids = _ROOT_IDS.pack(_TRACE_ID, trace_id >> 64, trace_id & _LOW64, _SPAN_ID, context[1])
+    else:
+        ids = _CHILD_IDS.pack(
+            _TRACE_ID,
+            trace_id >> 64,
+            trace_id & _LOW64,
+            _SPAN_ID,
+            context[1],
+            _PARENT_ID,
+            parent[1],
+        )
+    parts = [_T2_LEN, b"", ids]
     state = context[4]
     if state is not _DEFAULT_STATE and state:
         parts.append(_string(_T3_LEN, ",".join(f"{k}={v}" for k, v in state.items())))
-    if parent is not None:
-        parts.append(_PARENT_ID + parent[1].to_bytes(8, "big"))
     # keyed by the kind's id: hashing an enum member is a Python call
     parts.append(_HEADS.get((name, id(kind))) or _head(name, kind))
     if start and end:

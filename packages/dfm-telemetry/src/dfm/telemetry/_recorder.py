@@ -179,7 +179,8 @@ class SpanRecorder:
                     count -= 1
                     span = pending.popleft()
                     try:
-                        batch.append(span.readable())
+                        # checked already if it was encoded as it ended
+                        batch.append(span if span._field is not None else span.readable())
                     except Exception:  # a broken span never stops the others
                         telemetry.count_dropped("invalid_span")
             except IndexError:
