@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
@@ -142,24 +141,16 @@ def test_cached_fields_never_mix_up_equal_values_of_other_types() -> None:
         assert _groups(ours) == _groups(encode_spans([span])), value
 
 
-@pytest.mark.parametrize("direct", [False, True], ids=["processor", "encoded-as-they-end"])
-def test_dfms_recorded_spans_encode_as_the_sdk_would(direct: bool) -> None:
-    """Through a span processor, or exported directly by an exporter of DFM's encoder:
-    then each span is encoded as it ends, and the request is made of those fields."""
+def test_dfms_recorded_spans_encode_as_the_sdk_would() -> None:
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
     from dfm.telemetry._fast import RecordingTracerProvider
 
-    class FastExporter(InMemorySpanExporter):
-        fast = True  # as DFM's OTLP exporters say
-
-    exporter = FastExporter() if direct else InMemorySpanExporter()
+    exporter = InMemorySpanExporter()
     sdk = TracerProvider(resource=RESOURCES[0], shutdown_on_exit=False)
-    provider = RecordingTracerProvider(
-        SimpleSpanProcessor(exporter), sdk.resource, sdk.sampler, exporter if direct else None
-    )
+    provider = RecordingTracerProvider(SimpleSpanProcessor(exporter), sdk.resource, sdk.sampler)
     tracer = provider.get_tracer("dfm", "1.0")
     shared = {"dfm.federation": "f", "dfm.sites": ("a", "b")}
     for job in range(3):
@@ -176,6 +167,5 @@ def test_dfms_recorded_spans_encode_as_the_sdk_would(direct: bool) -> None:
     provider.recorder.flush()
     batch = list(exporter.get_finished_spans())
     assert len(batch) == 6
-    assert all((span._field is not None) is direct for span in batch)  # type: ignore[attr-defined]
     ours = ExportTraceServiceRequest.FromString(encode_trace_request(batch))
     assert _groups(ours) == _groups(encode_spans(batch))

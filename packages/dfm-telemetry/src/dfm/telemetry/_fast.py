@@ -37,7 +37,7 @@ from opentelemetry.trace.span import DEFAULT_TRACE_STATE
 from opentelemetry.util.types import Attributes, AttributeValue
 
 from ._config import BatchConfig
-from ._otlp_encode import EARLY_SPANS, PLAIN_SPANS
+from ._otlp_encode import PLAIN_SPANS
 from ._recorder import SpanRecorder
 
 _SAMPLED = TraceFlags(TraceFlags.SAMPLED | TraceFlags.RANDOM_TRACE_ID)
@@ -94,7 +94,6 @@ class RecordedSpan(trace.Span, ReadableSpan):
         "_resource",
         "_instrumentation_scope",
         "_instrumentation_info",
-        "_field",
     )
 
     def __init__(
@@ -124,7 +123,6 @@ class RecordedSpan(trace.Span, ReadableSpan):
         self._status = _UNSET
         self._start_time = start if start is not None else time.time_ns()
         self._end_time: int | None = None
-        self._field: bytes | None = None
 
     def end(self, end_time: int | None = None) -> None:
         """End the span (once); it goes to the processor soon, in a batch."""
@@ -220,7 +218,6 @@ def _remember_tuples(attributes: dict[str, Any]) -> None:
 
 
 PLAIN_SPANS.add(RecordedSpan)
-EARLY_SPANS.add(RecordedSpan)
 
 
 class RecordingTracer(trace.Tracer):

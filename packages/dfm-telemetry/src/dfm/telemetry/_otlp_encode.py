@@ -174,8 +174,6 @@ _FLAGS = {
 # Per span, the parts that repeat from span to span are looked up rather than encoded:
 # the name and kind, each attribute as a whole field (tag, length, KeyValue) and the
 # status. Each cache is emptied when full, as _KV is.
-EARLY_SPANS: set[type] = set()
-"""Span types that may carry their field already encoded when they ended (``_field``)."""
 PLAIN_SPANS: set[type] = {ReadableSpan}
 """Span types whose ``_attributes``, ``_events`` and ``_links`` the encoder reads directly
 (what their properties return, without the copies)."""
@@ -283,11 +281,8 @@ def _status(status: Status) -> bytes:
     return field
 
 
-def span_field(span: ReadableSpan) -> bytes:
+def _span_field(span: ReadableSpan) -> bytes:
     """The span as a ``ScopeSpans.spans`` field (2): tag, length and message, one join.
-
-    :func:`encode_trace_request` writes each span so; a span whose type is in
-    :data:`EARLY_SPANS` may bring this field with it, encoded when it ended.
 
     The fields are read directly (the properties cost a call each, and copy the
     attributes, events and links); a ``SpanContext`` is a tuple: (trace id, span id,
@@ -415,10 +410,7 @@ def encode_trace_request(spans: Sequence[ReadableSpan]) -> bytes:
             if scoped is None:
                 scoped = group[1][key] = (scope, [])
             last_resource, last_scope, fields = resource, scope, scoped[1]
-        fields.append(
-            (type(span) in EARLY_SPANS and span._field)  # type: ignore[attr-defined]
-            or span_field(span)
-        )
+        fields.append(_span_field(span))
     out = []
     for resource, scopes in groups.values():
         body = [_delimited(_T1_LEN, _resource(resource))]

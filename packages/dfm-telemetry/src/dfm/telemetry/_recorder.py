@@ -31,7 +31,6 @@ from opentelemetry.sdk.trace.export import SpanExporter
 from dfm.runtime import telemetry
 
 from ._config import BatchConfig
-from ._otlp_encode import span_field
 
 if TYPE_CHECKING:
     from ._fast import RecordedSpan
@@ -70,9 +69,6 @@ class SpanRecorder:
         else:
             self._delay, self._batch, self._max_pending = PROCESSOR_DELAY, 512, 20_000
         self._pending: deque[RecordedSpan] = deque()
-        # An exporter of DFM's encoder: each span is encoded as it ends, while its parts
-        # are still in the CPU's caches (encoding them later, cold, cost twice as much).
-        self._early = bool(getattr(getattr(exporter, "inner", exporter), "fast", False))
         self._armed = False  # a wake-up is on its way for the spans pending now
         self._filled = False  # a full batch was signalled
         self._wake = threading.Event()  # the first span of a batch arrived
@@ -96,11 +92,6 @@ class SpanRecorder:
         if waiting >= self._max_pending:
             telemetry.count_dropped("span_queue_full")
             return
-        if self._early:
-            try:
-                span._field = span_field(span.readable())
-            except Exception:  # encoded later, where a failure is counted
-                pass
         pending.append(span)
         if not self._armed:
             self._armed = True
@@ -179,8 +170,7 @@ class SpanRecorder:
                     count -= 1
                     span = pending.popleft()
                     try:
-                        # checked already if it was encoded as it ended
-                        batch.append(span if span._field is not None else span.readable())
+                        batch.append(span.readable())
                     except Exception:  # a broken span never stops the others
                         telemetry.count_dropped("invalid_span")
             except IndexError:
