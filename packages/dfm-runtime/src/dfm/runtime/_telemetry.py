@@ -15,6 +15,7 @@ from __future__ import annotations
 import bisect
 import contextvars
 import threading
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -41,11 +42,17 @@ RUN: contextvars.ContextVar[SiteRun | None] = contextvars.ContextVar("dfm_site_r
 FRAME: contextvars.ContextVar[Any] = contextvars.ContextVar("dfm_frame", default=None)
 """The frame of the running firing (set by the firing wrapper while telemetry is on)."""
 
+
+def _peer_counts() -> defaultdict[str, int]:
+    return defaultdict(int)
+
+
 # Tokens per link, site -> peer -> count (nested, so that counting allocates nothing: a
-# tuple key per token was a GC-tracked object per token). A site's counts are only ever
-# changed on its own event-loop thread, so no lock is needed.
-SENT: dict[str, dict[str, int]] = {}
-RECEIVED: dict[str, dict[str, int]] = {}
+# tuple key per token was a GC-tracked object per token; defaultdicts, so that counting
+# is two subscripts and no call). A site's counts are only ever changed on its own
+# event-loop thread, so no lock is needed.
+SENT: defaultdict[str, defaultdict[str, int]] = defaultdict(_peer_counts)
+RECEIVED: defaultdict[str, defaultdict[str, int]] = defaultdict(_peer_counts)
 ADAPTER_BOUNDS = (0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 60.0)
 """Bucket bounds (s) of ``dfm.adapter.duration``."""
 
@@ -203,7 +210,7 @@ class _State:
         return found
 
 
-def _links_callback(counts: dict[str, dict[str, int]]) -> Any:
+def _links_callback(counts: Mapping[str, Mapping[str, int]]) -> Any:
     def observe(options: CallbackOptions) -> Iterable[Observation]:
         from opentelemetry.metrics import Observation
 
@@ -321,18 +328,10 @@ def extract_context(carrier: object) -> Any:
 
 
 # -- tokens ----------------------------------------------------------------------------
-def _count(counts: dict[str, dict[str, int]], site: str, peer: str) -> None:
-    peers = counts.get(site)
-    if peers is None:
-        peers = counts[site] = {}
-    peers[peer] = peers.get(peer, 0) + 1
-
-
 def on_send(ctx: DfmContext, package: TokenPackage) -> None:
     """A routed token: count it on its link; a token for a site gets the trace context.
 
-    (Yields need none: the application holds the job's span itself.) The counting is
-    ``_count``'s, written out: a call per token is a tenth of this hook.
+    (Yields need none: the application holds the job's span itself.)
     """
     site = ctx.this_site
     if package.is_yield:
@@ -342,23 +341,17 @@ def on_send(ctx: DfmContext, package: TokenPackage) -> None:
         if run is not None:
             package.trace_context = run.carrier_for_send()
         peer = package.target_site
-    peers = SENT.get(site)
-    if peers is None:
-        peers = SENT[site] = {}
-    peers[peer] = peers.get(peer, 0) + 1
+    SENT[site][peer] += 1
 
 
 def on_receive(site: str, package: TokenPackage) -> None:
     """A token from another site arrived at ``site``."""
-    _count(RECEIVED, site, package.source_site)
+    RECEIVED[site][package.source_site] += 1
 
 
 def app_received(source_site: str) -> None:
     """A yield arrived at the application."""
-    peers = RECEIVED.get(APPLICATION)
-    if peers is None:
-        peers = RECEIVED[APPLICATION] = {}
-    peers[source_site] = peers.get(source_site, 0) + 1
+    RECEIVED[APPLICATION][source_site] += 1
 
 
 FORWARDED_SIGNALS = ("traces", "metrics")

@@ -31,7 +31,15 @@ from opentelemetry.sdk.trace import Event, ReadableSpan, SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter
 from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased, Sampler
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
+from opentelemetry.trace import (
+    INVALID_SPAN_CONTEXT,
+    Link,
+    SpanContext,
+    SpanKind,
+    Status,
+    StatusCode,
+    TraceFlags,
+)
 from opentelemetry.trace.propagation import _SPAN_KEY
 from opentelemetry.trace.span import DEFAULT_TRACE_STATE
 from opentelemetry.util.types import Attributes, AttributeValue
@@ -255,6 +263,8 @@ class RecordingTracer(trace.Tracer):
         current = (context if context is not None else get_current()).get(_SPAN_KEY)
         if type(current) is RecordedSpan:  # DFM's own: its context without the API's checks
             parent = current._context
+        elif current is None:  # no current span: a new trace
+            parent = INVALID_SPAN_CONTEXT
         else:
             parent = trace.get_current_span(context).get_span_context()
         return self._start(name, parent, context, kind, attributes, links, start_time)

@@ -23,140 +23,48 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.util import BoundedList
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode
+from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.trace.span import DEFAULT_TRACE_STATE
 
+from ._protobuf import (
+    _FIXED32,
+    _FIXED64,
+    _FLAGS_HAS_IS_REMOTE,
+    _FLAGS_IS_REMOTE,
+    _KV_MAX,
+    _SMALL,
+    _T1_FIX64,
+    _T1_LEN,
+    _T2_LEN,
+    _T3_LEN,
+    _T3_VAR,
+    _T4_LEN,
+    _T4_VAR,
+    _T5_LEN,
+    _T5_VAR,
+    _T6_FIX32,
+    _T6_VAR,
+    _T7_FIX64,
+    _T8_FIX64,
+    _T9_LEN,
+    _T10_VAR,
+    _T11_LEN,
+    _T12_VAR,
+    _T13_LEN,
+    _T14_VAR,
+    _T15_LEN,
+    _T16_FIX32,
+    _attributes,
+    _delimited,
+    _encode_key_value,
+    _flags,
+    _length,
+    _string,
+    _uint,
+    _varint,
+)
+
 _log = logging.getLogger("dfm.telemetry")
-
-_SMALL = [bytes((n,)) for n in range(128)]
-_DOUBLE = struct.Struct("<d")
-_FIXED64 = struct.Struct("<Q")
-_FIXED32 = struct.Struct("<I")
-_FLAGS_HAS_IS_REMOTE = 0x100
-_FLAGS_IS_REMOTE = 0x200
-
-
-def _varint(n: int) -> bytes:
-    if n < 0:
-        n &= (1 << 64) - 1  # int64 on the wire: two's complement, ten bytes
-    if n < 128:
-        return _SMALL[n]
-    out = bytearray()
-    while n > 0x7F:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
-
-
-def _tag(field: int, wire_type: int) -> bytes:
-    return _varint(field << 3 | wire_type)
-
-
-def _delimited(tag: bytes, payload: bytes) -> bytes:
-    return tag + _varint(len(payload)) + payload
-
-
-# Tags used on every span, precomputed: (field number, wire type).
-_T1_LEN, _T2_LEN, _T3_LEN, _T4_LEN = (_tag(f, 2) for f in (1, 2, 3, 4))
-_T5_LEN, _T6_LEN, _T7_LEN = _tag(5, 2), _tag(6, 2), _tag(7, 2)
-_T9_LEN, _T11_LEN, _T13_LEN, _T15_LEN = _tag(9, 2), _tag(11, 2), _tag(13, 2), _tag(15, 2)
-_T1_FIX64, _T4_FIX64 = _tag(1, 1), _tag(4, 1)
-_T7_FIX64, _T8_FIX64 = _tag(7, 1), _tag(8, 1)
-_T16_FIX32, _T6_FIX32 = _tag(16, 5), _tag(6, 5)
-_T2_VAR, _T3_VAR, _T4_VAR, _T5_VAR, _T6_VAR = (_tag(f, 0) for f in (2, 3, 4, 5, 6))
-_T10_VAR, _T12_VAR, _T14_VAR = _tag(10, 0), _tag(12, 0), _tag(14, 0)
-_EMPTY_ANY = _delimited(_T2_LEN, b"")  # KeyValue.value for None: an empty AnyValue
-# Encoded KeyValues of scalar attributes: DFM's spans repeat most of theirs (site,
-# federation, operation); the cache is emptied when full, so unique values (job ids)
-# cost one insert each and never grow it.
-_KV: dict[tuple[str, type, Any], bytes] = {}
-_KV_MAX = 4096
-
-
-def _any_value(value: Any) -> bytes:
-    """An ``AnyValue`` message's bytes (its oneof field is always written, as the SDK does)."""
-    kind = type(value)
-    if kind is str:
-        return _delimited(_T1_LEN, value.encode())
-    if kind is bool:
-        return _T2_VAR + (b"\x01" if value else b"\x00")
-    if kind is int:
-        return _T3_VAR + _varint(value)
-    if kind is float:
-        return _T4_FIX64 + _DOUBLE.pack(value)
-    if kind is tuple or kind is list:  # before the ABC checks below, which are slow
-        items = b"".join(_delimited(_T1_LEN, _any_value(v)) for v in value)
-        return _delimited(_T5_LEN, items)
-    if value is None:
-        return b""
-    if isinstance(value, bool):
-        return _T2_VAR + (b"\x01" if value else b"\x00")
-    if isinstance(value, str):
-        return _delimited(_T1_LEN, value.encode())
-    if isinstance(value, int):
-        return _T3_VAR + _varint(int(value))
-    if isinstance(value, float):
-        return _T4_FIX64 + _DOUBLE.pack(value)
-    if isinstance(value, bytes):
-        return _delimited(_T7_LEN, value)
-    if isinstance(value, Sequence):
-        items = b"".join(_delimited(_T1_LEN, _any_value(v)) for v in value)
-        return _delimited(_T5_LEN, items)
-    if isinstance(value, Mapping):
-        pairs = b"".join(_delimited(_T1_LEN, _key_value(str(k), v)) for k, v in value.items())
-        return _delimited(_T6_LEN, pairs)
-    raise TypeError(f"invalid attribute value type {type(value).__name__}")
-
-
-def _key_value(key: str, value: Any) -> bytes:
-    kind = type(value)
-    if kind is str or kind is bool or kind is int:
-        cache_key = (key, kind, value)  # the type too: True == 1, but they encode apart
-        cached = _KV.get(cache_key)
-        if cached is None:
-            cached = _encode_key_value(key, value)
-            if len(_KV) >= _KV_MAX:
-                _KV.clear()
-            _KV[cache_key] = cached
-        return cached
-    return _encode_key_value(key, value)
-
-
-def _encode_key_value(key: str, value: Any) -> bytes:
-    prefix = _delimited(_T1_LEN, key.encode()) if key else b""
-    if value is None:
-        return prefix + _EMPTY_ANY
-    return prefix + _delimited(_T2_LEN, _any_value(value))
-
-
-def _attributes(tag: bytes, attributes: Mapping[str, Any] | None) -> bytes:
-    """Repeated ``KeyValue`` fields; a value that cannot be encoded is left out (logged)."""
-    if not attributes:
-        return b""
-    parts = []
-    for key, value in attributes.items():
-        try:
-            parts.append(_delimited(tag, _key_value(key, value)))
-        except Exception as error:
-            _log.warning("DFM telemetry: attribute %r left out: %s", key, error)
-    return b"".join(parts)
-
-
-def _uint(tag: bytes, n: int | None) -> bytes:
-    return tag + _varint(n) if n else b""
-
-
-def _string(tag: bytes, text: str | None) -> bytes:
-    return _delimited(tag, text.encode()) if text else b""
-
-
-def _flags(context: SpanContext | None) -> bytes:
-    flags = _FLAGS_HAS_IS_REMOTE
-    if context is not None and context.is_remote:
-        flags |= _FLAGS_IS_REMOTE
-    return _FIXED32.pack(flags)
-
 
 _TRACE_ID = _T1_LEN + b"\x10"  # bytes trace_id = 1: always 16 bytes
 _SPAN_ID = _T2_LEN + b"\x08"  # bytes span_id = 2: always 8 bytes
@@ -173,7 +81,7 @@ _FLAGS = {
 }
 # Per span, the parts that repeat from span to span are looked up rather than encoded:
 # the name and kind, each attribute as a whole field (tag, length, KeyValue) and the
-# status. Each cache is emptied when full, as _KV is.
+# status. Each cache is emptied when full, as _protobuf._KV is.
 PLAIN_SPANS: set[type] = {ReadableSpan}
 """Span types whose ``_attributes``, ``_events`` and ``_links`` the encoder reads directly
 (what their properties return, without the copies)."""
@@ -190,14 +98,6 @@ _DEFAULT_STATE = DEFAULT_TRACE_STATE
 _UNSET_STATUS = _delimited(_T15_LEN, b"")  # no description, code 0: an empty Status
 
 
-def _length(n: int) -> bytes:
-    if n < 128:
-        return _SMALL[n]
-    if n < 16384:
-        return bytes((n & 0x7F | 0x80, n >> 7))
-    return _varint(n)
-
-
 def _remember(cache: dict[Any, bytes], key: Any, field: bytes) -> None:
     if len(cache) >= _KV_MAX:
         cache.clear()
@@ -207,11 +107,15 @@ def _remember(cache: dict[Any, bytes], key: Any, field: bytes) -> None:
 def _str_field(key: str, value: str) -> bytes:
     """A span ``attributes`` field (9) of a string value, written out."""
     text = value.encode()
-    any_value = b"\x0a" + _length(len(text)) + text  # AnyValue.string_value = 1
+    n = len(text)
+    any_value = b"\x0a" + (_SMALL[n] if n < 128 else _length(n)) + text  # string_value = 1
     name = key.encode()
-    pair = b"\x0a" + _length(len(name)) + name if name else b""  # KeyValue.key = 1
-    pair += b"\x12" + _length(len(any_value)) + any_value  # KeyValue.value = 2
-    return _T9_LEN + _length(len(pair)) + pair
+    n = len(name)
+    pair = b"\x0a" + (_SMALL[n] if n < 128 else _length(n)) + name if n else b""  # key = 1
+    n = len(any_value)
+    pair += b"\x12" + (_SMALL[n] if n < 128 else _length(n)) + any_value  # value = 2
+    n = len(pair)
+    return _T9_LEN + (_SMALL[n] if n < 128 else _length(n)) + pair
 
 
 def _attribute_fields(attributes: Mapping[str, Any]) -> list[bytes]:
@@ -315,56 +219,76 @@ def _span_field(span: ReadableSpan) -> bytes:
             _PARENT_ID,
             parent[1],
         )
-    parts = [_T2_LEN, b"", ids]
-    state = context[4]
-    if state is not _DEFAULT_STATE and state:
-        parts.append(_string(_T3_LEN, ",".join(f"{k}={v}" for k, v in state.items())))
     # keyed by the kind's id: hashing an enum member is a Python call
-    parts.append(_HEADS.get((name, id(kind))) or _head(name, kind))
+    head = _HEADS.get((name, id(kind))) or _head(name, kind)
     if start and end:
-        parts.append(_TIMES.pack(_T7_FIX64, start, _T8_FIX64, end))
+        times = _TIMES.pack(_T7_FIX64, start, _T8_FIX64, end)
     else:
-        if start:
-            parts.append(_T7_FIX64 + _FIXED64.pack(start))
-        if end:
-            parts.append(_T8_FIX64 + _FIXED64.pack(end))
-    if attributes:
-        parts += _attribute_fields(attributes)
-    if dropped_attributes:
-        parts.append(_T10_VAR + _varint(dropped_attributes))
-    if events:
-        for event in events:
-            body = b"".join(
-                (
-                    _T1_FIX64 + _FIXED64.pack(event.timestamp) if event.timestamp else b"",
-                    _string(_T2_LEN, event.name),
-                    _attributes(_T3_LEN, event.attributes),
-                    _uint(_T4_VAR, event.dropped_attributes),
-                )
+        times = (_T7_FIX64 + _FIXED64.pack(start) if start else b"") + (
+            _T8_FIX64 + _FIXED64.pack(end) if end else b""
+        )
+    if status is None:
+        status_field = b""
+    elif status._status_code is _UNSET_CODE and status._description is None:
+        status_field = _UNSET_STATUS
+    else:
+        status_field = _status(status)
+    state = context[4]
+    if (state is not _DEFAULT_STATE and state) or events or links:
+        rare = _rare_fields(state, events, links)
+    else:
+        rare = b""
+    if dropped_attributes or dropped_events or dropped_links:
+        rare += b"".join(
+            (
+                _uint(_T10_VAR, dropped_attributes),
+                _uint(_T12_VAR, dropped_events),
+                _uint(_T14_VAR, dropped_links),
             )
-            parts.append(_delimited(_T11_LEN, body))
-    if dropped_events:
-        parts.append(_T12_VAR + _varint(dropped_events))
-    if links:
-        for link in links:
-            body = b"".join(
-                (
-                    _T1_LEN + b"\x10" + link.context.trace_id.to_bytes(16, "big"),
-                    _T2_LEN + b"\x08" + link.context.span_id.to_bytes(8, "big"),
-                    _attributes(_T4_LEN, link.attributes),
-                    _uint(_T5_VAR, link.dropped_attributes),
-                    _T6_FIX32 + _flags(link.context),
-                )
-            )
-            parts.append(_delimited(_T13_LEN, body))
-    if dropped_links:
-        parts.append(_T14_VAR + _varint(dropped_links))
-    if status is not None:
-        unset = status._status_code is _UNSET_CODE and status._description is None
-        parts.append(_UNSET_STATUS if unset else _status(status))
-    parts.append(_FLAGS[parent is not None and parent[2]])
+        )
+    # One list display, no appends: the attributes fields are spliced in.
+    parts = [
+        _T2_LEN,
+        b"",
+        ids,
+        head,
+        times,
+        *(_attribute_fields(attributes) if attributes else ()),
+        rare,
+        status_field,
+        _FLAGS[parent is not None and parent[2]],
+    ]
     size = sum(map(len, parts)) - 1  # all but the tag
     parts[1] = _SMALL[size] if size < 128 else _length(size)
+    return b"".join(parts)
+
+
+def _rare_fields(state: Any, events: Sequence[Any], links: Sequence[Any]) -> bytes:
+    """A span's ``trace_state`` (3), ``events`` (11) and ``links`` (13): DFM's own have none."""
+    parts = []
+    if state is not _DEFAULT_STATE and state:
+        parts.append(_string(_T3_LEN, ",".join(f"{k}={v}" for k, v in state.items())))
+    for event in events:
+        body = b"".join(
+            (
+                _T1_FIX64 + _FIXED64.pack(event.timestamp) if event.timestamp else b"",
+                _string(_T2_LEN, event.name),
+                _attributes(_T3_LEN, event.attributes),
+                _uint(_T4_VAR, event.dropped_attributes),
+            )
+        )
+        parts.append(_delimited(_T11_LEN, body))
+    for link in links:
+        body = b"".join(
+            (
+                _T1_LEN + b"\x10" + link.context.trace_id.to_bytes(16, "big"),
+                _T2_LEN + b"\x08" + link.context.span_id.to_bytes(8, "big"),
+                _attributes(_T4_LEN, link.attributes),
+                _uint(_T5_VAR, link.dropped_attributes),
+                _T6_FIX32 + _flags(link.context),
+            )
+        )
+        parts.append(_delimited(_T13_LEN, body))
     return b"".join(parts)
 
 
