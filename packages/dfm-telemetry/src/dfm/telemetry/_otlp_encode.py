@@ -264,7 +264,7 @@ def _span_field(span: ReadableSpan) -> bytes:
 
 
 def _rare_fields(state: Any, events: Sequence[Any], links: Sequence[Any]) -> bytes:
-    """A span's ``trace_state`` (3), ``events`` (11) and ``links`` (13): DFM's own have none."""
+    """A span's ``trace_state`` (3), ``events`` (11) and ``links`` (13): rare in DFM's spans."""
     parts = []
     if state is not _DEFAULT_STATE and state:
         parts.append(_string(_T3_LEN, ",".join(f"{k}={v}" for k, v in state.items())))
