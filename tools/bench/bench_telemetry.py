@@ -20,6 +20,8 @@ bimodal and moves with whatever else runs there, by more than the goals; it is p
 as information next to each verdict. The same comparison runs on a federation whose
 adapters open spans as generated code does (``Site.telemetry_span`` around each call),
 as information.
+With ``--instructions`` (valgrind on PATH) the warm job's instructions are counted too
+(``_instructions``): deterministic to about 2 %, printed as information.
 
 Each comparison is the **median of per-round ratios**: in every round the variants run
 one after the other (in reverse order every other round), and the ratio of two of them
@@ -44,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _instructions  # noqa: E402
 from _localfed import FED, write_federation  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -272,10 +275,37 @@ def verdicts(label: str, results: dict[str, list[dict[str, Any]]], sets: int, ga
     return failed
 
 
+def instructions(variants: dict[str, dict[str, str]]) -> None:
+    """Instructions per warm job of each variant and their ratios (information)."""
+    if not _instructions.available():
+        print("instructions: valgrind not found, not counted")
+        return
+    # Batches by size only (512 spans: 256 jobs), not by a timer that valgrind slows.
+    steady = {"PYTHONHASHSEED": "0", "OTEL_BSP_SCHEDULE_DELAY": "600000"}
+    counts = _instructions.per_job(
+        {name: {**env, **steady} for name, env in variants.items()}, FED, 512
+    )
+    print(
+        "  instructions per warm job (callgrind, collector frozen): "
+        + ", ".join(f"{name} {n:,.0f}" for name, n in counts.items())
+    )
+    for name, reference, what in (
+        ("on", "off", "telemetry on vs off"),
+        ("off", "baseline", "telemetry off vs baseline"),
+    ):
+        more = (counts[name] / counts[reference] - 1) * 100
+        report(f"instructions per warm job: {what}", more, "% more", "-", None)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer and smaller runs")
     parser.add_argument("--rounds", type=int, default=None)
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="also count instructions per warm job with valgrind (a few minutes more)",
+    )
     args = parser.parse_args()
     rounds = args.rounds or (3 if args.quick else 7)
     jobs, sets = (300, 5000) if args.quick else (1000, 20000)
@@ -331,6 +361,8 @@ def main() -> int:
                 }
             results = compare(label, variants, rounds, jobs, sets)
             failed |= verdicts(label, results, sets, gated)
+            if gated and args.instructions:
+                instructions(variants)
         receiver.stdin.close()
         counts = receiver.stdout.readline().split()
         receiver.wait(10)
