@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from opentelemetry.trace import Span, Status, TracerProvider
 
     from ._context import DfmContext
+    from ._otel_context import ContextOps
     from ._package import TokenPackage
     from ._telemetry_run import SiteRun
 
@@ -129,8 +130,7 @@ class _State:
         backend: TelemetryBackend | None,
         adapter_histogram_in_place: bool,
     ) -> None:
-        from opentelemetry.context import attach, detach
-        from opentelemetry.trace import Status, StatusCode, set_span_in_context
+        from opentelemetry.trace import Status, StatusCode
 
         from . import _trace_context
         from ._version import runtime_version
@@ -142,9 +142,13 @@ class _State:
         self.start_child: Callable[[str, Any, dict[str, Any]], Span] | None = getattr(
             self.tracer, "start_child", None
         )
-        self.set_span_in_context = set_span_in_context
         # Bound once: an import statement per job costs more than the call it imports.
-        self.attach, self.detach = attach, detach
+        ops = context_ops()
+        self.attach_span, self.detach, self.current_span = (
+            ops.attach_span,
+            ops.detach,
+            ops.current_span,
+        )
         self.inject, self.extract = _trace_context.inject, _trace_context.extract
         self.trace_parent: type = _trace_context.TraceParent
         self.error_status: Callable[[str], Status] = lambda message: Status(
@@ -275,6 +279,13 @@ def disable() -> None:
     STATE = None
 
 
+def context_ops() -> ContextOps:
+    """OpenTelemetry's context operations as DFM's hooks do them (see ``_otel_context``)."""
+    from ._otel_context import context_ops as ops
+
+    return ops()
+
+
 def backend() -> TelemetryBackend | None:
     """The SDK side's backend while telemetry is on."""
     state = STATE
@@ -297,7 +308,7 @@ def current_trace_context() -> dict[str, str] | None:
     state = STATE
     if state is None:
         return None
-    return state.inject() or None
+    return state.inject(state.current_span()) or None
 
 
 def clean_carrier(carrier: object) -> dict[str, str] | None:

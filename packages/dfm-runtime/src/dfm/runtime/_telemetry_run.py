@@ -85,7 +85,7 @@ class SiteRun:
             parent = _telemetry.extract_context(trace_context)
             span = state.tracer.start_span("dfm.site.run", context=parent, attributes=attributes)
         run = cls(ctx, span)
-        context.run(_enter, state.attach, state.set_span_in_context(span), run)
+        context.run(_enter, state.attach_span, span, run)
         return run
 
     def names_frames(self) -> bool:
@@ -170,9 +170,9 @@ class SiteRun:
             self.ctx.logger.exception("Site %s: cannot forward its spans", self.site)
 
 
-def _enter(attach: Callable[[Any], object], current: Any, run: SiteRun) -> None:
+def _enter(attach_span: Callable[[Any], object], span: Any, run: SiteRun) -> None:
     """In the runner's context: the run's span is current, and the run is known."""
-    attach(current)
+    attach_span(span)
     _telemetry.RUN.set(run)
 
 

@@ -91,7 +91,7 @@ class SpanScope:
             if frame is not None:
                 attributes["dfm.frame"] = str(frame)
         span = state.tracer.start_span(self._name, attributes=attributes)
-        self._token = state.attach(state.set_span_in_context(span))
+        self._token = state.attach_span(span)
         self._span = span
         self._start = time.perf_counter()
         return span
@@ -140,7 +140,7 @@ class SpanScope:
             if error is not None and outcome == "error":
                 _telemetry.record_error(span, error)
             if state is not None:
-                state.detach(self._token)  # type: ignore[arg-type]
+                state.detach(self._token)
             else:  # telemetry was switched off during the call
                 from opentelemetry import context
 

@@ -51,9 +51,8 @@ class TraceParent(dict[str, str]):
         return dict, (dict(self),)
 
 
-def inject() -> dict[str, str]:
-    """The current span's headers (empty without a current span), as a :class:`TraceParent`."""
-    span = trace.get_current_span()
+def inject(span: trace.Span) -> dict[str, str]:
+    """The headers of ``span`` (the current one: empty for none), as a :class:`TraceParent`."""
     context = span.get_span_context()
     if context == trace.INVALID_SPAN_CONTEXT:  # the propagator's test, kept to agree with it
         return {}
@@ -62,7 +61,7 @@ def inject() -> dict[str, str]:
     # its properties cost a Python call each.
     state = context[4]
     if state is not _DEFAULT_STATE and state:
-        _PROPAGATOR.inject(carrier)
+        _PROPAGATOR.inject(carrier, trace.set_span_in_context(span))
     else:
         carrier["traceparent"] = _TRACEPARENT % (context[0], context[1], context[3] & 0xFF)
     carrier.span = span

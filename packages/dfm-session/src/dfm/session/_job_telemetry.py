@@ -76,7 +76,7 @@ def traced_execute(prepared: PreparedPipeline, target: str, submit: Callable[[],
     if state is None:
         return submit()
     span = state.tracer.start_span("dfm.job", attributes=_LAST.of(prepared, target))
-    token = state.attach(state.set_span_in_context(span))
+    token = state.attach_span(span)
     try:
         job = submit()
     except BaseException as e:

@@ -164,6 +164,14 @@ class BreakerMetricExporter(MetricExporter):
         self.inner.shutdown(timeout_millis=timeout_millis, **kwargs)
 
 
+def _transport(config: SignalConfig) -> dict[str, Any]:
+    """The OTLP/HTTP exporter's ``_transport`` argument: DFM's plain one where it fits."""
+    from ._http_transport import plain_http_transport
+
+    transport = plain_http_transport(config.endpoint)
+    return {} if transport is None else {"_transport": transport}
+
+
 def span_exporter(config: SignalConfig) -> SpanExporter | None:
     """The span exporter ``config`` asks for, or None for ``none``.
 
@@ -192,7 +200,10 @@ def span_exporter(config: SignalConfig) -> SpanExporter | None:
         from ._otlp_exporters import FastHttpSpanExporter
 
         inner = FastHttpSpanExporter(
-            endpoint=config.endpoint, timeout=config.timeout, headers=config.headers or None
+            endpoint=config.endpoint,
+            timeout=config.timeout,
+            headers=config.headers or None,
+            **_transport(config),
         )
     return BreakerSpanExporter(inner, Breaker("traces"))
 
@@ -226,6 +237,9 @@ def metric_exporter(config: SignalConfig) -> MetricExporter | None:
         from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 
         inner = OTLPMetricExporter(
-            endpoint=config.endpoint, timeout=config.timeout, headers=config.headers or None
+            endpoint=config.endpoint,
+            timeout=config.timeout,
+            headers=config.headers or None,
+            **_transport(config),
         )
     return BreakerMetricExporter(inner, Breaker("metrics"))

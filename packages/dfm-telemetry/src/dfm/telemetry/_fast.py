@@ -25,7 +25,7 @@ from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.attributes import BoundedAttributes
-from opentelemetry.context import Context, get_current
+from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan, SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter
@@ -43,6 +43,8 @@ from opentelemetry.trace import (
 from opentelemetry.trace.propagation import _SPAN_KEY
 from opentelemetry.trace.span import DEFAULT_TRACE_STATE
 from opentelemetry.util.types import Attributes, AttributeValue
+
+from dfm.runtime import telemetry
 
 from ._config import BatchConfig
 from ._otlp_encode import PLAIN_SPANS
@@ -245,6 +247,7 @@ class RecordingTracer(trace.Tracer):
         self._sampler = sampler
         self._scope = scope
         self._random = random.Random()
+        self._current_context = telemetry.context_ops().current_context
         # The SDK's default sampler samples every root span: no need to ask it (~6 µs).
         self._roots_sampled = sampler.get_description() == _DEFAULT_SAMPLER
 
@@ -260,7 +263,7 @@ class RecordingTracer(trace.Tracer):
         set_status_on_exception: bool = True,
     ) -> trace.Span:
         """Start a span: a child of the context's span, else a new trace."""
-        current = (context if context is not None else get_current()).get(_SPAN_KEY)
+        current = (context if context is not None else self._current_context()).get(_SPAN_KEY)
         if type(current) is RecordedSpan:  # DFM's own: its context without the API's checks
             parent = current._context
         elif current is None:  # no current span: a new trace

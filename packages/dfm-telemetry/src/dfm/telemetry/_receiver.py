@@ -7,7 +7,9 @@ assertions. gRPC needs ``grpcio`` (the ``[grpc]`` extra).
 
 from __future__ import annotations
 
+import contextlib
 import gzip
+import socket
 import threading
 import time
 import zlib
@@ -107,6 +109,7 @@ class _Store:
     raw: list[tuple[str, str, bytes]] = field(default_factory=list)
     fail_next: int = 0
     cond: threading.Condition = field(default_factory=threading.Condition)
+    connections: set[socket.socket] = field(default_factory=set)
 
 
 def _decompress(body: bytes, encoding: str) -> bytes:
@@ -119,6 +122,24 @@ def _decompress(body: bytes, encoding: str) -> bytes:
 
 def _handler(store: _Store) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
+        # Kept-alive connections, as collectors serve them (exporters keep theirs open).
+        protocol_version = "HTTP/1.1"
+
+        def setup(self) -> None:
+            super().setup()
+            with store.cond:
+                store.connections.add(self.connection)
+
+        def finish(self) -> None:
+            with store.cond:
+                store.connections.discard(self.connection)
+            super().finish()
+
+        def _empty_reply(self, code: int) -> None:
+            self.send_response(code)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
         def log_message(self, format: str, *args: Any) -> None:
             pass  # quiet
 
@@ -130,8 +151,7 @@ def _handler(store: _Store) -> type[BaseHTTPRequestHandler]:
                 if failing:
                     store.fail_next -= 1
             if failing:
-                self.send_response(503)
-                self.end_headers()
+                self._empty_reply(503)
                 return
             reply: bytes
             if self.path == "/v1/traces":
@@ -143,8 +163,7 @@ def _handler(store: _Store) -> type[BaseHTTPRequestHandler]:
                 reply = ExportMetricsServiceResponse().SerializeToString()
                 target = store.metrics
             else:
-                self.send_response(404)
-                self.end_headers()
+                self._empty_reply(404)
                 return
             with store.cond:
                 target.append(request)
@@ -244,6 +263,11 @@ class OtlpReceiver:
             self._http.shutdown()
             self._http.server_close()
             self._http = None
+            with self._store.cond:  # kept-alive connections end too: a stopped receiver
+                kept = list(self._store.connections)  # refuses, as a dead collector does
+            for connection in kept:
+                with contextlib.suppress(OSError):
+                    connection.shutdown(socket.SHUT_RDWR)
         if self._grpc is not None:
             self._grpc.stop(grace=None)
             self._grpc = None
